@@ -1,0 +1,547 @@
+"""Who you are: MSAL sign-in for users and service principals, Basic for on-prem, one persisted cache.
+
+MSAL is synchronous, so every call runs through ``asyncio.to_thread``; the functions handed to the
+thread touch no Qt object. Tokens live in MSAL's cache (encrypted where the platform can) and in
+memory, never in logs, settings, error texts or the clipboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import re
+import ssl
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import msal
+
+from viewer.errors import SignInRequired, ViewerError
+
+logger = logging.getLogger(__name__)
+
+BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+MICROSOFT_AUTHORITY_HOSTS = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net")
+KEYRING_SERVICE = "bc-payment-viewer"
+
+# AADSTS codes → what the person can do about it (DESIGN §5, ANCHORS §2 item 1).
+AADSTS_HINTS: dict[int, str] = {
+    50076: "Your organisation requires multi-factor authentication. Sign in with the browser to complete it.",
+    50079: "Your organisation requires you to register for multi-factor authentication. "
+    "Sign in with the browser to set it up.",
+    70043: "Your administrator requires you to sign in again after a set time (sign-in frequency). "
+    "Please sign in again.",
+    700082: "Your sign-in expired after a long time without use. Please sign in again.",
+    50173: "Your sign-in was revoked (for example after a password change). Please sign in again.",
+    65001: "The app registration has not been given consent for Business Central. Ask an administrator "
+    "to grant consent for the delegated permission Financials.ReadWrite.All (or user_impersonation).",
+    65004: "Consent was declined, so the app cannot read Business Central for you.",
+    700016: "The app registration (client id) was not found in this tenant. Check the client id and the "
+    "tenant in the profile.",
+    50020: "Your account is not part of this tenant (or is a guest that was not invited). Check the tenant "
+    "in the profile or sign in with another account.",
+    53003: "A Conditional Access policy blocked the sign-in. Contact your administrator, or sign in with "
+    "the browser on a device your organisation manages.",
+    50011: "The redirect URI is not registered. Add http://localhost as a 'Mobile and desktop "
+    "applications' redirect URI in the app registration.",
+    7000215: "The client secret is wrong. Check the service principal's secret.",
+    7000222: "The client secret has expired. Create a new secret in the app registration.",
+    7000218: "Device-code sign-in needs 'Allow public client flows' turned on in the app registration.",
+    90002: "The tenant was not found. Check the tenant id or domain in the profile.",
+    50126: "Wrong user name or password.",
+}
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+
+
+class AuthFailed(ViewerError):
+    """Sign-in did not succeed; ``str()`` is a plain instruction, ``aadsts`` the Entra code if any."""
+
+    def __init__(self, message: str, aadsts: int | None = None) -> None:
+        super().__init__(message)
+        self.aadsts = aadsts
+
+
+def explain(result: dict[str, Any]) -> AuthFailed:
+    """Turn an MSAL error result into a plain instruction (the raw description stays out of it)."""
+    codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
+    description = str(result.get("error_description") or "")
+    if not codes and (m := _AADSTS.search(description)):
+        codes = [int(m.group(1))]
+    for code in codes:
+        if code in AADSTS_HINTS:
+            return AuthFailed(f"{AADSTS_HINTS[code]} (AADSTS{code})", code)
+    error = str(result.get("error") or "unknown_error")
+    first_line = description.split("\n", 1)[0].split(" Trace ID:", 1)[0].strip()
+    text = first_line or error.replace("_", " ")
+    return AuthFailed(f"Sign-in failed: {text}", codes[0] if codes else None)
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    name: str
+    tenant_id: str
+    home_account_id: str
+
+    @classmethod
+    def from_msal(cls, raw: dict[str, Any], claims: dict[str, Any] | None = None) -> Account:
+        claims = claims or {}
+        return cls(
+            username=str(raw.get("username") or claims.get("preferred_username") or ""),
+            name=str(claims.get("name") or raw.get("name") or raw.get("username") or ""),
+            tenant_id=str(raw.get("realm") or claims.get("tid") or ""),
+            home_account_id=str(raw.get("home_account_id") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    user_code: str
+    verification_uri: str
+    expires_at: float
+    message: str
+
+
+# ---- the token cache -------------------------------------------------------------------------------
+
+
+class TokenCacheStore:
+    """MSAL's cache, persisted with msal-extensions' encrypted persistence where the OS has a secret
+    store; else a 0600 file, with ``encrypted = False`` so the UI can say so."""
+
+    def __init__(self, path: Path | None, *, allow_plaintext: bool = True, force_plaintext: bool = False) -> None:
+        self.path = path
+        self.encrypted = False
+        self.persistent = path is not None
+        self.cache: msal.TokenCache
+        self._persistence: Any = None
+        if path is None:
+            self.cache = msal.SerializableTokenCache()
+            return
+        from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        persistence: Any = None
+        if not force_plaintext:
+            try:
+                persistence = build_encrypted_persistence(str(path))
+                # Libsecret needs a running, unlocked keyring: prove it works before trusting it.
+                persistence.save(persistence.load() if os.path.exists(str(path)) else "{}")
+                self.encrypted = True
+            except Exception as exc:  # no secret store (headless Linux, no D-Bus): fall back below
+                logger.info("encrypted token cache unavailable (%s); using a 0600 file", type(exc).__name__)
+                persistence = None
+        if persistence is None:
+            if not allow_plaintext:
+                raise AuthFailed("No secure storage for sign-in tokens is available on this computer.")
+            fd = os.open(str(path), os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.chmod(path, 0o600)
+            persistence = FilePersistence(str(path))
+        self._persistence = persistence
+        self.cache = PersistedTokenCache(persistence)
+
+    @classmethod
+    def in_memory(cls) -> TokenCacheStore:
+        return cls(None)
+
+    def clear(self) -> None:
+        """Forget every account and token in this cache."""
+        if self._persistence is not None:
+            self._persistence.save("{}")
+        self.cache.deserialize("{}")
+
+
+def msal_http_client(verify: ssl.SSLContext | bool | str) -> httpx.Client:
+    """MSAL's HTTP client. ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an httpx
+    client with an explicit context is used as given."""
+    return httpx.Client(verify=verify, timeout=30, trust_env=False)
+
+
+def _instance_discovery(authority: str) -> bool:
+    host = urlsplit(authority).hostname or ""
+    return host in MICROSOFT_AUTHORITY_HOSTS
+
+
+class _TokenMemo:
+    """The current access token in memory, so each request does not hop to a thread."""
+
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def get(self) -> str | None:
+        if self._token and time.time() < self._expires_at - 60:
+            return self._token
+        return None
+
+    def put(self, result: dict[str, Any]) -> str:
+        token = str(result["access_token"])
+        self._token = token
+        self._expires_at = time.time() + float(result.get("expires_in") or 0)
+        return token
+
+    def clear(self) -> None:
+        self._token = None
+        self._expires_at = 0.0
+
+
+# ---- signed-in user ------------------------------------------------------------------------------
+
+
+class UserSession:
+    """A user signing in with MSAL's public client: silent first, then browser or device code."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        authority: str,
+        cache: TokenCacheStore,
+        scopes: list[str] | None = None,
+        verify: ssl.SSLContext | bool | str = True,
+        open_browser: Callable[[str], object] | None = None,
+    ) -> None:
+        self.scopes = scopes or [BC_SCOPE]
+        self.cache = cache
+        self._http = msal_http_client(verify)
+        self.app = msal.PublicClientApplication(
+            client_id,
+            authority=authority,
+            token_cache=cache.cache,
+            http_client=self._http,
+            instance_discovery=_instance_discovery(authority),
+        )
+        self.account: Account | None = None
+        self._raw_account: dict[str, Any] | None = None
+        self._memo = _TokenMemo()
+        self._open_browser = open_browser or webbrowser.open
+
+    def close(self) -> None:
+        self._http.close()
+
+    async def accounts(self) -> list[Account]:
+        raws = await asyncio.to_thread(self.app.get_accounts)
+        return [Account.from_msal(r, self._claims_for(r)) for r in raws]
+
+    def _claims_for(self, raw: dict[str, Any]) -> dict[str, Any]:
+        for idt in self.cache.cache.search(
+            msal.TokenCache.CredentialType.ID_TOKEN, query={"home_account_id": raw.get("home_account_id")}
+        ):
+            try:
+                return dict(msal.oauth2cli.oidc.decode_id_token(idt["secret"]))
+            except Exception:  # a damaged id token only costs us the display name
+                return {}
+        return {}
+
+    async def select(self, account: Account) -> None:
+        raws = await asyncio.to_thread(self.app.get_accounts)
+        for raw in raws:
+            if raw.get("home_account_id") == account.home_account_id:
+                self._raw_account, self.account = raw, account
+                self._memo.clear()
+                return
+        raise SignInRequired(f"{account.username} is no longer signed in here. Please sign in again.")
+
+    async def try_silent(self) -> Account | None:
+        """Sign in from the cache with no UI (start-up). ``None`` when interaction is needed."""
+        accounts = await self.accounts()
+        if self.account is not None:
+            accounts.sort(key=lambda a: a.home_account_id != self.account.home_account_id)  # type: ignore[union-attr]
+        for account in accounts:
+            raws = await asyncio.to_thread(self.app.get_accounts)
+            raw = next((r for r in raws if r.get("home_account_id") == account.home_account_id), None)
+            if raw is None:
+                continue
+            result = await asyncio.to_thread(self.app.acquire_token_silent, self.scopes, raw)
+            if result and "access_token" in result:
+                self._raw_account, self.account = raw, account
+                self._memo.put(result)
+                return account
+        return None
+
+    async def authorization(self, *, refresh: bool = False) -> str:
+        if not refresh and (token := self._memo.get()):
+            return f"Bearer {token}"
+        if self._raw_account is None:
+            raise SignInRequired("Please sign in to Business Central.")
+        result = await asyncio.to_thread(
+            self.app.acquire_token_silent_with_error, self.scopes, self._raw_account, force_refresh=refresh
+        )
+        if result and "access_token" in result:
+            return f"Bearer {self._memo.put(result)}"
+        self._memo.clear()
+        if result:
+            failure = explain(result)
+            raise SignInRequired(str(failure), failure.aadsts)
+        raise SignInRequired("Your sign-in has expired. Please sign in again.")
+
+    def _accept(self, result: dict[str, Any]) -> Account:
+        if "access_token" not in result:
+            raise explain(result)
+        claims = dict(result.get("id_token_claims") or {})
+        home = None
+        if client_info := result.get("client_info"):
+            try:
+                import json
+
+                info = json.loads(base64.urlsafe_b64decode(client_info + "=" * (-len(client_info) % 4)))
+                home = f"{info['uid']}.{info['utid']}"
+            except (ValueError, KeyError):
+                home = None
+        raws = self.app.get_accounts()
+        raw = next((r for r in raws if home and r.get("home_account_id") == home), None)
+        if raw is None:
+            raw = next((r for r in raws if r.get("username") == claims.get("preferred_username")), None)
+        if raw is None:
+            raise AuthFailed("Signed in, but the account did not reach the token cache.")
+        self._raw_account = raw
+        self.account = Account.from_msal(raw, claims)
+        self._memo.put(result)
+        return self.account
+
+    async def sign_in_browser(self, *, login_hint: str | None = None, timeout: float = 600) -> Account:
+        """Auth code + PKCE through the system browser and our own loopback receiver (cancellable)."""
+        receiver = LoopbackReceiver()
+        await receiver.start()
+        try:
+            flow = await asyncio.to_thread(
+                self.app.initiate_auth_code_flow,
+                self.scopes,
+                redirect_uri=receiver.redirect_uri,
+                login_hint=login_hint,
+                prompt="select_account",
+            )
+            if "auth_uri" not in flow:
+                raise explain(flow)
+            await asyncio.to_thread(self._open_browser, flow["auth_uri"])
+            params = await asyncio.wait_for(receiver.result(), timeout)
+        except TimeoutError:
+            raise AuthFailed("Sign-in timed out: the browser did not come back.") from None
+        finally:
+            await receiver.close()
+        if "error" in params and "code" not in params:
+            raise explain({"error": params.get("error"), "error_description": params.get("error_description")})
+        result = await asyncio.to_thread(self._finish_auth_code, flow, params)
+        return self._accept(result)
+
+    def _finish_auth_code(self, flow: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        try:
+            return dict(self.app.acquire_token_by_auth_code_flow(flow, params))
+        except ValueError as exc:  # state mismatch etc.: MSAL raises rather than returns
+            return {"error": "invalid_request", "error_description": str(exc)}
+
+    async def sign_in_device_code(self, on_code: Callable[[DeviceCode], None]) -> Account:
+        """Device code: ``on_code`` shows the code; cancelling the task stops MSAL's polling."""
+        flow = await asyncio.to_thread(self.app.initiate_device_flow, self.scopes)
+        if "user_code" not in flow:
+            raise explain(flow)
+        on_code(
+            DeviceCode(
+                user_code=str(flow["user_code"]),
+                verification_uri=str(flow["verification_uri"]),
+                expires_at=float(flow.get("expires_at") or time.time() + float(flow.get("expires_in", 900))),
+                message=str(flow.get("message") or ""),
+            )
+        )
+        done = threading.Event()
+
+        def poll() -> dict[str, Any]:
+            try:
+                return dict(self.app.acquire_token_by_device_flow(flow))
+            finally:
+                done.set()
+
+        try:
+            result = await asyncio.to_thread(poll)
+        except asyncio.CancelledError:
+            # MSAL polls until "expires_at"; moving it into the past ends the loop at its next tick.
+            flow["expires_at"] = 0
+            raise
+        if result.get("error") == "authorization_declined":
+            raise AuthFailed("Sign-in was declined on the device-code page.")
+        if result.get("error") == "expired_token" or ("access_token" not in result and not result.get("error")):
+            raise AuthFailed("The code expired before sign-in finished. Please try again.")
+        return self._accept(result)
+
+    async def sign_out(self, account: Account | None = None) -> None:
+        target = account or self.account
+        if target is None:
+            return
+        raws = await asyncio.to_thread(self.app.get_accounts)
+        for raw in raws:
+            if raw.get("home_account_id") == target.home_account_id:
+                await asyncio.to_thread(self.app.remove_account, raw)
+        if self.account and self.account.home_account_id == target.home_account_id:
+            self.account = None
+            self._raw_account = None
+            self._memo.clear()
+
+
+# ---- loopback redirect receiver ------------------------------------------------------------------
+
+_DONE_PAGE = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>bc-payment-viewer</title></head>"
+    "<body style='font-family:sans-serif;margin:3em'><h2>{title}</h2><p>{text}</p></body></html>"
+)
+
+
+class LoopbackReceiver:
+    """One-shot HTTP server on 127.0.0.1 that receives the authorization response (query or form_post)."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._future: asyncio.Future[dict[str, str]] | None = None
+        self.port = 0
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    async def start(self) -> None:
+        self._future = asyncio.get_running_loop().create_future()
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def result(self) -> dict[str, str]:
+        assert self._future is not None
+        return await self._future
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = [*lines[0].split(" ", 2), "", ""][:3]
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            params = dict(parse_qsl(urlsplit(target).query))
+            if method == "POST":
+                length = min(int(headers.get("content-length", "0") or 0), 1 << 20)
+                body = await asyncio.wait_for(reader.readexactly(length), 10) if length else b""
+                params.update(parse_qsl(body.decode("utf-8", "replace")))
+            if "code" in params or "error" in params:
+                ok = "code" in params
+                page = _DONE_PAGE.format(
+                    title="Signed in" if ok else "Sign-in did not complete",
+                    text="You can close this tab and return to bc-payment-viewer."
+                    if ok
+                    else "Return to bc-payment-viewer for details.",
+                )
+                status = "200 OK"
+                if self._future is not None and not self._future.done():
+                    self._future.set_result(params)
+            else:
+                page, status = "Not found", "404 Not Found"
+            data = page.encode()
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+
+# ---- service principal and Basic ---------------------------------------------------------------
+
+
+class AppSession:
+    """A service principal (client credentials). The secret comes from the keyring, never settings."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        authority: str,
+        scopes: list[str] | None = None,
+        verify: ssl.SSLContext | bool | str = True,
+    ) -> None:
+        self.scopes = scopes or [BC_SCOPE]
+        self._args = (client_id, client_secret, authority)
+        self._http = msal_http_client(verify)
+        self._memo = _TokenMemo()
+        self.app = self._build()
+
+    def _build(self) -> msal.ConfidentialClientApplication:
+        client_id, secret, authority = self._args
+        return msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=secret,
+            authority=authority,
+            http_client=self._http,
+            instance_discovery=_instance_discovery(authority),
+            token_cache=msal.TokenCache(),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    async def authorization(self, *, refresh: bool = False) -> str:
+        if not refresh and (token := self._memo.get()):
+            return f"Bearer {token}"
+        if refresh:
+            self.app = self._build()  # a fresh cache: MSAL has no force_refresh for app tokens
+        result = await asyncio.to_thread(self.app.acquire_token_for_client, self.scopes)
+        if result and "access_token" in result:
+            return f"Bearer {self._memo.put(result)}"
+        failure = explain(result or {})
+        raise SignInRequired(str(failure), failure.aadsts)
+
+
+class BasicCredentials:
+    """On-prem NavUserPassword: user name + password or web service access key."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user = user
+        self._header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+    async def authorization(self, *, refresh: bool = False) -> str:
+        return self._header
+
+    def __repr__(self) -> str:  # never show the password, not even in a debugger's repr
+        return f"BasicCredentials(user={self.user!r})"
+
+
+def load_secret(profile: str, kind: str) -> str | None:
+    """A secret from the OS keyring (``None`` when absent or when there is no keyring)."""
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(KEYRING_SERVICE, f"{profile}:{kind}")
+        except KeyringError:
+            return None
+    except Exception:  # keyring backends fail in many ways on headless machines
+        return None
+
+
+def store_secret(profile: str, kind: str, value: str) -> None:
+    import keyring
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, f"{profile}:{kind}", value)
+    except Exception as exc:
+        raise ViewerError(
+            "No keyring is available to keep the secret safely (on Linux, install and unlock a "
+            "Secret Service such as GNOME Keyring)."
+        ) from exc

@@ -1,0 +1,29 @@
+"""Where the app keeps its files. ``BCPV_DATA_DIR`` overrides (tests point it at a temp dir)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+APP_NAME = "bc-payment-viewer"
+ORG_NAME = "bc-payment-viewer"
+
+
+def data_dir() -> Path:
+    """The per-user app-data directory (created 0700)."""
+    override = os.environ.get("BCPV_DATA_DIR")
+    if override:
+        path = Path(override)
+    else:
+        from PySide6.QtCore import QCoreApplication, QStandardPaths
+
+        if not QCoreApplication.applicationName():
+            QCoreApplication.setApplicationName(APP_NAME)
+            QCoreApplication.setOrganizationName(ORG_NAME)
+        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        path = Path(location) if location else Path.home() / ".local" / "share" / APP_NAME
+    path.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        path.chmod(0o700)
+    return path

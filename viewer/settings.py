@@ -1,0 +1,136 @@
+"""Typed settings over ``QSettings`` (INI), every key declared once, versioned with migrations.
+
+Never a secret here: profiles carry none, and ``set_value`` refuses keys that look like one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from viewer.paths import data_dir
+from viewer.profiles import Profile, ProfileError, profile_from_dict, profile_to_dict
+
+T = TypeVar("T")
+
+SETTINGS_VERSION = 1
+_SECRET_WORDS = re.compile(r"(secret|password|token|access.?key)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Key(Generic[T]):
+    name: str
+    default: T
+    type: type
+
+
+# Every key the app uses, declared once (Picard's options.py pattern).
+LAST_PROFILE = Key("session/last_profile", "", str)
+LAST_ENVIRONMENT = Key("session/last_environment", "", str)
+LAST_COMPANY = Key("session/last_company", "", str)
+LAST_JOURNAL = Key("session/last_journal", "", str)
+RECENT_URLS = Key("session/recent_urls", "[]", str)
+HISTORY_ENABLED = Key("history/enabled", True, bool)
+WATCH_INTERVAL = Key("watch/interval_seconds", 30, int)
+RAW_VALUES = Key("form/raw_values", False, bool)
+
+# version → function bringing settings from that version to the next.
+MIGRATIONS: dict[int, Callable[[QSettings], None]] = {}
+
+
+class Settings:
+    """The app's settings file. Tests pass ``path`` (or set BCPV_DATA_DIR) to stay isolated."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "settings.ini"
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._int("meta/version")
+        if version == 0 and not self._qs.allKeys():
+            version = SETTINGS_VERSION  # a new file needs no migration
+        while version < SETTINGS_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is not None:
+                step(self._qs)
+            version += 1
+        self._qs.setValue("meta/version", SETTINGS_VERSION)
+
+    @property
+    def version(self) -> int:
+        return self._int("meta/version")
+
+    def _int(self, name: str) -> int:
+        value = self._qs.value(name, 0)
+        try:
+            return int(str(value))
+        except ValueError:
+            return 0
+
+    def get(self, key: Key[T]) -> T:
+        value: Any = self._qs.value(key.name, key.default, key.type)
+        return cast(T, value)
+
+    def set(self, key: Key[T], value: T) -> None:
+        self.set_value(key.name, value)
+
+    def set_value(self, name: str, value: Any) -> None:
+        if _SECRET_WORDS.search(name):
+            raise ValueError(f"refusing to store {name!r} in settings: secrets belong in the keyring")
+        self._qs.setValue(name, value)
+
+    def sync(self) -> None:
+        self._qs.sync()
+
+    # ---- profiles ---------------------------------------------------------------------------------
+
+    def profiles(self) -> list[Profile]:
+        raw = str(self._qs.value("profiles/list", "[]", str))
+        try:
+            items = json.loads(raw)
+        except ValueError:
+            return []
+        out: list[Profile] = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            try:
+                out.append(profile_from_dict(item))
+            except (ProfileError, TypeError):
+                continue  # one damaged entry must not hide the others
+        return out
+
+    def profile(self, name: str) -> Profile | None:
+        return next((p for p in self.profiles() if p.name == name), None)
+
+    def save_profile(self, profile: Profile) -> None:
+        profile.validate()
+        others = [p for p in self.profiles() if p.name != profile.name]
+        self._write_profiles([*others, profile])
+
+    def delete_profile(self, name: str) -> None:
+        self._write_profiles([p for p in self.profiles() if p.name != name])
+
+    def _write_profiles(self, profiles: list[Profile]) -> None:
+        data = [profile_to_dict(p) for p in profiles]
+        for item in data:
+            bad = [k for k in item if _SECRET_WORDS.search(k)]
+            assert not bad, f"profile fields look like secrets: {bad}"
+        self._qs.setValue("profiles/list", json.dumps(data, ensure_ascii=False))
+        self._qs.sync()
+
+    # ---- named geometry/state blobs (Anki's saveGeom/restoreGeom) --------------------------------
+
+    def save_state(self, name: str, blob: QByteArray) -> None:
+        self._qs.setValue(f"state/{name}", blob)
+
+    def restore_state(self, name: str) -> QByteArray | None:
+        value = self._qs.value(f"state/{name}")
+        return value if isinstance(value, QByteArray) else None
