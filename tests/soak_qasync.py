@@ -14,12 +14,11 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402  (PySide6 before qasync)
+import httpx
+import qasync
+from PySide6.QtWidgets import QApplication
 
-import httpx  # noqa: E402
-import qasync  # noqa: E402
-
-from viewer.sandbox import Sandbox  # noqa: E402
+from viewer.sandbox import Sandbox
 
 
 async def soak(box: Sandbox, total: int, concurrency: int) -> int:

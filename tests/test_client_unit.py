@@ -31,7 +31,9 @@ class FakeCredentials:
         return f"Bearer token-{self.refreshes}"
 
 
-def run(handler: Callable[[httpx.Request], httpx.Response], policy: RetryPolicy = FAST) -> tuple[object, list[httpx.Request]]:
+def run(
+    handler: Callable[[httpx.Request], httpx.Response], policy: RetryPolicy = FAST
+) -> tuple[object, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -53,7 +55,7 @@ def ok(body: dict[str, object] | None = None, **headers: str) -> httpx.Response:
 
 
 def test_headers_sent_on_every_request() -> None:
-    result, seen = run(lambda r: ok())
+    _result, seen = run(lambda r: ok())
     request = seen[0]
     assert request.method == "GET"
     assert request.headers["accept"] == "application/json"

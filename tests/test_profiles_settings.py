@@ -31,7 +31,7 @@ def test_profiles_round_trip_and_validate(tmp_path: Path) -> None:
     again = Settings(tmp_path / "s.ini")
     assert again.profiles() == profiles
     assert again.profile("Robot") == profiles[1]
-    assert profiles[0].api_root == f"https://api.businesscentral.dynamics.com/v2.0/contoso.com/sandbox/api"
+    assert profiles[0].api_root == "https://api.businesscentral.dynamics.com/v2.0/contoso.com/sandbox/api"
     assert profiles[0].authority == "https://login.microsoftonline.com/contoso.com"
 
 

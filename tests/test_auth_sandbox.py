@@ -1,0 +1,275 @@
+"""viewer.auth against the sandbox's identity platform: real MSAL over loopback https."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from viewer.auth import (
+    AppSession,
+    AuthFailed,
+    BasicCredentials,
+    DeviceCode,
+    TokenCacheStore,
+    UserSession,
+    explain,
+)
+from viewer.errors import SignInRequired
+from viewer.sandbox import Sandbox
+
+
+def scripted_browser(sandbox: Sandbox, *, accept: bool = True, username: str | None = None):  # type: ignore[no-untyped-def]
+    """Stands in for the system browser: opens the consent page, clicks, and follows the redirect
+    to our loopback receiver, as a browser would."""
+
+    def open_url(url: str) -> None:
+        def run() -> None:
+            with httpx.Client(verify=sandbox.ssl_context(), timeout=10) as web:
+                page = web.get(url)
+                assert page.status_code == 200, page.text
+                form = _form_fields(page.text)
+                if username:
+                    form["account"] = username
+                form["action"] = "accept" if accept else "cancel"
+                answer = web.post(str(page.url), data=form)
+                location = answer.headers.get("location")
+                if location:
+                    httpx.get(location, timeout=10)  # the loopback receiver (plain http, loopback)
+                else:  # form_post: the page holds an auto-submitting form
+                    action, fields = _auto_post(answer.text)
+                    httpx.post(action, data=fields, timeout=10)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    return open_url
+
+
+def _form_fields(html: str) -> dict[str, str]:
+    import re
+
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        kind = re.search(r'type="([^"]*)"', tag)
+        if not name:
+            continue
+        if kind and kind.group(1) == "radio" and "checked" not in tag and name.group(1) in fields:
+            continue
+        import html as htmllib
+
+        fields[name.group(1)] = htmllib.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def _auto_post(html: str) -> tuple[str, dict[str, str]]:
+    import html as htmllib
+    import re
+
+    action = re.search(r'action="([^"]*)"', html)
+    assert action, html
+    return htmllib.unescape(action.group(1)), _form_fields(html)
+
+
+def user_session(sandbox: Sandbox, tmp_path: Path, **kw: object) -> UserSession:
+    assert sandbox.info is not None
+    return UserSession(
+        client_id=sandbox.info.public_client_id,
+        authority=sandbox.info.authority,
+        cache=TokenCacheStore(tmp_path / "cache.bin", force_plaintext=True),
+        verify=sandbox.ssl_context(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_browser_sign_in_then_authorization(sandbox: Sandbox, tmp_path: Path) -> None:
+    session = user_session(sandbox, tmp_path, open_browser=scripted_browser(sandbox))
+
+    async def go() -> str:
+        account = await session.sign_in_browser(timeout=20)
+        assert account.username == sandbox.info.users[0]["username"]  # type: ignore[union-attr]
+        assert account.name == sandbox.info.users[0]["name"]  # type: ignore[union-attr]
+        assert account.tenant_id == sandbox.tenant_id
+        return await session.authorization()
+
+    header = asyncio.run(go())
+    assert header.startswith("Bearer ")
+    assert sandbox.identity is not None
+    claims = sandbox.identity.verify_access_token(header[7:], "https://api.businesscentral.dynamics.com")
+    assert claims["tid"] == sandbox.tenant_id
+    session.close()
+
+
+def test_browser_sign_in_cancelled_is_explained(sandbox: Sandbox, tmp_path: Path) -> None:
+    session = user_session(sandbox, tmp_path, open_browser=scripted_browser(sandbox, accept=False))
+    with pytest.raises(AuthFailed) as info:
+        asyncio.run(session.sign_in_browser(timeout=20))
+    assert info.value.aadsts == 65004
+    assert "declined" in str(info.value).lower()
+    session.close()
+
+
+def test_browser_sign_in_can_be_cancelled_by_the_user(sandbox: Sandbox, tmp_path: Path) -> None:
+    session = user_session(sandbox, tmp_path, open_browser=lambda url: None)  # browser never returns
+
+    async def go() -> None:
+        task = asyncio.ensure_future(session.sign_in_browser(timeout=60))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert session.account is None
+    session.close()
+
+
+def test_device_code_approved_then_silent_on_next_start(sandbox: Sandbox, tmp_path: Path) -> None:
+    assert sandbox.identity is not None
+    codes: list[DeviceCode] = []
+
+    def on_code(code: DeviceCode) -> None:
+        codes.append(code)
+        threading.Timer(0.2, sandbox.identity.approve_device_code, args=(code.user_code,)).start()  # type: ignore[union-attr]
+
+    session = user_session(sandbox, tmp_path)
+    account = asyncio.run(session.sign_in_device_code(on_code))
+    assert codes and codes[0].verification_uri.endswith("/devicelogin")
+    assert account.username
+    session.close()
+
+    # A new start with the same (persisted) cache signs in silently.
+    again = user_session(sandbox, tmp_path)
+    silent = asyncio.run(again.try_silent())
+    assert silent is not None and silent.username == account.username
+    again.close()
+
+
+def test_device_code_denied(sandbox: Sandbox, tmp_path: Path) -> None:
+    def on_code(code: DeviceCode) -> None:
+        threading.Timer(0.2, sandbox.identity.deny_device_code, args=(code.user_code,)).start()  # type: ignore[union-attr]
+
+    session = user_session(sandbox, tmp_path)
+    with pytest.raises(AuthFailed, match="declined"):
+        asyncio.run(session.sign_in_device_code(on_code))
+    session.close()
+
+
+def test_device_code_cancelled_stops_polling(sandbox: Sandbox, tmp_path: Path) -> None:
+    session = user_session(sandbox, tmp_path)
+
+    async def go() -> None:
+        task = asyncio.ensure_future(session.sign_in_device_code(lambda code: None))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    session.close()
+
+
+def _signed_in(sandbox: Sandbox, tmp_path: Path) -> UserSession:
+    def on_code(code: DeviceCode) -> None:
+        threading.Timer(0.1, sandbox.identity.approve_device_code, args=(code.user_code,)).start()  # type: ignore[union-attr]
+
+    session = user_session(sandbox, tmp_path)
+    asyncio.run(session.sign_in_device_code(on_code))
+    return session
+
+
+def test_silent_refresh_after_expiry(sandbox: Sandbox, tmp_path: Path) -> None:
+    assert sandbox.identity is not None
+    sandbox.identity.token_lifetime = 1
+    session = _signed_in(sandbox, tmp_path)
+    first = asyncio.run(session.authorization())
+    time.sleep(1.2)
+    with pytest.raises(Exception, match="expired"):
+        sandbox.identity.verify_access_token(first[7:], "https://api.businesscentral.dynamics.com")
+    second = asyncio.run(session.authorization(refresh=True))
+    assert second != first
+    sandbox.identity.verify_access_token(second[7:], "https://api.businesscentral.dynamics.com")
+    session.close()
+
+
+def test_revoked_refresh_token_means_sign_in_required(sandbox: Sandbox, tmp_path: Path) -> None:
+    assert sandbox.identity is not None
+    session = _signed_in(sandbox, tmp_path)
+    sandbox.identity.revoke_refresh_tokens()
+    with pytest.raises(SignInRequired) as info:
+        asyncio.run(session.authorization(refresh=True))
+    assert "sign in again" in str(info.value).lower()
+    session.close()
+
+
+def test_sign_out_forgets_the_account(sandbox: Sandbox, tmp_path: Path) -> None:
+    session = _signed_in(sandbox, tmp_path)
+    assert asyncio.run(session.accounts())
+    asyncio.run(session.sign_out())
+    assert asyncio.run(session.accounts()) == []
+    with pytest.raises(SignInRequired):
+        asyncio.run(session.authorization())
+    session.close()
+
+
+def test_service_principal_and_wrong_secret(sandbox: Sandbox) -> None:
+    assert sandbox.info is not None
+    sp = sandbox.info.service_principal
+    good = AppSession(client_id=sp["client_id"], client_secret=sp["client_secret"],
+                      authority=sandbox.info.authority, verify=sandbox.ssl_context())
+    header = asyncio.run(good.authorization())
+    assert header.startswith("Bearer ")
+    assert asyncio.run(good.authorization()) == header  # memoised, no new request
+    assert asyncio.run(good.authorization(refresh=True)) != header
+    good.close()
+    bad = AppSession(client_id=sp["client_id"], client_secret="wrong", authority=sandbox.info.authority,
+                     verify=sandbox.ssl_context())
+    with pytest.raises(SignInRequired) as info:
+        asyncio.run(bad.authorization())
+    assert "secret" in str(info.value).lower()
+    assert "wrong" not in str(info.value).split("secret")[0]  # the secret itself is never echoed
+    bad.close()
+
+
+def test_plaintext_cache_fallback_is_0600_and_flagged(tmp_path: Path) -> None:
+    store = TokenCacheStore(tmp_path / "cache.bin", force_plaintext=True)
+    assert store.persistent and not store.encrypted
+    mode = stat.S_IMODE(os.stat(tmp_path / "cache.bin").st_mode)
+    assert mode == 0o600
+
+
+def test_encrypted_cache_falls_back_when_no_secret_store(tmp_path: Path) -> None:
+    # Headless Linux has no unlocked Secret Service: the store must still work, flagged unencrypted.
+    store = TokenCacheStore(tmp_path / "cache.bin")
+    if not store.encrypted:
+        assert stat.S_IMODE(os.stat(tmp_path / "cache.bin").st_mode) == 0o600
+    with pytest.raises(AuthFailed):
+        if not store.encrypted:
+            TokenCacheStore(tmp_path / "other.bin", allow_plaintext=False)
+        else:
+            raise AuthFailed("encrypted store available here; nothing to fall back from")
+
+
+def test_basic_credentials_never_show_the_password() -> None:
+    creds = BasicCredentials("ADMIN", "p@ss")
+    assert "p@ss" not in repr(creds)
+    assert asyncio.run(creds.authorization()).startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "code,words",
+    [(50076, "multi-factor"), (70043, "sign in again"), (700082, "expired"), (65001, "consent"),
+     (700016, "client id"), (50020, "tenant"), (53003, "Conditional Access"), (50079, "multi-factor")],
+)
+def test_aadsts_codes_become_plain_instructions(code: int, words: str) -> None:
+    failure = explain({"error": "invalid_grant", "error_description": f"AADSTS{code}: raw text. Trace ID: x"})
+    assert words.lower() in str(failure).lower()
+    assert failure.aadsts == code
+    assert "Trace ID" not in str(failure)

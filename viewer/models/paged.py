@@ -1,0 +1,228 @@
+"""A table model over a Business Central collection, paged lazily through ``@odata.nextLink``.
+
+The view asks ``canFetchMore``/``fetchMore`` as it scrolls; each page is one GET on the qasync loop.
+``load()`` starts over (new URL, filter or order) and cancels the previous load: latest wins, and a
+page that arrives for an older load is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+
+from viewer.client import BcClient, Page, ResponseFacts
+from viewer.errors import ViewerError
+
+logger = logging.getLogger(__name__)
+
+ItemRole = Qt.ItemDataRole.UserRole  # the record dict itself
+RawRole = Qt.ItemDataRole.UserRole + 1  # the JSON value of the cell
+SortRole = Qt.ItemDataRole.UserRole + 2
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    title: str
+    align_right: bool = False
+
+
+Formatter = Callable[[str, Any], str]
+
+
+def _plain(field: str, value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class PagedTableModel(QAbstractTableModel):
+    """Rows of one collection. Emits ``loadingChanged``, ``failed`` and ``factsChanged``."""
+
+    loadingChanged = Signal(bool)
+    failed = Signal(object)  # ViewerError
+    factsChanged = Signal(object)  # ResponseFacts
+    pageLoaded = Signal(int)  # rows now held
+
+    def __init__(
+        self,
+        client: BcClient | None,
+        columns: list[Column],
+        *,
+        page_size: int = 200,
+        formatter: Formatter | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.columns = columns
+        self.page_size = page_size
+        self.formatter = formatter or _plain
+        self._rows: list[dict[str, Any]] = []
+        self._next_link: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._generation = 0
+        self._loading = False
+        self.url: str | None = None
+        self.params: dict[str, str] = {}
+        self.last_error: ViewerError | None = None
+
+    # ---- Qt model API ------------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows) or index.column() >= len(self.columns):
+            return None
+        row = self._rows[index.row()]
+        column = self.columns[index.column()]
+        value = row.get(column.field)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.formatter(column.field, value)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{column.title}: {self.formatter(column.field, value)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            horizontal = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        if role == ItemRole:
+            return row
+        if role in (RawRole, SortRole):
+            return value
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.columns[section].title
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.columns[section].field
+        return None
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._next_link is not None and not self._loading
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not self.canFetchMore(parent):
+            return
+        link = self._next_link
+        assert link is not None
+        self._start(self._fetch(link, self._generation, first=False))
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the server's job: reload with ``$orderby`` (all rows, not just the loaded ones)."""
+        if not (0 <= column < len(self.columns)) or self.url is None:
+            return
+        direction = "desc" if order == Qt.SortOrder.DescendingOrder else "asc"
+        params = dict(self.params)
+        params["$orderby"] = f"{self.columns[column].field} {direction}"
+        self.load(self.url, params)
+
+    # ---- loading -----------------------------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def record(self, row: int) -> dict[str, Any] | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def load(self, url: str, params: dict[str, str] | None = None) -> asyncio.Task[None]:
+        """Start over at ``url``; cancels whatever was loading. Returns the task (tests await it)."""
+        self.url = url
+        self.params = dict(params or {})
+        self._generation += 1
+        self.beginResetModel()
+        self._rows = []
+        self._next_link = None
+        self.endResetModel()
+        return self._start(self._fetch(url, self._generation, first=True))
+
+    def clear(self) -> None:
+        self.cancel()
+        self._generation += 1
+        self.url = None
+        self.beginResetModel()
+        self._rows = []
+        self._next_link = None
+        self.endResetModel()
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._set_loading(False)
+
+    async def wait(self) -> None:
+        """Wait for the current load (if any) to finish; errors are reported via ``failed``."""
+        task = self._task
+        if task is not None:
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.cancelled():
+                    return
+                raise
+
+    def _start(self, coro: Any) -> asyncio.Task[None]:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = asyncio.get_event_loop().create_task(coro)
+        return self._task
+
+    async def _fetch(self, url: str, generation: int, *, first: bool) -> None:
+        if self.client is None:
+            return
+        self._set_loading(True)
+        try:
+            page: Page = await self.client.get_page(
+                url, page_size=self.page_size, params=self.params if first else None
+            )
+        except asyncio.CancelledError:
+            raise
+        except ViewerError as exc:
+            if generation == self._generation:
+                self.last_error = exc
+                self.failed.emit(exc)
+            return
+        finally:
+            if generation == self._generation:
+                self._set_loading(False)
+        if generation != self._generation:
+            return  # an older load: its rows would be wrong now
+        self.last_error = None
+        self._append(page.items)
+        self._next_link = page.next_link
+        self._emit_facts(page.facts)
+
+    def _append(self, items: list[dict[str, Any]]) -> None:
+        if not items:
+            self.pageLoaded.emit(len(self._rows))
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)  # last is inclusive
+        self._rows.extend(items)
+        self.endInsertRows()
+        self.pageLoaded.emit(len(self._rows))
+
+    def _emit_facts(self, facts: ResponseFacts) -> None:
+        self.factsChanged.emit(facts)
+
+    def _set_loading(self, value: bool) -> None:
+        if value != self._loading:
+            self._loading = value
+            self.loadingChanged.emit(value)
