@@ -1,0 +1,165 @@
+"""A profile made live: its credentials, the one ``BcClient``, and where its API lives.
+
+Built once per active profile by the app (or the ``show`` command); closed on quit or on switching.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from viewer.auth import AppSession, BasicCredentials, TokenCacheStore, UserSession, load_secret
+from viewer.client import BcClient, Credentials, RetryPolicy
+from viewer.errors import SignInRequired
+from viewer.paths import data_dir
+from viewer.profiles import (
+    CloudUserProfile,
+    OnPremProfile,
+    Profile,
+    SandboxProfile,
+    ServicePrincipalProfile,
+)
+
+ENV_PASSWORD = "BCPV_PASSWORD"
+ENV_CLIENT_SECRET = "BCPV_CLIENT_SECRET"
+
+
+@dataclass(frozen=True)
+class SandboxEndpoints:
+    """What a running sandbox tells us (kept free of the sandbox package: only plain values)."""
+
+    authority: str
+    api_root: str
+    environments_url: str
+    public_client_id: str
+    ca_file: str
+
+
+def verify_for(ca_file: str | None) -> ssl.SSLContext | bool:
+    """Trust the system store, plus a private CA when the profile names one (on-prem, sandbox)."""
+    if not ca_file:
+        return ssl.create_default_context()
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def token_cache_for(profile: Profile, directory: Path | None = None) -> TokenCacheStore:
+    """One persisted cache for real tenants, and a separate one for the sandbox (MSAL keys its cache
+    on the host without the port, so a new sandbox must not meet an old sandbox's tokens)."""
+    base = directory or data_dir()
+    if isinstance(profile, SandboxProfile):
+        path = base / "sandbox-token-cache.bin"
+        path.unlink(missing_ok=True)
+        return TokenCacheStore(path, force_plaintext=True)
+    return TokenCacheStore(base / "token-cache.bin")
+
+
+class Connection:
+    """Credentials + client for one profile. ``api_root`` ends in ``/api`` (the version follows)."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        credentials: Credentials,
+        client: BcClient,
+        api_root: str,
+        environments_url: str | None,
+    ) -> None:
+        self.profile = profile
+        self.credentials = credentials
+        self.client = client
+        self.api_root = api_root
+        self.environments_url = environments_url
+
+    @property
+    def cloud_shaped(self) -> bool:
+        """Cloud (and sandbox) roots name an environment; on-prem roots do not."""
+        return self.environments_url is not None
+
+    @property
+    def environment(self) -> str | None:
+        if not self.cloud_shaped:
+            return None
+        return self.api_root.rstrip("/").split("/")[-2]
+
+    def api_root_for(self, environment: str | None) -> str:
+        """The API root of another environment of the same tenant (on-prem: always the one root)."""
+        if not self.cloud_shaped or not environment:
+            return self.api_root
+        parts = self.api_root.rstrip("/").split("/")
+        parts[-2] = environment
+        return "/".join(parts)
+
+    @property
+    def user(self) -> UserSession | None:
+        return self.credentials if isinstance(self.credentials, UserSession) else None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        close = getattr(self.credentials, "close", None)
+        if callable(close):
+            close()
+
+    @classmethod
+    def open(
+        cls,
+        profile: Profile,
+        *,
+        sandbox: SandboxEndpoints | None = None,
+        password: str | None = None,
+        client_secret: str | None = None,
+        cache: TokenCacheStore | None = None,
+        retry: RetryPolicy | None = None,
+        open_browser: object = None,
+    ) -> Connection:
+        """Build the connection. Secrets come from the arguments, the environment or the keyring."""
+        if isinstance(profile, SandboxProfile):
+            if sandbox is None:
+                raise SignInRequired("The sandbox is not running.")
+            verify = verify_for(sandbox.ca_file)
+            user = UserSession(
+                client_id=sandbox.public_client_id,
+                authority=sandbox.authority,
+                cache=cache or token_cache_for(profile),
+                verify=verify,
+                open_browser=open_browser,  # type: ignore[arg-type]
+            )
+            return cls(profile, user, BcClient(user, verify=verify, retry=retry), sandbox.api_root,
+                       sandbox.environments_url)
+        if isinstance(profile, CloudUserProfile):
+            verify = verify_for(profile.ca_file)
+            user = UserSession(
+                client_id=profile.client_id,
+                authority=profile.authority,
+                cache=cache or token_cache_for(profile),
+                verify=verify,
+                open_browser=open_browser,  # type: ignore[arg-type]
+            )
+            return cls(profile, user, BcClient(user, verify=verify, retry=retry), profile.api_root,
+                       f"{profile.api_base.rstrip('/')}/environments/v1.2")
+        if isinstance(profile, ServicePrincipalProfile):
+            secret = client_secret or os.environ.get(ENV_CLIENT_SECRET) or load_secret(profile.name, "client_secret")
+            if not secret:
+                raise SignInRequired(
+                    f"No client secret for '{profile.name}': store it in the keyring (profile editor) "
+                    f"or set {ENV_CLIENT_SECRET}."
+                )
+            verify = verify_for(profile.ca_file)
+            app = AppSession(client_id=profile.client_id, client_secret=secret, authority=profile.authority,
+                             verify=verify)
+            return cls(profile, app, BcClient(app, verify=verify, retry=retry), profile.api_root,
+                       f"{profile.api_base.rstrip('/')}/environments/v1.2")
+        if isinstance(profile, OnPremProfile):
+            secret = password or os.environ.get(ENV_PASSWORD) or load_secret(profile.name, "password")
+            if not secret:
+                raise SignInRequired(
+                    f"No password or web service access key for {profile.user}: store it in the keyring "
+                    f"(profile editor) or set {ENV_PASSWORD}."
+                )
+            verify = verify_for(profile.ca_file)
+            basic = BasicCredentials(profile.user, secret)
+            return cls(profile, basic, BcClient(basic, verify=verify, retry=retry), profile.api_root, None)
+        raise TypeError(f"unknown profile type {type(profile).__name__}")

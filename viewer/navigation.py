@@ -1,0 +1,239 @@
+"""Finding a payment without knowing GUIDs: environment → company → journal → payments.
+
+Each level is a model the navigator view shows. Choosing at one level clears everything below it at
+once (no view shows the previous selection's data as current) and loads the next level; a newer
+choice cancels the older load (latest wins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from viewer import query
+from viewer.client import ResponseFacts
+from viewer.connection import Connection
+from viewer.errors import ViewerError
+from viewer.models.lists import RecordListModel
+from viewer.models.paged import Column, Formatter, PagedTableModel
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "v2.0"
+
+PAYMENT_COLUMNS = [
+    Column("lineNumber", "Line No.", align_right=True),
+    Column("documentNumber", "Document No."),
+    Column("postingDate", "Posting Date"),
+    Column("customerNumber", "Customer No."),
+    Column("amount", "Amount", align_right=True),
+    Column("description", "Description"),
+]
+
+# Business Central refuses OR across different fields, so search looks in one chosen field.
+SEARCH_FIELDS = {
+    "documentNumber": "Document No.",
+    "customerNumber": "Customer No.",
+    "description": "Description",
+}
+
+
+def _env_text(item: dict[str, Any]) -> str:
+    kind = item.get("type") or ""
+    return f"{item.get('name', '')} ({kind})" if kind else str(item.get("name", ""))
+
+
+class Navigation(QObject):
+    """The four levels and the current choice at each. ``failed`` reports any level's error."""
+
+    failed = Signal(object)  # ViewerError
+    factsChanged = Signal(object)  # ResponseFacts
+    busyChanged = Signal(bool)
+    selectionChanged = Signal()
+
+    def __init__(self, *, formatter: Formatter | None = None, page_size: int = 200,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.connection: Connection | None = None
+        self.environments = RecordListModel(_env_text, lambda e: str(e.get("name", "")), parent=self)
+        self.companies = RecordListModel(
+            lambda c: str(c.get("displayName") or c.get("name") or c.get("id")),
+            lambda c: str(c.get("id", "")),
+            tooltip=lambda c: str(c.get("name", "")),
+            parent=self,
+        )
+        self.journals = RecordListModel(
+            lambda j: f"{j.get('code', '')} — {j.get('displayName', '')}".strip(" —"),
+            lambda j: str(j.get("id", "")),
+            parent=self,
+        )
+        self.payments = PagedTableModel(None, PAYMENT_COLUMNS, page_size=page_size, formatter=formatter, parent=self)
+        self.payments.failed.connect(self.failed)
+        self.payments.factsChanged.connect(self.factsChanged)
+        self.environment: str | None = None
+        self.company_id: str | None = None
+        self.journal_id: str | None = None
+        self.search_field = "documentNumber"
+        self.search_text = ""
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._busy = 0
+
+    # ---- wiring ------------------------------------------------------------------------------
+
+    def set_connection(self, connection: Connection | None) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self.connection = connection
+        self.payments.client = connection.client if connection else None
+        self.environment = connection.environment if connection else None
+        self.company_id = self.journal_id = None
+        self.environments.set_items([])
+        self._clear_below("environment")
+
+    @property
+    def root(self) -> str:
+        assert self.connection is not None
+        return f"{self.connection.api_root_for(self.environment)}/{API_VERSION}"
+
+    def companies_url(self) -> str:
+        return f"{self.root}/companies"
+
+    def journals_url(self, company_id: str) -> str:
+        return f"{self.root}/companies({company_id})/customerPaymentJournals"
+
+    def payments_url(self, company_id: str, journal_id: str) -> str:
+        return f"{self.journals_url(company_id)}({journal_id})/customerPayments"
+
+    def payment_url(self, payment_id: str) -> str | None:
+        if not (self.company_id and self.journal_id):
+            return None
+        return f"{self.payments_url(self.company_id, self.journal_id)}({payment_id})"
+
+    # ---- levels --------------------------------------------------------------------------------
+
+    async def load_environments(self) -> list[dict[str, Any]]:
+        """The user-level environments list; when it does not answer, the profile's own environment."""
+        conn = self.connection
+        if conn is None:
+            return []
+        items: list[dict[str, Any]] = []
+        if conn.environments_url:
+            try:
+                response = await self._run("environments", conn.client.get_json(conn.environments_url))
+                items = [e for e in response.data.get("value", []) if isinstance(e, dict) and e.get("name")]
+            except ViewerError as exc:
+                logger.info("environments list unavailable: %s", exc)
+        if conn.environment and not any(e.get("name") == conn.environment for e in items):
+            items.insert(0, {"name": conn.environment, "type": ""})
+        self.environments.set_items(items)
+        return items
+
+    async def select_environment(self, name: str | None) -> None:
+        self.environment = name or (self.connection.environment if self.connection else None)
+        self._clear_below("environment")
+        await self.load_companies()
+
+    async def load_companies(self) -> None:
+        if self.connection is None:
+            return
+        try:
+            response = await self._run("companies", self.connection.client.get_json(self.companies_url()))
+        except ViewerError as exc:
+            self.failed.emit(exc)
+            return
+        self.factsChanged.emit(response.facts)
+        self.companies.set_items([c for c in response.data.get("value", []) if isinstance(c, dict)])
+
+    async def select_company(self, company_id: str | None) -> None:
+        self.company_id = company_id
+        self._clear_below("company")
+        if not company_id or self.connection is None:
+            return
+        try:
+            response = await self._run(
+                "journals", self.connection.client.get_json(self.journals_url(company_id))
+            )
+        except ViewerError as exc:
+            self.failed.emit(exc)
+            return
+        if company_id != self.company_id:
+            return
+        self.factsChanged.emit(response.facts)
+        self.journals.set_items([j for j in response.data.get("value", []) if isinstance(j, dict)])
+
+    async def select_journal(self, journal_id: str | None) -> None:
+        self.journal_id = journal_id
+        self._clear_below("journal")
+        if not journal_id or not self.company_id:
+            return
+        await self._reload_payments()
+
+    async def search(self, text: str, field: str | None = None) -> None:
+        self.search_text = text.strip()
+        if field:
+            if field not in SEARCH_FIELDS:
+                raise ValueError(f"cannot search in {field!r}")
+            self.search_field = field
+        if self.company_id and self.journal_id:
+            await self._reload_payments()
+
+    def payment_filter(self) -> str | None:
+        if not self.search_text:
+            return None
+        return str(query.contains(self.search_field, self.search_text))
+
+    async def _reload_payments(self) -> None:
+        assert self.company_id and self.journal_id
+        params: dict[str, str] = {}
+        if flt := self.payment_filter():
+            params["$filter"] = flt
+        if order := self.payments.params.get("$orderby"):
+            params["$orderby"] = order
+        task = self.payments.load(self.payments_url(self.company_id, self.journal_id), params)
+        self.selectionChanged.emit()
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _clear_below(self, level: str) -> None:
+        """Empty every level below ``level`` at once, so nothing stale is shown as current."""
+        if level == "environment":
+            self.company_id = None
+            self.companies.set_items([])
+        if level in ("environment", "company"):
+            self.journal_id = None
+            self.journals.set_items([])
+        self.payments.clear()
+        self.selectionChanged.emit()
+
+    async def _run(self, name: str, coro: Any) -> Any:
+        """Run one level's request; a newer request for the same level cancels this one."""
+        old = self._tasks.get(name)
+        if old is not None and not old.done():
+            old.cancel()
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks[name] = task
+        self._set_busy(+1)
+        try:
+            return await task
+        finally:
+            self._set_busy(-1)
+            if self._tasks.get(name) is task:
+                del self._tasks[name]
+
+    def _set_busy(self, delta: int) -> None:
+        before = self._busy > 0
+        self._busy = max(0, self._busy + delta)
+        if (self._busy > 0) != before:
+            self.busyChanged.emit(self._busy > 0)
+
+    def last_facts(self) -> ResponseFacts | None:
+        return self.connection.client.last_facts if self.connection else None
