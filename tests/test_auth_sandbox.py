@@ -7,9 +7,9 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from viewer.auth import (
@@ -23,59 +23,12 @@ from viewer.auth import (
 )
 from viewer.errors import SignInRequired
 from viewer.sandbox import Sandbox
+from viewer.sandbox.autologin import auto_browser
 
 
-def scripted_browser(sandbox: Sandbox, *, accept: bool = True, username: str | None = None):  # type: ignore[no-untyped-def]
-    """Stands in for the system browser: opens the consent page, clicks, and follows the redirect
-    to our loopback receiver, as a browser would."""
-
-    def open_url(url: str) -> None:
-        def run() -> None:
-            with httpx.Client(verify=sandbox.ssl_context(), timeout=10) as web:
-                page = web.get(url)
-                assert page.status_code == 200, page.text
-                form = _form_fields(page.text)
-                if username:
-                    form["account"] = username
-                form["action"] = "accept" if accept else "cancel"
-                answer = web.post(str(page.url), data=form)
-                location = answer.headers.get("location")
-                if location:
-                    httpx.get(location, timeout=10)  # the loopback receiver (plain http, loopback)
-                else:  # form_post: the page holds an auto-submitting form
-                    action, fields = _auto_post(answer.text)
-                    httpx.post(action, data=fields, timeout=10)
-
-        threading.Thread(target=run, daemon=True).start()
-
-    return open_url
-
-
-def _form_fields(html: str) -> dict[str, str]:
-    import re
-
-    fields: dict[str, str] = {}
-    for tag in re.findall(r"<input[^>]*>", html):
-        name = re.search(r'name="([^"]*)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        kind = re.search(r'type="([^"]*)"', tag)
-        if not name:
-            continue
-        if kind and kind.group(1) == "radio" and "checked" not in tag and name.group(1) in fields:
-            continue
-        import html as htmllib
-
-        fields[name.group(1)] = htmllib.unescape(value.group(1)) if value else ""
-    return fields
-
-
-def _auto_post(html: str) -> tuple[str, dict[str, str]]:
-    import html as htmllib
-    import re
-
-    action = re.search(r'action="([^"]*)"', html)
-    assert action, html
-    return htmllib.unescape(action.group(1)), _form_fields(html)
+def scripted_browser(sandbox: Sandbox, *, accept: bool = True, username: str | None = None) -> Callable[[str], None]:
+    """Stands in for the system browser: clicks the consent page and follows the redirect."""
+    return auto_browser(sandbox.ssl_context(), accept=accept, username=username)
 
 
 def user_session(sandbox: Sandbox, tmp_path: Path, **kw: object) -> UserSession:

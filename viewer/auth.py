@@ -476,6 +476,7 @@ class AppSession:
         verify: ssl.SSLContext | bool | str = True,
     ) -> None:
         self.scopes = scopes or [BC_SCOPE]
+        self.client_id = client_id
         self._args = (client_id, client_secret, authority)
         self._http = msal_http_client(verify)
         self._memo = _TokenMemo()

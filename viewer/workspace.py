@@ -1,0 +1,167 @@
+"""The active profile, its connection and who is signed in: what the sign-in widget shows and drives.
+
+Async methods follow one shape (DESIGN §3): the widget disables its trigger, awaits a method here,
+and re-enables it; failures arrive as ``ViewerError`` (raised, and emitted on ``failed``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from viewer.auth import Account, AppSession, UserSession
+from viewer.connection import Connection, SandboxEndpoints
+from viewer.errors import SignInRequired, ViewerError
+from viewer.profiles import OnPremProfile, Profile, SandboxProfile
+from viewer.settings import LAST_PROFILE, Settings
+
+logger = logging.getLogger(__name__)
+
+UNENCRYPTED_NOTICE = (
+    "Sign-in is remembered in a file only you can read, but it is not encrypted: this computer has no "
+    "unlocked secret store (keyring). Install or unlock one to encrypt it."
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the app is acting as, for display (never a secret)."""
+
+    title: str  # "Alex Wilber" / "Service principal" / "ADMIN"
+    detail: str  # username, client id or server
+    tenant: str
+
+    @classmethod
+    def of(cls, connection: Connection) -> Identity | None:
+        creds = connection.credentials
+        if isinstance(creds, UserSession):
+            account: Account | None = creds.account
+            if account is None:
+                return None
+            return cls(account.name or account.username, account.username, account.tenant_id)
+        if isinstance(creds, AppSession):
+            return cls("Service principal", creds.client_id, getattr(connection.profile, "tenant", ""))
+        profile = connection.profile
+        if isinstance(profile, OnPremProfile):
+            return cls(profile.user, profile.base_url, profile.tenant or "")
+        return None
+
+
+class Workspace(QObject):
+    """Profiles and the one live connection. Signals tell views what changed."""
+
+    connectionChanged = Signal(object)  # Connection | None
+    identityChanged = Signal(object)  # Identity | None
+    deviceCodeIssued = Signal(object)  # DeviceCode
+    notice = Signal(str)
+    failed = Signal(object)  # ViewerError
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: SandboxEndpoints | None = None,
+        sandbox_browser: Callable[[str], object] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.sandbox = sandbox
+        self._sandbox_browser = sandbox_browser
+        self.connection: Connection | None = None
+        self.identity: Identity | None = None
+
+    def profiles(self) -> list[Profile]:
+        saved: list[Profile] = [p for p in self.settings.profiles() if not isinstance(p, SandboxProfile)]
+        return [SandboxProfile(), *saved] if self.sandbox is not None else saved
+
+    def last_profile(self) -> Profile | None:
+        name = self.settings.get(LAST_PROFILE)
+        profiles = self.profiles()
+        return next((p for p in profiles if p.name == name), profiles[0] if profiles else None)
+
+    async def activate(self, profile: Profile, *, silent: bool = True) -> Identity | None:
+        """Make ``profile`` the live one and sign in silently if the cache allows (no UI)."""
+        await self.close()
+        try:
+            browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
+            self.connection = Connection.open(profile, sandbox=self.sandbox, open_browser=browser)
+        except ViewerError as exc:
+            self.failed.emit(exc)
+            self.connectionChanged.emit(None)
+            raise
+        self.settings.set(LAST_PROFILE, profile.name)
+        user = self.connection.user
+        if user is not None and user.cache.persistent and not user.cache.encrypted and not isinstance(
+            profile, SandboxProfile
+        ):
+            self.notice.emit(UNENCRYPTED_NOTICE)
+        self.connectionChanged.emit(self.connection)
+        if user is None:
+            # Service principal and Basic have nothing interactive: prove the credentials now.
+            try:
+                await self.connection.credentials.authorization()
+            except ViewerError as exc:
+                self.failed.emit(exc)
+                raise
+            return self._set_identity(Identity.of(self.connection))
+        if silent and await user.try_silent() is not None:
+            return self._set_identity(Identity.of(self.connection))
+        self._set_identity(None)
+        return None
+
+    async def sign_in_browser(self) -> Identity | None:
+        user = self._user()
+        try:
+            await user.sign_in_browser()
+        except ViewerError as exc:
+            self.failed.emit(exc)
+            raise
+        assert self.connection is not None
+        return self._set_identity(Identity.of(self.connection))
+
+    async def sign_in_device_code(self) -> Identity | None:
+        user = self._user()
+        try:
+            await user.sign_in_device_code(self.deviceCodeIssued.emit)
+        except ViewerError as exc:
+            self.failed.emit(exc)
+            raise
+        assert self.connection is not None
+        return self._set_identity(Identity.of(self.connection))
+
+    async def accounts(self) -> list[Account]:
+        user = self.connection.user if self.connection else None
+        return await user.accounts() if user else []
+
+    async def switch_account(self, account: Account) -> Identity | None:
+        user = self._user()
+        await user.select(account)
+        assert self.connection is not None
+        return self._set_identity(Identity.of(self.connection))
+
+    async def sign_out(self) -> None:
+        user = self.connection.user if self.connection else None
+        if user is not None:
+            await user.sign_out()
+        self._set_identity(None)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            await connection.aclose()
+            self._set_identity(None)
+
+    def _user(self) -> UserSession:
+        user = self.connection.user if self.connection else None
+        if user is None:
+            raise SignInRequired("This profile does not sign in with a Microsoft account.")
+        return user
+
+    def _set_identity(self, identity: Identity | None) -> Identity | None:
+        self.identity = identity
+        self.identityChanged.emit(identity)
+        return identity
