@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import json
 import logging
 import random
@@ -20,19 +19,18 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from viewer import __version__
 from viewer.errors import (
     BadResponse,
-    InsecureUrlError,
     NetworkError,
     SignInRequired,
     api_error_from_response,
     header,
 )
+from viewer.net import require_secure
 
 logger = logging.getLogger(__name__)
 
@@ -110,28 +108,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = when.replace(tzinfo=UTC)
     current = now if now is not None else time.time()
     return max(0.0, when.timestamp() - current)
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def require_secure(url: str) -> None:
-    """https only, except loopback (the sandbox, local on-prem test servers)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname or ""):
-        return
-    raise InsecureUrlError(
-        f"Refusing {parts.scheme or 'a schemeless'} URL to {parts.hostname or '?'}: "
-        "only https is allowed (http only to this computer)"
-    )
 
 
 class BcClient:

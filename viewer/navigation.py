@@ -235,5 +235,9 @@ class Navigation(QObject):
         if (self._busy > 0) != before:
             self.busyChanged.emit(self._busy > 0)
 
+    @property
+    def busy(self) -> bool:
+        return self._busy > 0 or self.payments.loading
+
     def last_facts(self) -> ResponseFacts | None:
         return self.connection.client.last_facts if self.connection else None

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from viewer.client import is_loopback
+from viewer.net import is_loopback
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_API = "https://api.businesscentral.dynamics.com"

@@ -1,0 +1,256 @@
+"""Glue between the window and the viewer objects: start-up, deep links, Open…, Recent, shutdown.
+
+Owns the sandbox (for ``--sandbox``), the ``Workspace``, the ``Navigation`` and the ``PaymentModel``;
+passes them into the widgets (no global app object).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from typing import Any
+
+from PySide6.QtCore import QLocale
+from PySide6.QtGui import QAction
+
+from ui.main_window import MainWindow
+from ui.open_dialog import OpenDialog
+from viewer.client import ResponseFacts
+from viewer.connection import SandboxEndpoints
+from viewer.errors import SignInRequired, ViewerError
+from viewer.models.payment import PaymentModel
+from viewer.navigation import Navigation
+from viewer.opener import describe, resolve
+from viewer.profiles import Profile
+from viewer.settings import LAST_COMPANY, LAST_ENVIRONMENT, LAST_JOURNAL, RECENT_URLS, Settings
+from viewer.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+MAX_RECENT = 10
+
+
+class AppController:
+    def __init__(self, window: MainWindow, args: argparse.Namespace, *, settings: Settings | None = None) -> None:
+        self.window = window
+        self.args = args
+        self.settings = settings or Settings()
+        self.sandbox: Any = None  # viewer.sandbox.Sandbox, imported only when asked for
+        self.workspace: Workspace | None = None
+        self.navigation = Navigation(formatter=None, parent=window)
+        self.payment = PaymentModel(locale=QLocale(), parent=window)
+        self._open_dialog: OpenDialog | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        window.navigator.bind(self.navigation)
+        window.payment.bind(self.payment)
+        window.navigator.paymentChosen.connect(self.open_url)
+        window.payment.retryRequested.connect(self.refresh)
+        window.refreshRequested.connect(self.refresh)
+        window.openRequested.connect(self.show_open_dialog)
+        self.navigation.factsChanged.connect(self._show_facts)
+        self.navigation.failed.connect(self._show_error)
+        self.payment.factsChanged.connect(self._show_facts)
+        self._restore_window()
+        self._fill_recent()
+
+    # ---- start and stop -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        sandbox_endpoints = None
+        browser = None
+        if self.args.sandbox:
+            self.window.statusBar().showMessage("Starting the sandbox…")
+            sandbox_endpoints, browser = await self._start_sandbox()
+        self.workspace = Workspace(self.settings, sandbox=sandbox_endpoints, sandbox_browser=browser,
+                                   parent=self.window)
+        self.window.sign_in.bind(self.workspace)
+        self.window.sign_in.profileChosen.connect(lambda p: self._spawn(self.activate(p, silent=True)))
+        self.workspace.identityChanged.connect(lambda ident: self._spawn(self._on_identity(ident)))
+        self.workspace.failed.connect(self._show_error)
+        profile = self._initial_profile()
+        if profile is None:
+            self.window.statusBar().showMessage("Create a profile to sign in (Profiles…).")
+            return
+        await self.activate(profile, silent=True)
+        if self.args.sandbox and self.workspace.identity is None:
+            # The sandbox demo signs in through the real MSAL auth-code flow; its consent page is
+            # clicked by a scripted browser, as a person would.
+            try:
+                await self.workspace.sign_in_browser()
+            except ViewerError as exc:
+                self._show_error(exc)
+
+    async def _start_sandbox(self) -> tuple[SandboxEndpoints, Any]:
+        from viewer.sandbox import Sandbox
+        from viewer.sandbox.autologin import auto_browser
+
+        activity = self.args.activity if self.args.activity and self.args.activity > 0 else None
+        self.sandbox = Sandbox(activity=activity, payments=self.args.payments)
+        info = await asyncio.to_thread(self.sandbox.start)
+        endpoints = SandboxEndpoints(
+            authority=info.authority,
+            api_root=info.api_root,
+            environments_url=info.environments_url,
+            public_client_id=info.public_client_id,
+            ca_file=info.ca_file,
+        )
+        return endpoints, auto_browser(self.sandbox.ssl_context())
+
+    def _initial_profile(self) -> Profile | None:
+        assert self.workspace is not None
+        profiles = self.workspace.profiles()
+        if self.args.sandbox:
+            return profiles[0]
+        if self.args.profile:
+            return next((p for p in profiles if p.name == self.args.profile), None)
+        return self.workspace.last_profile()
+
+    async def shutdown(self) -> None:
+        """Cancel and await running work, close the client, stop the sandbox, save window state."""
+        self._save_window()
+        for task in list(self._tasks):
+            task.cancel()
+        self.payment.cancel()
+        self.navigation.payments.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.workspace is not None:
+            await self.workspace.close()
+        if self.sandbox is not None:
+            await asyncio.to_thread(self.sandbox.stop)
+        self.settings.sync()
+
+    # ---- profiles and navigation ---------------------------------------------------------------
+
+    async def activate(self, profile: Profile, *, silent: bool) -> None:
+        assert self.workspace is not None
+        self.payment.clear()
+        self.navigation.set_connection(None)
+        try:
+            await self.workspace.activate(profile, silent=silent)
+        except ViewerError:
+            return  # shown by the workspace's failed signal
+        self.navigation.set_connection(self.workspace.connection)
+        self.payment.client = self.workspace.connection.client if self.workspace.connection else None
+
+    async def _on_identity(self, identity: object) -> None:
+        if identity is None or self.workspace is None or self.workspace.connection is None:
+            return
+        self.payment.client = self.workspace.connection.client
+        if self.navigation.connection is not self.workspace.connection:
+            self.navigation.set_connection(self.workspace.connection)
+        await self._restore_navigation()
+        if self.args.url:
+            url, self.args.url = self.args.url, None
+            await self.open_text(url)
+
+    async def _restore_navigation(self) -> None:
+        nav = self.navigation
+        await nav.load_environments()
+        wanted_env = self.settings.get(LAST_ENVIRONMENT) or nav.environment
+        await nav.select_environment(wanted_env if nav.environments.row_of(wanted_env or "") >= 0 else nav.environment)
+        company = self.settings.get(LAST_COMPANY)
+        if nav.companies.row_of(company) < 0:
+            first = nav.companies.item(0)
+            company = str(first["id"]) if first else ""
+        if company:
+            await nav.select_company(company)
+            journal = self.settings.get(LAST_JOURNAL)
+            if nav.journals.row_of(journal) < 0:
+                first = nav.journals.item(0)
+                journal = str(first["id"]) if first else ""
+            if journal:
+                await nav.select_journal(journal)
+        self.window.navigator.sync_from_navigation()
+
+    # ---- opening payments ----------------------------------------------------------------------
+
+    def open_url(self, url: str) -> None:
+        """Open a payment by its API URL (latest wins: the previous load is cancelled)."""
+        self.payment.load(url)
+        nav = self.navigation
+        if nav.environment:
+            self.settings.set(LAST_ENVIRONMENT, nav.environment)
+        if nav.company_id:
+            self.settings.set(LAST_COMPANY, nav.company_id)
+        if nav.journal_id:
+            self.settings.set(LAST_JOURNAL, nav.journal_id)
+
+    async def open_text(self, text: str) -> None:
+        """Open whatever the user pasted: an API URL, a web-client URL or GUIDs."""
+        try:
+            url = resolve(text, self.navigation)
+        except (ValueError, ViewerError) as exc:
+            self.window.statusBar().showMessage(f"Cannot open: {exc}", 10000)
+            return
+        self._remember(text)
+        self.open_url(url)
+
+    def refresh(self) -> None:
+        if self.payment.url:
+            self.payment.refresh()
+
+    def show_open_dialog(self) -> None:
+        if self._open_dialog is None:
+            self._open_dialog = OpenDialog(lambda text: describe(text, self.navigation), self.window)
+            self._open_dialog.accepted_text.connect(lambda text: self._spawn(self.open_text(text)))
+        self._open_dialog.set_text("")
+        self._open_dialog.open()  # not exec(): a modal loop inside the qasync loop would fail
+
+    # ---- recent --------------------------------------------------------------------------------
+
+    def _recent(self) -> list[str]:
+        try:
+            items = json.loads(self.settings.get(RECENT_URLS))
+        except ValueError:
+            return []
+        return [str(i) for i in items if isinstance(i, str)] if isinstance(items, list) else []
+
+    def _remember(self, text: str) -> None:
+        items = [text, *[i for i in self._recent() if i != text]][:MAX_RECENT]
+        self.settings.set(RECENT_URLS, json.dumps(items))
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        menu = self.window.recent_menu
+        menu.clear()
+        for text in self._recent():
+            action = QAction(text if len(text) < 90 else text[:40] + "…" + text[-45:], menu)
+            action.setToolTip(text)
+            action.triggered.connect(lambda _=False, t=text: self._spawn(self.open_text(t)))
+            menu.addAction(action)
+        menu.setEnabled(bool(menu.actions()))
+
+    # ---- status and errors -------------------------------------------------------------------------
+
+    def _show_facts(self, facts: ResponseFacts) -> None:
+        parts = [f"HTTP {facts.status}", f"{facts.elapsed_ms:.0f} ms", f"{facts.size:,} bytes"]
+        if facts.request_id:
+            parts.append(f"request-id {facts.request_id}")
+        if facts.attempts > 1:
+            parts.append(f"{facts.attempts} attempts")
+        self.window.facts_label.setText(" · ".join(parts))
+
+    def _show_error(self, error: ViewerError) -> None:
+        text = error.details().replace("\n", " · ")
+        if isinstance(error, SignInRequired):
+            text = f"{error} — use Sign in above."
+        self.window.statusBar().showMessage(text, 15000)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- window state --------------------------------------------------------------------------
+
+    def _restore_window(self) -> None:
+        if (geometry := self.settings.restore_state("mainWindow/geometry")) is not None:
+            self.window.restoreGeometry(geometry)
+        if (splitter := self.settings.restore_state("mainWindow/splitter")) is not None:
+            self.window.splitter.restoreState(splitter)
+
+    def _save_window(self) -> None:
+        self.settings.save_state("mainWindow/geometry", self.window.saveGeometry())
+        self.settings.save_state("mainWindow/splitter", self.window.splitter.saveState())

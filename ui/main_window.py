@@ -1,0 +1,89 @@
+"""The main window: sign-in bar on top, navigator | payment in a splitter, request facts in the status bar.
+
+Built before any network code is imported (fast first paint); ``AppController`` binds models later.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from ui.navigator import NavigatorWidget
+from ui.payment_panel import PaymentPanel
+from ui.signin import SignInWidget
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+    openRequested = Signal()
+    refreshRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("BC Payment Viewer")
+        self.resize(1280, 800)
+
+        self.sign_in = SignInWidget()
+        self.navigator = NavigatorWidget()
+        self.payment = PaymentPanel()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.navigator)
+        self.splitter.addWidget(self.payment)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sign_in)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.facts_label = QLabel()
+        self.facts_label.setObjectName("requestFacts")
+        self.facts_label.setAccessibleName("Last request")
+        self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.facts_label)
+
+        self._build_menus()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open…", self)
+        self.open_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Open), QKeySequence("Ctrl+L")])
+        self.open_action.setStatusTip("Open a payment by URL or GUIDs")
+        self.open_action.triggered.connect(self.openRequested)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.setObjectName("recentMenu")
+        file_menu.addMenu(self.recent_menu)
+        self.refresh_action = QAction("&Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.refresh_action.triggered.connect(self.refreshRequested)
+        file_menu.addAction(self.refresh_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        # Alt+P/E/C/J already reach profile, environment, company and journal (label mnemonics).
+        for text, shortcut, target in (
+            ("Go to &search", "Ctrl+F", self.navigator.search_edit),
+            ("Go to the payments &list", "Ctrl+1", self.navigator.view),
+            ("Go to the payment's &fields", "Ctrl+2", self.payment.table),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(target.setFocus)
+            view_menu.addAction(action)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closed.emit()
+        super().closeEvent(event)

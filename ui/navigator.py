@@ -1,0 +1,208 @@
+"""Environment → company → journal → payments, all from the keyboard; binds to ``Navigation``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from viewer.models.lists import KeyRole
+from viewer.models.paged import ItemRole
+from viewer.navigation import SEARCH_FIELDS, Navigation
+
+
+class NavigatorWidget(QWidget):
+    """Emits ``paymentChosen(url)`` when a payment row becomes current."""
+
+    paymentChosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("navigator")
+        self.setAccessibleName("Navigator")
+        self.navigation: Navigation | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.environment_combo = QComboBox()
+        self.environment_combo.setObjectName("environmentCombo")
+        self.environment_combo.setAccessibleName("Environment")
+        self.environment_combo.setEditable(True)  # typed in when the environments list does not answer
+        self.environment_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.company_combo = QComboBox()
+        self.company_combo.setObjectName("companyCombo")
+        self.company_combo.setAccessibleName("Company")
+        self.journal_combo = QComboBox()
+        self.journal_combo.setObjectName("journalCombo")
+        self.journal_combo.setAccessibleName("Customer payment journal")
+
+        self.search_field = QComboBox()
+        self.search_field.setObjectName("searchField")
+        self.search_field.setAccessibleName("Search in")
+        for name, label in SEARCH_FIELDS.items():
+            self.search_field.addItem(label, name)
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("searchEdit")
+        self.search_edit.setAccessibleName("Search payments")
+        self.search_edit.setPlaceholderText("Search (contains)…")
+        self.search_edit.setClearButtonEnabled(True)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(350)
+        self._debounce.timeout.connect(self._search_now)
+        self.search_edit.textChanged.connect(lambda _t: self._debounce.start())
+        self.search_field.currentIndexChanged.connect(lambda _i: self._debounce.start())
+
+        self.view = QTableView()
+        self.view.setObjectName("paymentsView")
+        self.view.setAccessibleName("Payments")
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSortingEnabled(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumHeight(6)
+        self.progress.setTextVisible(False)
+        self.progress.setAccessibleName("Loading")
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelLoad")
+        self.cancel_button.setAccessibleName("Cancel loading")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("paymentCount")
+
+        form = QFormLayout()
+        for caption, combo in (("&Environment:", self.environment_combo), ("&Company:", self.company_combo),
+                               ("&Journal:", self.journal_combo)):
+            buddy = QLabel(caption)
+            buddy.setBuddy(combo)
+            form.addRow(buddy, combo)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search_field)
+        search_row.addWidget(self.search_edit, 1)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.count_label, 1)
+        status_row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addLayout(search_row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(status_row)
+
+    def bind(self, navigation: Navigation) -> None:
+        self.navigation = navigation
+        self.environment_combo.setModel(navigation.environments)
+        self.company_combo.setModel(navigation.companies)
+        self.journal_combo.setModel(navigation.journals)
+        self.view.setModel(navigation.payments)
+        self.view.horizontalHeader().setSortIndicatorShown(True)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection)
+        self.environment_combo.activated.connect(self._on_environment)
+        line_edit = self.environment_combo.lineEdit()
+        assert line_edit is not None  # the combo is editable
+        line_edit.returnPressed.connect(self._on_environment_typed)
+        self.company_combo.activated.connect(self._on_company)
+        self.journal_combo.activated.connect(self._on_journal)
+        navigation.busyChanged.connect(self._show_busy)
+        navigation.payments.loadingChanged.connect(self._show_busy)
+        navigation.payments.pageLoaded.connect(self._show_count)
+        navigation.payments.modelReset.connect(lambda: self._show_count(0))
+
+    # ---- user actions ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_environment(self, row: int) -> None:
+        assert self.navigation is not None
+        key = self.navigation.environments.item(row)
+        self._spawn(self.navigation.select_environment(key["name"] if key else None))
+
+    def _on_environment_typed(self) -> None:
+        assert self.navigation is not None
+        text = self.environment_combo.currentText().split(" (")[0].strip()
+        if text:
+            self._spawn(self.navigation.select_environment(text))
+
+    def _on_company(self, row: int) -> None:
+        assert self.navigation is not None
+        self._spawn(self.navigation.select_company(self.company_combo.itemData(row, KeyRole)))
+
+    def _on_journal(self, row: int) -> None:
+        assert self.navigation is not None
+        self._spawn(self.navigation.select_journal(self.journal_combo.itemData(row, KeyRole)))
+
+    @asyncSlot()
+    async def _search_now(self) -> None:
+        assert self.navigation is not None
+        await self.navigation.search(self.search_edit.text(), self.search_field.currentData())
+
+    def cancel(self) -> None:
+        if self.navigation is not None:
+            self.navigation.payments.cancel()
+
+    def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if not indexes or self.navigation is None:
+            return
+        record = indexes[0].data(ItemRole)
+        if isinstance(record, dict) and (url := self.navigation.payment_url(str(record.get("id")))):
+            self.paymentChosen.emit(url)
+
+    # ---- reflecting state ----------------------------------------------------------------------
+
+    def sync_from_navigation(self) -> None:
+        """Show the navigation's current choices in the combos (after programmatic selection)."""
+        nav = self.navigation
+        if nav is None:
+            return
+        if nav.environment:
+            row = nav.environments.row_of(nav.environment)
+            self.environment_combo.setCurrentIndex(row) if row >= 0 else self.environment_combo.setEditText(
+                nav.environment
+            )
+        self.company_combo.setCurrentIndex(nav.companies.row_of(nav.company_id or ""))
+        self.journal_combo.setCurrentIndex(nav.journals.row_of(nav.journal_id or ""))
+
+    def select_first_payment(self) -> None:
+        if self.view.model() is not None and self.view.model().rowCount() > 0:
+            self.view.selectRow(0)
+
+    def _show_busy(self, _busy: bool) -> None:
+        nav = self.navigation
+        busy = bool(nav and nav.busy)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(bool(nav and nav.payments.loading))
+
+    def _show_count(self, rows: int) -> None:
+        nav = self.navigation
+        more = " (scroll for more)" if nav is not None and nav.payments.canFetchMore(QModelIndex()) else ""
+        self.count_label.setText(f"{rows} payments{more}" if rows or (nav and nav.journal_id) else "")

@@ -1,0 +1,323 @@
+"""The sign-in bar: profile picker, who is signed in, browser / device-code sign-in with Cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import webbrowser
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from viewer.auth import DeviceCode
+from viewer.errors import ViewerError
+from viewer.profiles import Profile
+from viewer.workspace import Identity, Workspace
+
+REGISTRATION_HELP = (
+    "<b>Signing in to your own tenant</b><br>"
+    "Register an app in Microsoft Entra ID (portal.azure.com → App registrations → New registration):"
+    "<ol><li>Under <i>Authentication</i>, add the platform <i>Mobile and desktop applications</i> with the "
+    "redirect URI <code>http://localhost</code>.</li>"
+    "<li>Under <i>API permissions</i>, add <i>Dynamics 365 Business Central</i> → <i>Delegated</i> → "
+    "<code>Financials.ReadWrite.All</code> (or <code>user_impersonation</code>), and grant consent.</li>"
+    "<li>For <i>Use a code instead</i>, turn on <i>Allow public client flows</i>.</li>"
+    "<li>Copy the <i>Application (client) ID</i> and your tenant id or domain into a profile.</li></ol>"
+)
+
+
+class SignInWidget(QFrame):
+    """Binds to a ``Workspace``. ``editProfilesRequested`` opens the profile editor."""
+
+    editProfilesRequested = Signal()
+    profileChosen = Signal(object)  # Profile
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("signInWidget")
+        self.setAccessibleName("Sign-in")
+        self.workspace: Workspace | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._code: DeviceCode | None = None
+
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("profileCombo")
+        self.profile_combo.setAccessibleName("Profile")
+        self.profile_combo.setMinimumContentsLength(14)
+        self.profile_combo.activated.connect(self._on_profile_activated)
+        self.edit_profiles = QToolButton()
+        self.edit_profiles.setText("Profiles…")
+        self.edit_profiles.setAccessibleName("Edit profiles")
+        self.edit_profiles.clicked.connect(self.editProfilesRequested)
+
+        self.account_label = QLabel("Not signed in")
+        self.account_label.setObjectName("accountLabel")
+        self.account_label.setAccessibleName("Signed-in account")
+        self.account_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.browser_button = QPushButton("Sign in with browser")
+        self.browser_button.setObjectName("browserSignIn")
+        self.browser_button.setAccessibleName("Sign in with browser")
+        self.browser_button.clicked.connect(self.sign_in_browser)
+        self.code_button = QPushButton("Use a code instead")
+        self.code_button.setObjectName("codeSignIn")
+        self.code_button.setAccessibleName("Sign in with a device code")
+        self.code_button.clicked.connect(self.sign_in_device_code)
+        self.account_button = QToolButton()
+        self.account_button.setText("Account")
+        self.account_button.setAccessibleName("Account menu")
+        self.account_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.account_menu = QMenu(self.account_button)
+        self.account_menu.aboutToShow.connect(self._fill_account_menu)
+        self.account_button.setMenu(self.account_menu)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.setObjectName("signOut")
+        self.sign_out_button.setAccessibleName("Sign out")
+        self.sign_out_button.clicked.connect(self.sign_out)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(80)
+        self.progress.setAccessibleName("Signing in")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelSignIn")
+        self.cancel_button.setAccessibleName("Cancel sign-in")
+        self.cancel_button.clicked.connect(self.cancel)
+
+        # Device code panel: the code large and selectable, the link, copy/open, a countdown.
+        self.code_panel = QFrame()
+        self.code_panel.setObjectName("deviceCodePanel")
+        self.code_panel.setFrameShape(QFrame.Shape.StyledPanel)
+        self.code_label = QLabel()
+        self.code_label.setObjectName("deviceCode")
+        self.code_label.setAccessibleName("Device code")
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.code_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.8)
+        font.setBold(True)
+        self.code_label.setFont(font)
+        self.link_label = QLabel()
+        self.link_label.setObjectName("deviceCodeLink")
+        self.link_label.setOpenExternalLinks(True)
+        self.link_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.copy_code_button = QPushButton("Copy code")
+        self.copy_code_button.setAccessibleName("Copy device code")
+        self.copy_code_button.clicked.connect(self._copy_code)
+        self.open_link_button = QPushButton("Open browser")
+        self.open_link_button.setAccessibleName("Open the sign-in page in the browser")
+        self.open_link_button.clicked.connect(self._open_link)
+        self.countdown_label = QLabel()
+        self.countdown_label.setObjectName("deviceCodeCountdown")
+        code_row = QHBoxLayout(self.code_panel)
+        code_text = QVBoxLayout()
+        code_text.addWidget(QLabel("To sign in, open the page below and enter this code:"))
+        code_text.addWidget(self.code_label)
+        code_text.addWidget(self.link_label)
+        code_text.addWidget(self.countdown_label)
+        code_row.addLayout(code_text, 1)
+        code_row.addWidget(self.copy_code_button)
+        code_row.addWidget(self.open_link_button)
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._tick)
+
+        self.notice_label = QLabel()
+        self.notice_label.setObjectName("signInNotice")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setAccessibleName("Notice")
+        self.error_label = QLabel()
+        self.error_label.setObjectName("signInError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setAccessibleName("Sign-in problem")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.help_button = QToolButton()
+        self.help_button.setText("App registration help")
+        self.help_button.setAccessibleName("App registration help")
+        self.help_label = QLabel(REGISTRATION_HELP)
+        self.help_label.setObjectName("registrationHelp")
+        self.help_label.setWordWrap(True)
+        self.help_label.setTextFormat(Qt.TextFormat.RichText)
+        self.help_label.hide()
+        self.help_button.clicked.connect(lambda: self.help_label.setVisible(not self.help_label.isVisible()))
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        profile_label = QLabel("&Profile:")
+        profile_label.setBuddy(self.profile_combo)
+        for widget in (profile_label, self.profile_combo, self.edit_profiles):
+            row.addWidget(widget)
+        row.addSpacing(12)
+        row.addWidget(self.account_label, 1)
+        for w in (self.progress, self.cancel_button, self.browser_button, self.code_button,
+                  self.account_button, self.sign_out_button, self.help_button):
+            row.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.code_panel)
+        layout.addWidget(self.notice_label)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.help_label)
+        self._hide_code()
+        self._show_identity(None)
+        self._set_busy(False)
+
+    # ---- binding ---------------------------------------------------------------------------------
+
+    def bind(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        workspace.identityChanged.connect(self._show_identity)
+        workspace.deviceCodeIssued.connect(self._show_code)
+        workspace.notice.connect(self._show_notice)
+        workspace.connectionChanged.connect(lambda _c: self._set_busy(self.busy))
+        self.reload_profiles()
+
+    def reload_profiles(self, current: str | None = None) -> None:
+        assert self.workspace is not None
+        self.profile_combo.blockSignals(True)
+        self.profile_combo.clear()
+        for profile in self.workspace.profiles():
+            self.profile_combo.addItem(profile.name, profile)
+        conn = self.workspace.connection
+        name = current or (conn.profile.name if conn else None)
+        if name is not None and (row := self.profile_combo.findText(name)) >= 0:
+            self.profile_combo.setCurrentIndex(row)
+        self.profile_combo.blockSignals(False)
+
+    def _on_profile_activated(self, row: int) -> None:
+        profile: Profile | None = self.profile_combo.itemData(row)
+        if profile is not None:
+            self.profileChosen.emit(profile)
+
+    # ---- actions ---------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @asyncSlot()
+    async def sign_in_browser(self) -> None:
+        await self._run(self._workspace().sign_in_browser())
+
+    @asyncSlot()
+    async def sign_in_device_code(self) -> None:
+        await self._run(self._workspace().sign_in_device_code())
+
+    @asyncSlot()
+    async def sign_out(self) -> None:
+        await self._run(self._workspace().sign_out())
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _run(self, coro: Any) -> None:
+        """disable triggers → await → report a typed error → re-enable (DESIGN §3)."""
+        self.cancel()
+        self.error_label.clear()
+        self._task = asyncio.ensure_future(coro)
+        self._set_busy(True)
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            self.error_label.setText("Sign-in cancelled.")
+        except ViewerError as exc:
+            self.error_label.setText(str(exc))
+        finally:
+            self._task = None
+            self._hide_code()
+            self._set_busy(False)
+
+    def _workspace(self) -> Workspace:
+        assert self.workspace is not None
+        return self.workspace
+
+    # ---- display ---------------------------------------------------------------------------------
+
+    def _set_busy(self, busy: bool) -> None:
+        signed_in = self.workspace is not None and self.workspace.identity is not None
+        interactive = bool(self.workspace and self.workspace.connection and self.workspace.connection.user)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.browser_button.setVisible(not signed_in and interactive)
+        self.code_button.setVisible(not signed_in and interactive)
+        self.browser_button.setEnabled(not busy)
+        self.code_button.setEnabled(not busy)
+        self.sign_out_button.setVisible(signed_in and interactive)
+        self.account_button.setVisible(interactive)
+        self.profile_combo.setEnabled(not busy)
+
+    def _show_identity(self, identity: Identity | None) -> None:
+        if identity is None:
+            self.account_label.setText("Not signed in")
+            self.account_label.setToolTip("")
+        else:
+            tenant = f" · tenant {identity.tenant}" if identity.tenant else ""
+            self.account_label.setText(f"<b>{_esc(identity.title)}</b> &lt;{_esc(identity.detail)}&gt;{_esc(tenant)}")
+            self.account_label.setToolTip(f"{identity.detail}{tenant}")
+            self.error_label.clear()
+        self._set_busy(self.busy)
+
+    def _show_notice(self, text: str) -> None:
+        self.notice_label.setText(f"ℹ {text}")
+
+    def _show_code(self, code: DeviceCode) -> None:
+        self._code = code
+        self.code_label.setText(code.user_code)
+        self.link_label.setText(f'<a href="{_esc(code.verification_uri)}">{_esc(code.verification_uri)}</a>')
+        self.code_panel.show()
+        self._tick()
+        self._countdown.start()
+
+    def _hide_code(self) -> None:
+        self._countdown.stop()
+        self._code = None
+        self.code_panel.hide()
+
+    def _tick(self) -> None:
+        if self._code is None:
+            return
+        left = max(0, int(self._code.expires_at - time.time()))
+        self.countdown_label.setText(f"The code expires in {left // 60}:{left % 60:02d}")
+
+    def _copy_code(self) -> None:
+        if self._code is not None:
+            QGuiApplication.clipboard().setText(self._code.user_code)
+            self.countdown_label.setText("Code copied.")
+
+    def _open_link(self) -> None:
+        if self._code is not None:
+            webbrowser.open(self._code.verification_uri)
+
+    async def _switch(self, account: Any) -> None:
+        await self._run(self._workspace().switch_account(account))
+
+    @asyncSlot()
+    async def _fill_account_menu(self) -> None:
+        self.account_menu.clear()
+        accounts = await self._workspace().accounts()
+        for account in accounts:
+            action = self.account_menu.addAction(f"{account.name} <{account.username}>")
+            action.triggered.connect(lambda _=False, a=account: asyncio.ensure_future(self._switch(a)))
+        if accounts:
+            self.account_menu.addSeparator()
+        add = self.account_menu.addAction("Sign in with another account…")
+        add.triggered.connect(self.sign_in_browser)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

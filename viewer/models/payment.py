@@ -1,0 +1,235 @@
+"""One payment as a Qt model: a row per field, columns Field | Value, roles for everything else.
+
+``load(url)`` is latest-wins: a newer load cancels the older one and a late answer is dropped. When a
+load fails, the last good data stays, marked stale (or gone, for a 404), and ``failed`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+
+from viewer.client import BcClient, ResponseFacts
+from viewer.errors import NotFound, ViewerError
+from viewer.fields import FieldView, field_views
+
+Index = QModelIndex | QPersistentModelIndex
+
+JsonNameRole = Qt.ItemDataRole.UserRole + 10
+KindRole = Qt.ItemDataRole.UserRole + 11
+RawRole = Qt.ItemDataRole.UserRole + 12
+GroupRole = Qt.ItemDataRole.UserRole + 13
+BlankRole = Qt.ItemDataRole.UserRole + 14
+ChangedRole = Qt.ItemDataRole.UserRole + 15  # filled by change tracking (later milestone)
+PreviousRole = Qt.ItemDataRole.UserRole + 16
+LabelRole = Qt.ItemDataRole.UserRole + 17
+ValueRole = Qt.ItemDataRole.UserRole + 18  # the JSON value itself
+
+
+class LoadState(Enum):
+    EMPTY = "empty"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # last good data (if any) kept, stale
+    GONE = "gone"  # 404: last good data kept, marked as no longer there
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment as received: field values (annotations removed), ETag, the URL and the facts."""
+
+    url: str
+    values: dict[str, Any]
+    etag: str | None
+    facts: ResponseFacts
+    api_version: str
+
+    @property
+    def fetched_at(self) -> datetime:
+        return self.facts.fetched_at
+
+    def as_json(self) -> str:
+        return json.dumps(self.values, ensure_ascii=False, indent=2)
+
+
+def api_version_of(url: str) -> str:
+    for part in url.split("/"):
+        if part in ("v2.0", "v1.0", "beta"):
+            return part
+    return "v2.0"
+
+
+def strip_annotations(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not k.startswith("@odata.")}
+
+
+class PaymentModel(QAbstractTableModel):
+    """Fields of the current payment. Views bind to it; they keep no payment data of their own."""
+
+    stateChanged = Signal(object)  # LoadState
+    failed = Signal(object)  # ViewerError
+    loaded = Signal(object)  # PaymentRecord
+    factsChanged = Signal(object)  # ResponseFacts
+
+    COLUMNS = ("Field", "Value")
+
+    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.locale = locale or QLocale()
+        self.record: PaymentRecord | None = None
+        self.state = LoadState.EMPTY
+        self.error: ViewerError | None = None
+        self._fields: list[FieldView] = []
+        self._task: asyncio.Task[PaymentRecord | None] | None = None
+        self._generation = 0
+        self.url: str | None = None
+
+    # ---- Qt model API --------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._fields)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 2:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._fields) or index.column() > 1:
+            return None
+        f = self._fields[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f.label if index.column() == 0 else f.display
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{f.json_name} ({f.kind})" if index.column() == 0 else f.raw
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f.accessible
+        if role == LabelRole:
+            return f.label
+        if role == JsonNameRole:
+            return f.json_name
+        if role == KindRole:
+            return f.kind
+        if role == RawRole:
+            return f.raw
+        if role == ValueRole:
+            return f.value
+        if role == GroupRole:
+            return f.group
+        if role == BlankRole:
+            return f.blank
+        if role == ChangedRole:
+            return False
+        if role == PreviousRole:
+            return ""
+        return None
+
+    def field_row(self, json_name: str) -> int:
+        return next((i for i, f in enumerate(self._fields) if f.json_name == json_name), -1)
+
+    def fields(self) -> list[FieldView]:
+        return list(self._fields)
+
+    # ---- loading -------------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        return self.record is not None and self.state in (LoadState.FAILED, LoadState.GONE, LoadState.LOADING)
+
+    def load(self, url: str) -> asyncio.Task[PaymentRecord | None]:
+        """Start loading ``url``; cancels the previous load. Returns the task (tests await it)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._generation += 1
+        if url != self.url:
+            # Another payment: never show the previous one as if it were this one.
+            self._set_record(None)
+        self.url = url
+        self._set_state(LoadState.LOADING)
+        self._task = asyncio.ensure_future(self._load(url, self._generation))
+        return self._task
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            self._set_state(LoadState.READY if self.record else LoadState.EMPTY)
+
+    def clear(self) -> None:
+        self.cancel()
+        self._generation += 1
+        self.url = None
+        self.error = None
+        self._set_record(None)
+        self._set_state(LoadState.EMPTY)
+
+    def refresh(self) -> asyncio.Task[PaymentRecord | None] | None:
+        return self.load(self.url) if self.url else None
+
+    async def _load(self, url: str, generation: int) -> PaymentRecord | None:
+        assert self.client is not None, "PaymentModel needs a client"
+        try:
+            response = await self.client.get_json(url)
+        except ViewerError as exc:
+            if generation != self._generation:
+                return None
+            self.error = exc
+            self._set_state(LoadState.GONE if isinstance(exc, NotFound) else LoadState.FAILED)
+            self.failed.emit(exc)
+            return None
+        if generation != self._generation:
+            return None
+        record = PaymentRecord(
+            url=url,
+            values=strip_annotations(response.data),
+            etag=response.data.get("@odata.etag") or response.facts.etag,
+            facts=response.facts,
+            api_version=api_version_of(url),
+        )
+        self.error = None
+        self._set_record(record)
+        self._set_state(LoadState.READY)
+        self.factsChanged.emit(response.facts)
+        self.loaded.emit(record)
+        return record
+
+    def _set_record(self, record: PaymentRecord | None) -> None:
+        new_fields = (
+            field_views(record.values, record.api_version, self.locale, etag=record.etag) if record else []
+        )
+        self.record = record
+        same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
+        if same_shape and new_fields:
+            changed = [i for i, (a, b) in enumerate(zip(self._fields, new_fields, strict=True)) if a != b]
+            self._fields = new_fields
+            for row in changed:
+                # Only the value column's roles change on a refresh of the same payment.
+                self.dataChanged.emit(
+                    self.index(row, 1),
+                    self.index(row, 1),
+                    [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole,
+                     RawRole, ValueRole, BlankRole],
+                )
+            return
+        self.beginResetModel()
+        self._fields = new_fields
+        self.endResetModel()
+
+    def _set_state(self, state: LoadState) -> None:
+        if state != self.state:
+            self.state = state
+            self.stateChanged.emit(state)
+
+
+
+

@@ -1,0 +1,30 @@
+"""Transport rules shared by every network path: https only, except loopback. (No heavy imports.)"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from viewer.errors import InsecureUrlError
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure(url: str) -> None:
+    """https only, except loopback (the sandbox, local on-prem test servers)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname or ""):
+        return
+    raise InsecureUrlError(
+        f"Refusing {parts.scheme or 'a schemeless'} URL to {parts.hostname or '?'}: "
+        "only https is allowed (http only to this computer)"
+    )
