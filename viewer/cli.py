@@ -1,0 +1,205 @@
+"""``python main.py show <url-or-ref>``: print one payment in the terminal.
+
+Exit codes: 0 ok, 2 bad input, 3 sign-in needed or failed, 4 not found, 5 any other service or network
+error. A failure prints one line on stderr (with Business Central's code and correlation id where there
+is one), never a traceback. Secrets come from the keyring or BCPV_PASSWORD / BCPV_CLIENT_SECRET, never
+from the command line (where other users could read them in the process list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from viewer import refs
+from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
+
+EXIT_OK, EXIT_INPUT, EXIT_SIGN_IN, EXIT_NOT_FOUND, EXIT_SERVICE = 0, 2, 3, 4, 5
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bc-payment-viewer show",
+        description="Print one Business Central customer payment.",
+        epilog="exit codes: 0 ok, 2 bad input, 3 sign-in needed or failed, 4 not found, 5 other service or "
+        "network error\nsecrets: BCPV_PASSWORD (on-prem), BCPV_CLIENT_SECRET (service principal) or the keyring",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("ref", help="an API URL, a web-client URL, or GUIDs (company [journal] payment) with --profile")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    parser.add_argument("--profile", help="a saved profile (default: the last one used, for cloud URLs)")
+    parser.add_argument("--user", help="on-prem user name (no saved profile needed); password from BCPV_PASSWORD")
+    parser.add_argument("--ca-file", help="trust this CA certificate (PEM), e.g. a private on-prem CA")
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so bad arguments get our one-line message and code 2."""
+
+    def error(self, message: str) -> Any:
+        raise CliError(message, EXIT_INPUT)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    parser.__class__ = _Parser
+    try:
+        words = list(sys.argv[1:] if argv is None else argv)
+        if words[:1] == ["show"]:  # main.py hands over everything after "show"; tolerate it either way
+            words = words[1:]
+        args = parser.parse_args(words)
+        text = asyncio.run(_show(args, err))
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except CliError as exc:
+        print(f"error: {exc}", file=err)
+        return exc.code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=err)
+        return EXIT_SERVICE
+    out.write(text)
+    out.flush()
+    return EXIT_OK
+
+
+def _profile_for(args: argparse.Namespace, ref: refs.PaymentRef | None) -> Any:
+    from viewer.profiles import OnPremProfile
+    from viewer.settings import LAST_PROFILE, Settings
+
+    settings = Settings()
+    if args.profile:
+        profile = settings.profile(args.profile)
+        if profile is None:
+            names = ", ".join(p.name for p in settings.profiles()) or "none saved yet"
+            raise CliError(f"no profile named {args.profile!r} (profiles: {names})", EXIT_INPUT)
+        if args.ca_file and hasattr(profile, "ca_file"):
+            profile = replace(profile, ca_file=args.ca_file)
+        return profile
+    if ref is not None and ref.endpoint.kind == "onprem":
+        if not args.user:
+            raise CliError("an on-prem URL needs --user (or --profile); the password comes from BCPV_PASSWORD "
+                           "or the keyring", EXIT_INPUT)
+        base = f"{ref.endpoint.base}/{ref.endpoint.instance}"
+        return OnPremProfile(name=f"{args.user}@{urlsplit(base).netloc}", base_url=base, user=args.user,
+                             tenant=ref.endpoint.tenant, ca_file=args.ca_file)
+    last = settings.get(LAST_PROFILE)
+    profile = settings.profile(last) if last else None
+    if profile is None:
+        raise CliError("no profile to sign in with: pass --profile NAME (create one in the app first)", EXIT_SIGN_IN)
+    return profile
+
+
+async def _show(args: argparse.Namespace, err: TextIO) -> str:
+    from viewer.connection import Connection
+    from viewer.opener import endpoint_of
+    from viewer.profiles import SandboxProfile
+
+    # Bare GUIDs need the profile's endpoint; URLs carry their own.
+    try:
+        ref: refs.PaymentRef | None = refs.parse(args.ref)
+    except refs.RefError as exc:
+        if not args.profile:
+            raise CliError(str(exc), EXIT_INPUT) from None
+        ref = None
+    profile = _profile_for(args, ref)
+    if isinstance(profile, SandboxProfile):
+        raise CliError("the sandbox profile lives inside the app; for the terminal start `python -m viewer.sandbox` "
+                       "and use its service principal or on-prem user", EXIT_INPUT)
+    try:
+        connection = Connection.open(profile)
+    except SignInRequired as exc:
+        raise CliError(str(exc), EXIT_SIGN_IN) from None
+    try:
+        here = endpoint_of(connection.api_root)
+        if ref is None:
+            try:
+                ref = refs.parse(args.ref, default=here)
+            except refs.RefError as exc:
+                raise CliError(str(exc), EXIT_INPUT) from None
+        if not ref.is_payment:
+            raise CliError("this names a company or journal but no payment", EXIT_INPUT)
+        ours, theirs = urlsplit(here.base), urlsplit(ref.endpoint.base)
+        if (ours.hostname, ours.port) != (theirs.hostname, theirs.port):
+            # The token or password must only go to the server the profile is for.
+            raise CliError(f"the URL is for {theirs.netloc} but profile {profile.name!r} is for {ours.netloc}",
+                           EXIT_INPUT)
+        await _sign_in(connection, err)
+        response = await connection.client.get_json(refs.build_url(ref))
+    except NotFound as exc:
+        raise CliError(_one_line(exc), EXIT_NOT_FOUND) from None
+    except SignInRequired as exc:
+        raise CliError(_one_line(exc), EXIT_SIGN_IN) from None
+    except ViewerError as exc:
+        raise CliError(_one_line(exc), EXIT_SERVICE) from None
+    finally:
+        await connection.aclose()
+    data = response.data
+    if args.format == "json":
+        values = {k: v for k, v in data.items() if not k.startswith("@odata.")}
+        return json.dumps(values, ensure_ascii=False, indent=2) + "\n"
+    return _table(data, ref.endpoint.api_version)
+
+
+async def _sign_in(connection: Any, err: TextIO) -> None:
+    """Cloud users: silent from the cache, else a device code printed on stderr (stdout stays clean for pipes)."""
+    user = connection.user
+    if user is None:
+        return
+    if await user.try_silent() is not None:
+        return
+
+    def show_code(code: Any) -> None:
+        print(code.message or f"To sign in, open {code.verification_uri} and enter the code {code.user_code}",
+              file=err, flush=True)
+
+    from viewer.auth import AuthFailed
+
+    try:
+        await user.sign_in_device_code(show_code)
+    except AuthFailed as exc:
+        raise SignInRequired(str(exc)) from None
+
+
+def _one_line(exc: ViewerError) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ApiError):
+        extras = [f"code {exc.code}" if exc.code else "", f"HTTP {exc.status}" if exc.status else "",
+                  f"correlation id {exc.correlation_id}" if exc.correlation_id else ""]
+        extra = ", ".join(e for e in extras if e)
+        if extra and extra not in text:
+            text = f"{text} ({extra})"
+    return text
+
+
+def _table(record: dict[str, Any], api_version: str) -> str:
+    from PySide6.QtCore import QLocale
+
+    from viewer.schema import describe
+
+    fields = describe("customerPayment", api_version, record, QLocale.system())
+    width = max((len(f.spec.label) for f in fields), default=0)
+    lines: list[str] = []
+    group = None
+    for item in fields:
+        if item.spec.group != group:
+            group = item.spec.group
+            lines.append(f"{'' if not lines else chr(10)}{group}")
+        value = item.display if not item.blank else "(blank)"
+        if item.utc and not item.blank:
+            value = f"{value}  [UTC {item.utc}]"
+        lines.append(f"  {item.spec.label.ljust(width)}  {value}")
+    return "\n".join(lines) + "\n"
