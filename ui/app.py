@@ -85,6 +85,12 @@ def run_gui(args: argparse.Namespace) -> int:
 
     async def lifetime() -> None:
         start = asyncio.ensure_future(controller.start())
+        if shot := os.environ.get("BCPV_SCREENSHOT"):
+            # "path.png[:seconds]": look at what a person sees (docs, CI artefacts), then quit.
+            path, _, delay = shot.partition(":")
+            await asyncio.sleep(float(delay or 4))
+            window.grab().save(path)
+            quit_event.set()
         await quit_event.wait()
         start.cancel()
         await controller.shutdown()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction
 
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
+from ui.profile_dialog import ProfileDialog
 from viewer.client import ResponseFacts
 from viewer.connection import SandboxEndpoints
 from viewer.errors import SignInRequired, ViewerError
@@ -33,15 +34,19 @@ MAX_RECENT = 10
 
 
 class AppController:
-    def __init__(self, window: MainWindow, args: argparse.Namespace, *, settings: Settings | None = None) -> None:
+    def __init__(self, window: MainWindow, args: argparse.Namespace, *, settings: Settings | None = None,
+                 sandbox: Any = None) -> None:
+        """``sandbox``: an already running ``viewer.sandbox.Sandbox`` to use instead of starting one (tests)."""
         self.window = window
         self.args = args
         self.settings = settings or Settings()
-        self.sandbox: Any = None  # viewer.sandbox.Sandbox, imported only when asked for
+        self.sandbox: Any = sandbox  # viewer.sandbox.Sandbox, imported only when asked for
+        self._owns_sandbox = sandbox is None
         self.workspace: Workspace | None = None
         self.navigation = Navigation(formatter=None, parent=window)
         self.payment = PaymentModel(locale=QLocale(), parent=window)
         self._open_dialog: OpenDialog | None = None
+        self._profile_dialog: ProfileDialog | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         window.navigator.bind(self.navigation)
         window.payment.bind(self.payment)
@@ -66,6 +71,7 @@ class AppController:
         self.workspace = Workspace(self.settings, sandbox=sandbox_endpoints, sandbox_browser=browser,
                                    parent=self.window)
         self.window.sign_in.bind(self.workspace)
+        self.window.sign_in.editProfilesRequested.connect(self.show_profile_dialog)
         self.window.sign_in.profileChosen.connect(lambda p: self._spawn(self.activate(p, silent=True)))
         self.workspace.identityChanged.connect(lambda ident: self._spawn(self._on_identity(ident)))
         self.workspace.failed.connect(self._show_error)
@@ -86,9 +92,12 @@ class AppController:
         from viewer.sandbox import Sandbox
         from viewer.sandbox.autologin import auto_browser
 
-        activity = self.args.activity if self.args.activity and self.args.activity > 0 else None
-        self.sandbox = Sandbox(activity=activity, payments=self.args.payments)
-        info = await asyncio.to_thread(self.sandbox.start)
+        if self.sandbox is None:
+            activity = self.args.activity if self.args.activity and self.args.activity > 0 else None
+            self.sandbox = Sandbox(activity=activity, payments=self.args.payments)
+            info = await asyncio.to_thread(self.sandbox.start)
+        else:
+            info = self.sandbox.info
         endpoints = SandboxEndpoints(
             authority=info.authority,
             api_root=info.api_root,
@@ -117,7 +126,7 @@ class AppController:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.workspace is not None:
             await self.workspace.close()
-        if self.sandbox is not None:
+        if self.sandbox is not None and self._owns_sandbox:
             await asyncio.to_thread(self.sandbox.stop)
         self.settings.sync()
 
@@ -138,6 +147,7 @@ class AppController:
         if identity is None or self.workspace is None or self.workspace.connection is None:
             return
         self.payment.client = self.workspace.connection.client
+        self.window.statusBar().clearMessage()
         if self.navigation.connection is not self.workspace.connection:
             self.navigation.set_connection(self.workspace.connection)
         await self._restore_navigation()
@@ -197,6 +207,13 @@ class AppController:
             self._open_dialog.accepted_text.connect(lambda text: self._spawn(self.open_text(text)))
         self._open_dialog.set_text("")
         self._open_dialog.open()  # not exec(): a modal loop inside the qasync loop would fail
+
+    def show_profile_dialog(self) -> None:
+        if self._profile_dialog is None:
+            self._profile_dialog = ProfileDialog(self.settings, parent=self.window)
+            self._profile_dialog.saved.connect(lambda _name: self.window.sign_in.reload_profiles())
+        self._profile_dialog.reload()
+        self._profile_dialog.open()
 
     # ---- recent --------------------------------------------------------------------------------
 

@@ -186,9 +186,10 @@ class NavigatorWidget(QWidget):
             return
         if nav.environment:
             row = nav.environments.row_of(nav.environment)
-            self.environment_combo.setCurrentIndex(row) if row >= 0 else self.environment_combo.setEditText(
-                nav.environment
-            )
+            if row >= 0:
+                self.environment_combo.setCurrentIndex(row)
+            # An editable combo keeps an emptied edit text after its model resets, even at the same index.
+            self.environment_combo.setEditText(self.environment_combo.itemText(row) if row >= 0 else nav.environment)
         self.company_combo.setCurrentIndex(nav.companies.row_of(nav.company_id or ""))
         self.journal_combo.setCurrentIndex(nav.journals.row_of(nav.journal_id or ""))
 

@@ -21,6 +21,10 @@ from PySide6.QtWidgets import (
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
+HINT = (
+    "Choose a payment in the list on the left, or press Ctrl+O to paste an API URL, a web-client link or GUIDs."
+)
+
 
 class PaymentPanel(QWidget):
     retryRequested = Signal()
@@ -60,11 +64,17 @@ class PaymentPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(True)
+        self.hint = QLabel(HINT)
+        self.hint.setObjectName("paymentHint")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setEnabled(False)  # the palette's quiet (disabled) text colour, in light and dark themes
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.banner)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.hint, 1)
 
     def bind(self, model: PaymentModel) -> None:
         self.model = model
@@ -87,6 +97,10 @@ class PaymentPanel(QWidget):
         else:
             self.title.setText("No payment open")
         state = model.state
+        empty = record is None and state in (LoadState.EMPTY, LoadState.LOADING)
+        self.table.setVisible(not empty)
+        self.hint.setVisible(empty)
+        self.hint.setText("Loading the payment…" if state == LoadState.LOADING else HINT)
         if state == LoadState.LOADING and record is not None:
             self._banner("Refreshing…", retry=False)
         elif state == LoadState.GONE:

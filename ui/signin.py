@@ -144,6 +144,8 @@ class SignInWidget(QFrame):
         self.error_label.setWordWrap(True)
         self.error_label.setAccessibleName("Sign-in problem")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice_label.hide()
+        self.error_label.hide()
         self.help_button = QToolButton()
         self.help_button.setText("App registration help")
         self.help_button.setAccessibleName("App registration help")
@@ -228,15 +230,15 @@ class SignInWidget(QFrame):
     async def _run(self, coro: Any) -> None:
         """disable triggers → await → report a typed error → re-enable (DESIGN §3)."""
         self.cancel()
-        self.error_label.clear()
+        _show_text(self.error_label, "")
         self._task = asyncio.ensure_future(coro)
         self._set_busy(True)
         try:
             await self._task
         except asyncio.CancelledError:
-            self.error_label.setText("Sign-in cancelled.")
+            _show_text(self.error_label, "Sign-in cancelled.")
         except ViewerError as exc:
-            self.error_label.setText(str(exc))
+            _show_text(self.error_label, str(exc))
         finally:
             self._task = None
             self._hide_code()
@@ -269,11 +271,11 @@ class SignInWidget(QFrame):
             tenant = f" · tenant {identity.tenant}" if identity.tenant else ""
             self.account_label.setText(f"<b>{_esc(identity.title)}</b> &lt;{_esc(identity.detail)}&gt;{_esc(tenant)}")
             self.account_label.setToolTip(f"{identity.detail}{tenant}")
-            self.error_label.clear()
+            _show_text(self.error_label, "")
         self._set_busy(self.busy)
 
     def _show_notice(self, text: str) -> None:
-        self.notice_label.setText(f"ℹ {text}")
+        _show_text(self.notice_label, f"ℹ {text}" if text else "")
 
     def _show_code(self, code: DeviceCode) -> None:
         self._code = code
@@ -321,3 +323,9 @@ class SignInWidget(QFrame):
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _show_text(label: QLabel, text: str) -> None:
+    """An empty message line takes no room (no blank band under the sign-in bar)."""
+    label.setText(text)
+    label.setVisible(bool(text))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import re
@@ -238,9 +239,13 @@ class UserSession:
         for idt in self.cache.cache.search(
             msal.TokenCache.CredentialType.ID_TOKEN, query={"home_account_id": raw.get("home_account_id")}
         ):
+            # Only for display: the id token came to MSAL over TLS from the authority and sits in our own
+            # cache. (MSAL's decode_id_token is deprecated and warns; the payload is all we need.)
             try:
-                return dict(msal.oauth2cli.oidc.decode_id_token(idt["secret"]))
-            except Exception:  # a damaged id token only costs us the display name
+                payload = str(idt["secret"]).split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                return dict(claims) if isinstance(claims, dict) else {}
+            except (IndexError, ValueError, KeyError):  # a damaged id token only costs us the display name
                 return {}
         return {}
 

@@ -1,13 +1,16 @@
-"""Per-field view values of a record (label, display, raw, blank, group), from the field schema."""
+"""Per-field view values of a record (label, display, raw, blank, group), built from the field schema.
+
+The model rows are these frozen values: comparing two of them tells the model which rows changed.
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QLocale
+
+from viewer import schema
 
 
 @dataclass(frozen=True)
@@ -15,35 +18,38 @@ class FieldView:
     json_name: str
     label: str
     kind: str
+    type_name: str
     group: str
     value: Any
     display: str
     raw: str
     blank: bool
+    utc: str | None
     accessible: str
 
 
-def _label(name: str) -> str:
-    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name.lstrip("@"))
-    return words[:1].upper() + words[1:]
-
-
-def _raw(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 def field_views(
-    values: dict[str, Any], api_version: str, locale: QLocale, *, etag: str | None = None
+    values: dict[str, Any], api_version: str, locale: QLocale, *, etag: str | None = None,
+    entity: str = "customerPayment",
 ) -> list[FieldView]:
-    """One view per field, in the schema's order; unknown fields pass through at the end."""
-    out: list[FieldView] = []
-    for name, value in values.items():
-        raw = _raw(value)
-        blank = value in ("", None, "0001-01-01", "00000000-0000-0000-0000-000000000000")
-        display = "" if blank else raw
-        label = _label(name)
-        out.append(FieldView(name, label, "text", "Other", value, display, raw, blank,
-                             f"{label}: {display or 'blank'}"))
+    """One view per field, grouped and ordered by the schema; unknown fields pass through under "Other"."""
+    out = [
+        FieldView(
+            json_name=item.spec.name,
+            label=item.spec.label,
+            kind=item.spec.kind,
+            type_name=item.spec.type_name,
+            group=item.spec.group,
+            value=item.raw,
+            display=item.display,
+            raw=item.raw_text,
+            blank=item.blank,
+            utc=item.utc,
+            accessible=item.accessible,
+        )
+        for item in schema.describe(entity, api_version, values, locale)
+    ]
     if etag:
-        out.append(FieldView("@odata.etag", "ETag", "etag", "System", etag, etag, etag, False, f"ETag: {etag}"))
+        out.append(FieldView("@odata.etag", "ETag", "text", "Text", "System", etag, etag, etag, False, None,
+                             f"ETag: {etag}"))
     return out

@@ -11,9 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QLocale, QObject, Signal
 
-from viewer import query
+from viewer import query, schema
 from viewer.client import ResponseFacts
 from viewer.connection import Connection
 from viewer.errors import ViewerError
@@ -39,6 +39,15 @@ SEARCH_FIELDS = {
     "customerNumber": "Customer No.",
     "description": "Description",
 }
+
+
+def schema_formatter(locale: QLocale, api_version: str = API_VERSION) -> Formatter:
+    """List cells formatted like the form: locale dates and amounts, Business Central blanks shown blank."""
+
+    def format_cell(field: str, value: Any) -> str:
+        return schema.format_value(schema.spec_for("customerPayment", api_version, field), value, locale).display
+
+    return format_cell
 
 
 def _env_text(item: dict[str, Any]) -> str:
@@ -70,7 +79,9 @@ class Navigation(QObject):
             lambda j: str(j.get("id", "")),
             parent=self,
         )
-        self.payments = PagedTableModel(None, PAYMENT_COLUMNS, page_size=page_size, formatter=formatter, parent=self)
+        self.payments = PagedTableModel(
+            None, PAYMENT_COLUMNS, page_size=page_size, formatter=formatter or schema_formatter(QLocale()), parent=self
+        )
         self.payments.failed.connect(self.failed)
         self.payments.factsChanged.connect(self.factsChanged)
         self.environment: str | None = None

@@ -112,7 +112,9 @@ class PaymentModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f.label if index.column() == 0 else f.display
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{f.json_name} ({f.kind})" if index.column() == 0 else f.raw
+            if index.column() == 0:
+                return f"{f.json_name} ({f.type_name})"
+            return f"{f.raw}\nUTC: {f.utc}" if f.utc else f.raw
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f.accessible
         if role == LabelRole:

@@ -1,0 +1,297 @@
+"""Profiles…: create, edit and delete connection profiles (cloud user, service principal, on-prem).
+
+Non-blocking (shown with ``open()``). Secrets typed here go straight to the OS keyring through
+``viewer.auth.store_secret``; the settings file only ever gets the profile's plain fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.errors import ViewerError
+from viewer.profiles import (
+    MICROSOFT_API,
+    MICROSOFT_LOGIN,
+    CloudUserProfile,
+    OnPremProfile,
+    Profile,
+    ProfileError,
+    ServicePrincipalProfile,
+)
+from viewer.settings import Settings
+
+KINDS = (("Microsoft account (cloud)", CloudUserProfile), ("Service principal (app)", ServicePrincipalProfile),
+         ("On-premises server", OnPremProfile))
+
+SecretStore = Callable[[str, str, str], None]
+
+
+def _line(name: str, accessible: str, placeholder: str = "", *, secret: bool = False) -> QLineEdit:
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setAccessibleName(accessible)
+    edit.setPlaceholderText(placeholder)
+    if secret:
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+    return edit
+
+
+class ProfileDialog(QDialog):
+    """``saved(name)`` after a save or delete, so the sign-in bar can reload its list."""
+
+    saved = Signal(str)
+
+    def __init__(self, settings: Settings, *, store_secret: SecretStore | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("profileDialog")
+        self.setWindowTitle("Profiles")
+        self.setAccessibleName("Profiles")
+        self.settings = settings
+        if store_secret is None:
+            from viewer.auth import store_secret as keyring_store
+
+            store_secret = keyring_store
+        self._store_secret = store_secret
+
+        self.list = QListWidget()
+        self.list.setObjectName("profileList")
+        self.list.setAccessibleName("Saved profiles")
+        self.list.currentItemChanged.connect(lambda _new, _old: self._load_current())
+        self.new_button = QPushButton("&New")
+        self.new_button.setAccessibleName("New profile")
+        self.new_button.clicked.connect(self.new_profile)
+        self.delete_button = QPushButton("&Delete")
+        self.delete_button.setAccessibleName("Delete profile")
+        self.delete_button.clicked.connect(self.delete_profile)
+
+        self.kind = QComboBox()
+        self.kind.setObjectName("profileKind")
+        self.kind.setAccessibleName("Profile kind")
+        for label, cls in KINDS:
+            self.kind.addItem(label, cls)
+        self.name = _line("profileName", "Profile name", "e.g. Contoso production")
+
+        # Cloud (user and service principal share these).
+        self.tenant = _line("profileTenant", "Tenant", "contoso.com or the tenant id (GUID)")
+        self.environment = _line("profileEnvironment", "Environment", "production")
+        self.client_id = _line("profileClientId", "Client id", "Application (client) id of your app registration")
+        self.authority_host = _line("profileAuthority", "Sign-in address", MICROSOFT_LOGIN)
+        self.api_base = _line("profileApiBase", "API address", MICROSOFT_API)
+        self.client_secret = _line("profileClientSecret", "Client secret", "stored in the system keyring",
+                                   secret=True)
+        # On-prem.
+        self.base_url = _line("profileBaseUrl", "Server address", "https://bc.contoso.local:7048/BC")
+        self.user = _line("profileUser", "User name")
+        self.onprem_tenant = _line("profileOnPremTenant", "Server tenant", "only for multitenant servers")
+        self.password = _line("profilePassword", "Password or web service access key", "stored in the system keyring",
+                              secret=True)
+        self.ca_file = _line("profileCaFile", "CA certificate file", "optional: PEM file of a private CA")
+
+        self.cloud_form = QWidget()
+        cloud = QFormLayout(self.cloud_form)
+        cloud.addRow("&Tenant:", self.tenant)
+        cloud.addRow("&Environment:", self.environment)
+        cloud.addRow("C&lient id:", self.client_id)
+        self.secret_label = QLabel("Client &secret:")
+        self.secret_label.setBuddy(self.client_secret)
+        cloud.addRow(self.secret_label, self.client_secret)
+        cloud.addRow("Sign-in address:", self.authority_host)
+        cloud.addRow("API address:", self.api_base)
+        self.onprem_form = QWidget()
+        onprem = QFormLayout(self.onprem_form)
+        onprem.addRow("Server &address:", self.base_url)
+        onprem.addRow("&User:", self.user)
+        onprem.addRow("&Password or key:", self.password)
+        onprem.addRow("Server tenant:", self.onprem_tenant)
+        self.forms = QStackedWidget()
+        self.forms.addWidget(self.cloud_form)
+        self.forms.addWidget(self.onprem_form)
+        self.kind.currentIndexChanged.connect(lambda _i: self._show_kind())
+
+        self.message = QLabel()
+        self.message.setObjectName("profileMessage")
+        self.message.setAccessibleName("Profile problem")
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+
+        top = QFormLayout()
+        top.addRow("&Kind:", self.kind)
+        top.addRow("&Name:", self.name)
+        right = QVBoxLayout()
+        right.addLayout(top)
+        right.addWidget(self.forms)
+        right.addWidget(QLabel("Secrets are kept in the system keyring, never in the settings file."))
+        right.addWidget(_with_label("CA file:", self.ca_file))
+        right.addWidget(self.message)
+        right.addStretch(1)
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.new_button)
+        row.addWidget(self.delete_button)
+        left.addLayout(row)
+        body = QHBoxLayout()
+        body.addLayout(left, 1)
+        body.addLayout(right, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body)
+        layout.addWidget(self.buttons)
+        self.resize(760, 420)
+        self.reload()
+
+    # ---- list ----------------------------------------------------------------------------------
+
+    def reload(self, select: str | None = None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for profile in self.settings.profiles():
+            item = QListWidgetItem(profile.name)
+            item.setData(Qt.ItemDataRole.UserRole, profile)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        rows = [self.list.item(i).text() for i in range(self.list.count())]
+        if select in rows:
+            self.list.setCurrentRow(rows.index(select))
+        elif rows:
+            self.list.setCurrentRow(0)
+        else:
+            self.new_profile()
+        self._load_current()
+
+    def current(self) -> Profile | None:
+        item = self.list.currentItem()
+        profile: Profile | None = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return profile
+
+    def _load_current(self) -> None:
+        profile = self.current()
+        self.message.clear()
+        self.delete_button.setEnabled(profile is not None)
+        if profile is None:
+            return
+        self.name.setText(profile.name)
+        for i, (_label, cls) in enumerate(KINDS):
+            if isinstance(profile, cls):
+                self.kind.setCurrentIndex(i)
+        if isinstance(profile, CloudUserProfile | ServicePrincipalProfile):
+            self.tenant.setText(profile.tenant)
+            self.environment.setText(profile.environment)
+            self.client_id.setText(profile.client_id)
+            self.authority_host.setText("" if profile.authority_host == MICROSOFT_LOGIN else profile.authority_host)
+            self.api_base.setText("" if profile.api_base == MICROSOFT_API else profile.api_base)
+        if isinstance(profile, OnPremProfile):
+            self.base_url.setText(profile.base_url)
+            self.user.setText(profile.user)
+            self.onprem_tenant.setText(profile.tenant or "")
+        self.ca_file.setText(getattr(profile, "ca_file", None) or "")
+        self.client_secret.clear()
+        self.password.clear()
+        self._show_kind()
+
+    def new_profile(self) -> None:
+        self.list.clearSelection()
+        self.list.setCurrentRow(-1)
+        for edit in (self.name, self.tenant, self.environment, self.client_id, self.authority_host, self.api_base,
+                     self.client_secret, self.base_url, self.user, self.onprem_tenant, self.password, self.ca_file):
+            edit.clear()
+        self.delete_button.setEnabled(False)
+        self.message.clear()
+        self._show_kind()
+        self.name.setFocus()
+
+    def _show_kind(self) -> None:
+        cls = self.kind.currentData()
+        self.forms.setCurrentWidget(self.onprem_form if cls is OnPremProfile else self.cloud_form)
+        service = cls is ServicePrincipalProfile
+        self.client_secret.setVisible(service)
+        self.secret_label.setVisible(service)
+
+    # ---- save / delete -------------------------------------------------------------------------
+
+    def build(self) -> Profile:
+        """The profile the form describes (validated; ``ProfileError`` names the wrong field)."""
+        cls = self.kind.currentData()
+        name = self.name.text().strip()
+        ca_file = self.ca_file.text().strip() or None
+        profile: Profile
+        if cls is OnPremProfile:
+            profile = OnPremProfile(name=name, base_url=self.base_url.text().strip(), user=self.user.text().strip(),
+                                    tenant=self.onprem_tenant.text().strip() or None, ca_file=ca_file)
+        else:
+            profile = cls(
+                name=name,
+                tenant=self.tenant.text().strip(),
+                client_id=self.client_id.text().strip(),
+                environment=self.environment.text().strip() or "production",
+                authority_host=self.authority_host.text().strip() or MICROSOFT_LOGIN,
+                api_base=self.api_base.text().strip() or MICROSOFT_API,
+                ca_file=ca_file,
+            )
+        profile.validate()
+        return profile
+
+    def save(self) -> bool:
+        try:
+            profile = self.build()
+            if profile.name == "Sandbox":
+                raise ProfileError("'Sandbox' is the built-in sandbox profile; pick another name")
+            old = self.current()
+            self.settings.save_profile(profile)
+            if old is not None and old.name != profile.name:
+                self.settings.delete_profile(old.name)  # a rename
+            secret_kind, secret = (
+                ("client_secret", self.client_secret.text()) if isinstance(profile, ServicePrincipalProfile)
+                else ("password", self.password.text()) if isinstance(profile, OnPremProfile) else ("", "")
+            )
+            if secret:
+                self._store_secret(profile.name, secret_kind, secret)
+        except (ProfileError, ViewerError) as exc:
+            self.message.setText(f"✗ {exc}")
+            return False
+        finally:
+            self.client_secret.clear()  # never keep a typed secret around in a widget
+            self.password.clear()
+        self.settings.sync()
+        self.reload(select=profile.name)
+        self.message.setText(f"✓ Saved “{profile.name}”.")
+        self.saved.emit(profile.name)
+        return True
+
+    def delete_profile(self) -> None:
+        profile = self.current()
+        if profile is None:
+            return
+        self.settings.delete_profile(profile.name)
+        self.settings.sync()
+        self.reload()
+        self.saved.emit("")
+
+
+def _with_label(text: str, widget: QWidget) -> QWidget:
+    holder = QWidget()
+    row = QFormLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    label = QLabel(text)
+    label.setBuddy(widget)
+    row.addRow(label, widget)
+    return holder
