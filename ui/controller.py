@@ -57,6 +57,7 @@ class AppController:
         self.navigation.factsChanged.connect(self._show_facts)
         self.navigation.failed.connect(self._show_error)
         self.payment.factsChanged.connect(self._show_facts)
+        self.payment.failed.connect(self._show_error)
         self._restore_window()
         self._fill_recent()
 
@@ -252,7 +253,9 @@ class AppController:
     def _show_error(self, error: ViewerError) -> None:
         text = error.details().replace("\n", " · ")
         if isinstance(error, SignInRequired):
-            text = f"{error} — use Sign in above."
+            text = f"{error} — sign in again above; what is on screen stays until then."
+            if self.workspace is not None and self.workspace.identity is not None:
+                self.workspace.lost_sign_in()
         self.window.statusBar().showMessage(text, 15000)
 
     def _spawn(self, coro: Any) -> None:

@@ -147,6 +147,10 @@ class BcClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def __aenter__(self) -> BcClient:
         return self
 

@@ -149,6 +149,10 @@ class Workspace(QObject):
             await user.sign_out()
         self._set_identity(None)
 
+    def lost_sign_in(self) -> None:
+        """The service refused our token and no silent refresh helped: show the sign-in choices again."""
+        self._set_identity(None)
+
     async def close(self) -> None:
         if self.connection is not None:
             connection, self.connection = self.connection, None

@@ -179,15 +179,19 @@ class PagedTableModel(QAbstractTableModel):
                 raise
 
     def _start(self, coro: Any) -> asyncio.Task[None]:
-        if self._task is not None and not self._task.done():
+        # Never cancel the running task: it is the one that emitted the signal that led here, its work is done.
+        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
             self._task.cancel()
         self._task = asyncio.get_event_loop().create_task(coro)
+        # Loading from this moment, not from when the task first runs: a view calling fetchMore again before
+        # then must see canFetchMore() == False, or it would restart the same page.
+        self._set_loading(True)
         return self._task
 
     async def _fetch(self, url: str, generation: int, *, first: bool) -> None:
         if self.client is None:
+            self._set_loading(False)
             return
-        self._set_loading(True)
         try:
             page: Page = await self.client.get_page(
                 url, page_size=self.page_size, params=self.params if first else None
@@ -205,8 +209,9 @@ class PagedTableModel(QAbstractTableModel):
         if generation != self._generation:
             return  # an older load: its rows would be wrong now
         self.last_error = None
-        self._append(page.items)
+        # The link first: a rowsInserted listener (a view, the model tester) may call fetchMore at once.
         self._next_link = page.next_link
+        self._append(page.items)
         self._emit_facts(page.facts)
 
     def _append(self, items: list[dict[str, Any]]) -> None:

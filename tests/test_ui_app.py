@@ -1,0 +1,274 @@
+"""The main window on the sandbox: start-up sign-in, navigation, search, Open…, deep links, losing sign-in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import pytest
+import qasync
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QComboBox,
+    QDialogButtonBox,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import until
+from ui.app import build_parser
+from ui.controller import AppController
+from ui.main_window import MainWindow
+from ui.open_dialog import OpenDialog
+from viewer.models.payment import LoadState
+from viewer.sandbox import Sandbox
+from viewer.settings import Settings
+
+Start = Callable[..., tuple[MainWindow, AppController]]
+
+
+@pytest.fixture
+def start_app(qtbot: QtBot, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Iterator[Start]:
+    running: list[AppController] = []
+
+    def start(*argv: str, box: Sandbox | None = None) -> tuple[MainWindow, AppController]:
+        # Not qtbot.addWidget: pytest-qt closes those before fixtures finalise, and the controller must shut
+        # down (cancel, close the client) while its window still exists.
+        window = MainWindow()
+        window.show()
+        args = build_parser().parse_args(["--sandbox", "--activity", "0", *argv])
+        controller = AppController(window, args, settings=Settings(), sandbox=box or sandbox)
+        running.append(controller)
+        for model in (controller.navigation.environments, controller.navigation.companies,
+                      controller.navigation.journals, controller.navigation.payments, controller.payment):
+            QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+
+        async def up() -> None:
+            await controller.start()
+            await until(lambda: controller.navigation.payments.rowCount() > 0, timeout=20)
+            # Let start-up work (a deep link's load) finish inside this run: an httpx request left in flight
+            # across two run_until_complete calls can lose its running-loop context under qasync.
+            await until(lambda: not controller._tasks and controller.payment.state != LoadState.LOADING, timeout=20)
+
+        qloop.run_until_complete(up())
+        return window, controller
+
+    yield start
+    for controller in running:
+        qloop.run_until_complete(controller.shutdown())
+        controller.window.close()
+        controller.window.deleteLater()
+
+
+def payment_url(sandbox: Sandbox, payment_id: str | None = None, version: str = "v2.0") -> str:
+    assert sandbox.info is not None
+    demo = sandbox.store().demo
+    return (f"{sandbox.info.api_root}/{version}/companies({demo.company_id})/customerPaymentJournals({demo.journal_id})"
+            f"/customerPayments({payment_id or demo.payment_id})")
+
+
+def test_start_signs_in_and_restores_the_navigation(start_app: Start, sandbox: Sandbox) -> None:
+    window, controller = start_app()
+    assert "Alex Wilber" in window.sign_in.account_label.text()
+    nav = controller.navigation
+    demo = sandbox.store().demo
+    assert nav.environment == "production" and window.navigator.environment_combo.currentText().startswith("production")
+    assert nav.company_id == demo.company_id and window.navigator.company_combo.currentText()
+    assert nav.journal_id and window.navigator.journal_combo.currentText()
+    assert "HTTP 200" in window.facts_label.text() and "request-id" in window.facts_label.text()
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_choosing_a_payment_shows_every_field(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot) -> None:
+    window, controller = start_app()
+    view = window.navigator.view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Down)  # keyboard only
+    if not view.selectionModel().hasSelection():
+        view.selectRow(0)
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    record = controller.payment.record
+    assert record is not None
+    assert window.payment.title.text().startswith("Payment ")
+    labels = [controller.payment.index(r, 0).data() for r in range(controller.payment.rowCount())]
+    assert {"Document No.", "Posting Date", "Amount", "Customer No."} <= set(labels)
+    assert window.payment.table.isVisible() and not window.payment.hint.isVisible()
+
+
+def test_search_with_a_quote_finds_obrien(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot,
+                                          sandbox: Sandbox) -> None:
+    window, controller = start_app()
+    nav = window.navigator
+    nav.search_field.setCurrentIndex(nav.search_field.findData("description"))
+    qtbot.keyClicks(nav.search_edit, "O'Brien")
+    payments = controller.navigation.payments
+
+    def only_obrien() -> bool:
+        rows = [payments.index(r, 5).data() or "" for r in range(payments.rowCount())]
+        return bool(rows) and all("O'Brien" in text for text in rows)
+
+    qloop.run_until_complete(until(only_obrien, timeout=10))
+    assert "O'Brien" in (controller.navigation.payment_filter() or "").replace("''", "'")
+
+
+def test_changing_company_never_shows_the_old_payments(start_app: Start, qloop: qasync.QEventLoop,
+                                                       sandbox: Sandbox) -> None:
+    _window, controller = start_app()
+    nav = controller.navigation
+    other = next(c for c in nav.companies.items() if c["id"] != nav.company_id)
+    sandbox.add_fault("latency", "journals|customerPaymentJournals", latency_ms=500, count=1)
+
+    async def switch() -> None:
+        task = asyncio.ensure_future(nav.select_company(str(other["id"])))
+        await asyncio.sleep(0.05)
+        # At once, before anything answers: nothing of the previous company is on screen.
+        assert nav.payments.rowCount() == 0 and nav.journals.rowCount() == 0 and nav.journal_id is None
+        await task
+
+    qloop.run_until_complete(switch())
+    assert nav.company_id == other["id"]
+
+
+def test_open_dialog_accepts_every_url_form_and_refuses_garbage(start_app: Start, qloop: qasync.QEventLoop,
+                                                                qtbot: QtBot, sandbox: Sandbox) -> None:
+    window, controller = start_app()
+    assert sandbox.info is not None
+    demo = sandbox.store().demo
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.findChild(OpenDialog, "openDialog")
+    assert dialog is not None and dialog.isVisible()
+    open_button = dialog.buttons.button(QDialogButtonBox.StandardButton.Open)
+    for garbage in ("hello", "https://example.com/x", f"{sandbox.info.api_root}/v2.0/companies({demo.company_id})"):
+        dialog.set_text(garbage)
+        assert dialog.message.text().startswith("✗") and not open_button.isEnabled(), garbage
+    root = sandbox.info.api_root
+    forms = [
+        payment_url(sandbox),
+        payment_url(sandbox, version="beta").replace("customerPaymentJournals", "customerPaymentsJournals"),
+        f"{root}/v1.0/companies({demo.company_id})/customerPayments({demo.payment_id})",
+        f"{root}/v2.0/companies('{demo.company_id.upper()}')/customerPayments({{{demo.payment_id}}})",
+        f"  <{payment_url(sandbox)}>  ",
+        demo.payment_id,  # a bare GUID: the chosen company
+        f"{demo.company_id} {demo.payment_id}",
+        f"{{{demo.company_id}}}/{demo.journal_id}/{demo.payment_id}",
+    ]
+    for text in forms:
+        controller.payment.clear()
+        dialog.set_text(text)
+        assert dialog.message.text().startswith("✓"), (text, dialog.message.text())
+        qtbot.mouseClick(open_button, Qt.MouseButton.LeftButton)
+        qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+        assert controller.payment.record is not None and controller.payment.record.values["id"] == demo.payment_id
+        controller.show_open_dialog()
+    foreign = payment_url(sandbox).replace(sandbox.info.base_url, "https://api.businesscentral.dynamics.com")
+    dialog.set_text(foreign)
+    assert "signed in to" in dialog.message.text() and not open_button.isEnabled()
+    dialog.reject()
+    assert window.recent_menu.isEnabled() and len(window.recent_menu.actions()) >= 3
+
+
+def test_deep_link_opens_the_payment(start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox) -> None:
+    demo = sandbox.store().demo
+    _window, controller = start_app(payment_url(sandbox, demo.long_text_payment_id))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    assert controller.payment.record is not None
+    assert controller.payment.record.values["id"] == demo.long_text_payment_id
+
+
+def test_losing_sign_in_while_in_use_keeps_the_data_and_says_so(start_app: Start, qloop: qasync.QEventLoop,
+                                                               sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    assert sandbox.identity is not None
+    sandbox.identity.revoke_refresh_tokens()
+    sandbox.identity.expire_all_tokens()
+    window.refresh_action.trigger()
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.FAILED, timeout=15))
+    assert controller.payment.record is not None  # the last good data stays, marked stale
+    assert window.payment.banner.isVisible() and "stale" in window.payment.banner_text.text().lower()
+    assert "sign in" in window.statusBar().currentMessage().lower()
+    assert window.sign_in.browser_button.isVisible() and window.sign_in.account_label.text() == "Not signed in"
+
+
+def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qasync.QEventLoop,
+                                                     sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    demo = sandbox.store().demo
+    sandbox.store().post_journal(demo.company_id, demo.journal_id)
+    window.refresh_action.trigger()
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.GONE))
+    assert controller.payment.record is not None and "posted or deleted" in window.payment.banner_text.text()
+
+
+def test_twenty_thousand_payments_scroll_lazily(start_app: Start, qloop: qasync.QEventLoop) -> None:
+    big = Sandbox(seed=3, payments=20000)
+    big.start()
+    try:
+        window, controller = start_app(box=big)
+        payments = controller.navigation.payments
+        qloop.run_until_complete(controller.navigation.select_journal(big.store().demo.journal_id))
+        total = len(big.store().journal_payments(big.store().demo.journal_id))
+        assert total > 5000
+
+        async def scroll() -> None:
+            pages = 0
+            while payments.canFetchMore(QModelIndex()):
+                window.navigator.view.scrollToBottom()
+                if not payments.loading:
+                    payments.fetchMore(QModelIndex())
+                await until(lambda: not payments.loading, timeout=20)
+                pages += 1
+                assert pages < 500
+            assert payments.rowCount() == total
+
+        qloop.run_until_complete(scroll())
+        ids = {(payments.record(r) or {}).get("id") for r in range(payments.rowCount())}
+        assert len(ids) == payments.rowCount() == total  # every row once
+    finally:
+        big.stop()
+
+
+def test_every_control_has_a_name(start_app: Start) -> None:
+    window, _ = start_app()
+    assert window.findChild(QWidget, "signInWidget") is not None
+    assert window.findChild(QWidget, "navigator") is not None
+    assert window.findChild(QWidget, "paymentsView") is not None
+    missing = [
+        w.objectName() or type(w).__name__
+        for kind in (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit, QAbstractItemView)
+        for w in window.findChildren(kind)
+        if not w.accessibleName() and not _qt_internal(w)
+    ]
+    assert missing == []
+
+
+def _qt_internal(widget: QWidget) -> bool:
+    """Parts Qt builds inside our controls (they take the control's accessible name)."""
+    parent = widget.parent()
+    grandparent = parent.parent() if parent is not None else None
+    return (
+        widget.objectName().startswith("qt_")
+        or isinstance(widget, QHeaderView)
+        or isinstance(parent, QLineEdit | QComboBox)  # a line edit's clear button, an editable combo's edit
+        or isinstance(grandparent, QComboBox)  # a combo's popup list
+    )
+
+
+def test_quit_cancels_work_and_closes_the_client(start_app: Start, qloop: qasync.QEventLoop,
+                                                sandbox: Sandbox) -> None:
+    _window, controller = start_app()
+    sandbox.add_fault("latency", "customerPayments", latency_ms=5000, count=1)
+    controller.open_url(payment_url(sandbox))
+    assert controller.payment.state == LoadState.LOADING
+    connection = controller.workspace.connection if controller.workspace else None
+    assert connection is not None
+    qloop.run_until_complete(controller.shutdown())
+    assert connection.client.closed
+    assert controller.payment.state != LoadState.LOADING
