@@ -50,7 +50,7 @@ def test_full_url_on_the_signed_in_server_is_kept() -> None:
         (f"https://api.businesscentral.dynamics.com/v2.0/x.com/production/api/v2.0/companies({CID})/customerPayments"
          f"({PID})", "signed in to 127.0.0.1:4443"),
         (f"{ROOT}/v2.0/companies({CID})", "no payment"),
-        ("garbage", ""),
+        ("garbage", "URL|GUID|Paste"),
     ],
 )
 def test_refusals_say_why(text: str, words: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ def test_standalone_prints_one_json_line_then_serves(tmp_path: Path) -> None:
         assert set(info["service_principal"]) == {"client_id", "client_secret"}
         assert set(info["basic"]) == {"user", "password"}
         # Accepting connections as soon as the line is out, with the printed CA and nothing else.
-        with httpx.Client(verify=info["ca_file"]) as client:
+        with httpx.Client(verify=ssl.create_default_context(cafile=info["ca_file"])) as client:
             r = client.get(f"{info['authority']}/v2.0/.well-known/openid-configuration")
             assert r.status_code == 200
         with httpx.Client(verify=True) as client, pytest.raises(httpx.ConnectError):

@@ -326,6 +326,8 @@ class UserSession:
                 redirect_uri=receiver.redirect_uri,
                 login_hint=login_hint,
                 prompt="select_account",
+                # The code arrives in a POST body, not in a URL that lands in browser history (RFC 9700 §4.3.1).
+                response_mode="form_post",
             )
             if "auth_uri" not in flow:
                 raise explain(flow)
