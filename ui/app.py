@@ -50,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     return run_gui(args)
 
 
+def apply_color_scheme(app: object, scheme: str) -> None:
+    """``BCPV_COLOR_SCHEME=dark|light`` overrides the desktop's choice (screenshots, demos, bug reports)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ui import theme
+
+    if isinstance(app, QApplication):
+        theme.apply(app, scheme)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
     from PySide6.QtGui import QGuiApplication
@@ -64,6 +74,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName("BC Payment Viewer")
     QGuiApplication.setDesktopFileName(APP_ID)
+    apply_color_scheme(app, os.environ.get("BCPV_COLOR_SCHEME", ""))
 
     window = MainWindow()
     window.show()

@@ -20,7 +20,7 @@ from ui.open_dialog import OpenDialog
 from ui.profile_dialog import ProfileDialog
 from viewer.client import ResponseFacts
 from viewer.connection import SandboxEndpoints
-from viewer.errors import SignInRequired, ViewerError
+from viewer.errors import ApiError, SignInRequired, ViewerError
 from viewer.models.payment import PaymentModel
 from viewer.navigation import Navigation
 from viewer.opener import describe, resolve
@@ -251,6 +251,12 @@ class AppController:
         self.window.facts_label.setText(" · ".join(parts))
 
     def _show_error(self, error: ViewerError) -> None:
+        if isinstance(error, ApiError):
+            # The status bar's facts describe the last request, failed ones included (never a stale "HTTP 200").
+            parts = [f"HTTP {error.status} ({error.code})" if error.code else f"HTTP {error.status}", "failed"]
+            if error.request_id:
+                parts.append(f"request-id {error.request_id}")
+            self.window.facts_label.setText(" · ".join(parts))
         text = error.details().replace("\n", " · ")
         if isinstance(error, SignInRequired):
             text = f"{error} — sign in again above; what is on screen stays until then."

@@ -44,6 +44,11 @@ class PaymentPanel(QWidget):
         self.banner = QFrame()
         self.banner.setObjectName("paymentBanner")
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
+        # Translucent amber reads as "attention" on light and dark palettes alike; the text keeps the palette's.
+        self.banner.setStyleSheet(
+            "#paymentBanner { background: rgba(255, 176, 32, 0.18); border: 1px solid rgba(255, 176, 32, 0.7);"
+            " border-radius: 4px; }"
+        )
         self.banner_text = QLabel()
         self.banner_text.setObjectName("paymentBannerText")
         self.banner_text.setWordWrap(True)
@@ -61,9 +66,8 @@ class PaymentPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setWordWrap(True)
+        self.table.setWordWrap(False)  # one line per field: labels never break mid-caption
         self.hint = QLabel(HINT)
         self.hint.setObjectName("paymentHint")
         self.hint.setWordWrap(True)
@@ -79,6 +83,8 @@ class PaymentPanel(QWidget):
     def bind(self, model: PaymentModel) -> None:
         self.model = model
         self.table.setModel(model)
+        # Per-section modes only stick once the model has given the header its sections.
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         model.stateChanged.connect(lambda _s: self._refresh())
         model.loaded.connect(lambda _r: self._refresh())
         model.failed.connect(lambda _e: self._refresh())
@@ -105,13 +111,16 @@ class PaymentPanel(QWidget):
             self._banner("Refreshing…", retry=False)
         elif state == LoadState.GONE:
             self._banner(
-                "No longer in the journal — probably posted or deleted. Showing the last data seen."
+                "⚠ No longer in the journal — probably posted or deleted. Showing the last data seen."
                 if record is not None
                 else _describe(model.error),
                 retry=True,
             )
         elif state == LoadState.FAILED:
-            prefix = "Showing the last good data (stale). " if record is not None else ""
+            prefix = (
+                f"⚠ Showing the data fetched at {record.fetched_at.astimezone().strftime('%H:%M:%S')} (stale). "
+                if record is not None else "⚠ "
+            )
             self._banner(prefix + _describe(model.error), retry=True)
         else:
             self.banner.hide()

@@ -1,0 +1,117 @@
+"""Screenshots of the app on the sandbox, in the light and the dark palette: look at what a person sees.
+
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py OUT_DIR
+
+Drives the real window (sandbox, MSAL sign-in, navigation) and saves PNGs of: the main window with a
+payment open, a failed refresh (stale banner), the Open… dialog validating, the profile editor and the
+device-code panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_API", "pyside6")
+os.environ.setdefault("BCPV_DATA_DIR", tempfile.mkdtemp(prefix="bcpv-shots-"))
+
+
+def main(out: Path) -> int:
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication(sys.argv[:1])
+    import qasync
+
+    from ui.app import apply_color_scheme, build_parser
+    from ui.controller import AppController
+    from ui.main_window import MainWindow
+    from viewer.models.payment import LoadState
+    from viewer.profiles import SandboxProfile
+    from viewer.sandbox import Sandbox
+
+    out.mkdir(parents=True, exist_ok=True)
+    box = Sandbox(seed=1)
+    box.start()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    def grab(widget: QWidget, name: str) -> None:
+        app.processEvents()
+        widget.grab().save(str(out / name))
+        print(out / name)
+
+    async def settle(predicate: object, timeout: float = 15) -> None:
+        for _ in range(int(timeout / 0.05)):
+            if callable(predicate) and predicate():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+
+    async def run(scheme: str) -> None:
+        apply_color_scheme(app, scheme)
+        window = MainWindow()
+        window.resize(1280, 800)
+        window.show()
+        demo = box.store().demo
+        args = build_parser().parse_args(["--sandbox", "--activity", "0", f"{demo.company_id} {demo.payment_id}"])
+        controller = AppController(window, args, sandbox=box)
+        await controller.start()
+        await settle(lambda: controller.payment.state == LoadState.READY)
+        grab(window, f"main-{scheme}.png")
+
+        box.add_fault("status", "customerPayments", status=503, count=20)
+        window.refresh_action.trigger()
+        await settle(lambda: controller.payment.state == LoadState.FAILED)
+        grab(window, f"stale-{scheme}.png")
+        box.faults.clear()
+
+        controller.show_open_dialog()
+        dialog = controller._open_dialog
+        assert dialog is not None
+        dialog.set_text(f"https://api.financials.dynamics.com/v1.0/api/beta/companies({demo.company_id})/"
+                        f"customerPaymentsJournals({demo.journal_id})/customerPayments({demo.payment_id})")
+        grab(dialog, f"open-refused-{scheme}.png")
+        dialog.set_text(f"{{{demo.company_id}}} {demo.payment_id}")
+        grab(dialog, f"open-ok-{scheme}.png")
+        dialog.reject()
+
+        controller.show_profile_dialog()
+        assert controller._profile_dialog is not None
+        grab(controller._profile_dialog, f"profiles-{scheme}.png")
+        controller._profile_dialog.reject()
+
+        # The device-code panel: sign out, then ask for a code.
+        assert controller.workspace is not None
+        await controller.workspace.sign_out()
+        await controller.activate(SandboxProfile(), silent=False)
+        window.sign_in.code_button.click()
+        await settle(window.sign_in.code_panel.isVisible)
+        grab(window, f"device-code-{scheme}.png")
+        window.sign_in.cancel()
+        await asyncio.sleep(0.2)
+        await controller.shutdown()
+        window.close()
+
+    async def both() -> None:
+        for scheme in ("light", "dark"):
+            box.reset()
+            await run(scheme)
+
+    try:
+        loop.run_until_complete(both())
+    finally:
+        box.stop()
+        loop.close()
+        import gc
+
+        gc.collect()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")))
