@@ -272,3 +272,24 @@ def test_quit_cancels_work_and_closes_the_client(start_app: Start, qloop: qasync
     qloop.run_until_complete(controller.shutdown())
     assert connection.client.closed
     assert controller.payment.state != LoadState.LOADING
+
+
+def test_next_start_restores_company_journal_and_window(start_app: Start, qloop: qasync.QEventLoop,
+                                                        sandbox: Sandbox) -> None:
+    demo = sandbox.store().demo
+    window, controller = start_app()
+    nav = controller.navigation
+    qloop.run_until_complete(nav.select_journal(demo.second_journal_id))
+    qloop.run_until_complete(until(lambda: nav.payments.rowCount() > 0))
+    first = nav.payments.record(0)
+    assert first is not None
+    controller.open_url(str(nav.payment_url(str(first["id"]))))
+    window.splitter.setSizes([300, 900])
+    sizes = window.splitter.sizes()
+    qloop.run_until_complete(controller.shutdown())
+    # A new window, same settings file: the last environment, company and journal come back, as does the layout.
+    window2, controller2 = start_app()
+    assert controller2.navigation.journal_id == demo.second_journal_id
+    assert controller2.navigation.company_id == demo.company_id
+    restored = window2.splitter.sizes()
+    assert abs(restored[0] / sum(restored) - sizes[0] / sum(sizes)) < 0.02  # same split (widths follow the window)

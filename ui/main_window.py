@@ -1,17 +1,21 @@
 """The main window: sign-in bar on top, navigator | payment in a splitter, request facts in the status bar.
 
-Built before any network code is imported (fast first paint); ``AppController`` binds models later.
+The frame can be shown before its panels exist (``deferred=True`` then ``build()``): the first paint does not
+wait for asyncio, the models and the schema to import. ``AppController`` binds models later.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
-from ui.navigator import NavigatorWidget
-from ui.payment_panel import PaymentPanel
-from ui.signin import SignInWidget
+if TYPE_CHECKING:
+    from ui.navigator import NavigatorWidget
+    from ui.payment_panel import PaymentPanel
+    from ui.signin import SignInWidget
 
 
 class MainWindow(QMainWindow):
@@ -19,15 +23,30 @@ class MainWindow(QMainWindow):
     openRequested = Signal()
     refreshRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, deferred: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("BC Payment Viewer")
         self.resize(1280, 800)
+        self.facts_label = QLabel()
+        self.facts_label.setObjectName("requestFacts")
+        self.facts_label.setAccessibleName("Last request")
+        self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.facts_label)
+        self.statusBar().showMessage("Starting…")
+        self.built = False
+        if not deferred:
+            self.build()
 
-        self.sign_in = SignInWidget()
-        self.navigator = NavigatorWidget()
-        self.payment = PaymentPanel()
+    def build(self) -> None:
+        """Create the panels and menus (imports the widget modules; call once)."""
+        from ui.navigator import NavigatorWidget
+        from ui.payment_panel import PaymentPanel
+        from ui.signin import SignInWidget
+
+        self.sign_in: SignInWidget = SignInWidget()
+        self.navigator: NavigatorWidget = NavigatorWidget()
+        self.payment: PaymentPanel = PaymentPanel()
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.navigator)
@@ -43,14 +62,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sign_in)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-
-        self.facts_label = QLabel()
-        self.facts_label.setObjectName("requestFacts")
-        self.facts_label.setAccessibleName("Last request")
-        self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.statusBar().addPermanentWidget(self.facts_label)
-
         self._build_menus()
+        self.statusBar().clearMessage()
+        self.built = True
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import webbrowser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -23,10 +23,13 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from viewer.auth import DeviceCode
 from viewer.errors import ViewerError
 from viewer.profiles import Profile
 from viewer.workspace import Identity, Workspace
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.auth import DeviceCode
+
 
 REGISTRATION_HELP = (
     "<b>Signing in to your own tenant</b><br>"

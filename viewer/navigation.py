@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject, Signal
 
 from viewer import query, schema
-from viewer.client import ResponseFacts
-from viewer.connection import Connection
 from viewer.errors import ViewerError
 from viewer.models.lists import RecordListModel
 from viewer.models.paged import Column, Formatter, PagedTableModel
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.client import ResponseFacts
+    from viewer.connection import Connection
+
 
 logger = logging.getLogger(__name__)
 

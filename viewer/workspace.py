@@ -9,14 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from viewer.auth import Account, AppSession, UserSession
-from viewer.connection import Connection, SandboxEndpoints
 from viewer.errors import SignInRequired, ViewerError
 from viewer.profiles import OnPremProfile, Profile, SandboxProfile
 from viewer.settings import LAST_PROFILE, Settings
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.auth import Account, UserSession
+    from viewer.connection import Connection, SandboxEndpoints
+
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class Identity:
 
     @classmethod
     def of(cls, connection: Connection) -> Identity | None:
+        from viewer.auth import AppSession, UserSession
+
         creds = connection.credentials
         if isinstance(creds, UserSession):
             account: Account | None = creds.account
@@ -88,6 +94,8 @@ class Workspace(QObject):
         await self.close()
         try:
             browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
+            from viewer.connection import Connection  # here, not at import: it brings in msal and httpx
+
             self.connection = Connection.open(profile, sandbox=self.sandbox, open_browser=browser)
         except ViewerError as exc:
             self.failed.emit(exc)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -22,8 +22,11 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from viewer.client import BcClient, Page, ResponseFacts
 from viewer.errors import ViewerError
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.client import BcClient, Page, ResponseFacts
+
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from viewer.client import BcClient, ResponseFacts
 from viewer.errors import NotFound, ViewerError
 from viewer.fields import FieldView, field_views
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.client import BcClient, ResponseFacts
+
 
 Index = QModelIndex | QPersistentModelIndex
 
