@@ -63,6 +63,17 @@ def main(out: Path) -> int:
         await controller.start()
         await settle(lambda: controller.payment.state == LoadState.READY)
         grab(window, f"main-{scheme}.png")
+        await settle(lambda: all(m.state != LoadState.LOADING for m in controller.related.models.values()))
+        form = window.payment.form
+        scroll = form.tabs.widget(0)
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # type: ignore[attr-defined]
+        grab(window.payment, f"related-{scheme}.png")
+        scroll.verticalScrollBar().setValue(0)  # type: ignore[attr-defined]
+        form.tabs.setCurrentIndex(1)
+        form.json_find.setText("customerNumber")
+        form.find_in_json()
+        grab(window.payment, f"json-{scheme}.png")
+        form.tabs.setCurrentIndex(0)
 
         box.add_fault("status", "customerPayments", status=503, count=20)
         window.refresh_action.trigger()

@@ -21,10 +21,11 @@ from ui.profile_dialog import ProfileDialog
 from viewer.client import ResponseFacts
 from viewer.connection import SandboxEndpoints
 from viewer.errors import ApiError, SignInRequired, ViewerError
-from viewer.models.payment import PaymentModel
+from viewer.models.payment import LoadState, PaymentModel
 from viewer.navigation import Navigation
 from viewer.opener import describe, resolve
-from viewer.profiles import Profile
+from viewer.profiles import OnPremProfile, Profile
+from viewer.related import Related
 from viewer.settings import LAST_COMPANY, LAST_ENVIRONMENT, LAST_JOURNAL, RECENT_URLS, Settings
 from viewer.workspace import Workspace
 
@@ -49,7 +50,12 @@ class AppController:
         self._profile_dialog: ProfileDialog | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         window.navigator.bind(self.navigation)
-        window.payment.bind(self.payment)
+        self.related = Related(locale=QLocale(), parent=window)
+        window.payment.bind(self.payment, self.related)
+        window.payment.form.url_provider = lambda: self.payment.url
+        window.payment.form.auth_provider = self._auth_kind
+        self.payment.loaded.connect(lambda record: self.related.follow(record, refresh=True))
+        self.payment.stateChanged.connect(self._payment_state)
         window.navigator.paymentChosen.connect(self.open_url)
         window.payment.retryRequested.connect(self.refresh)
         window.refreshRequested.connect(self.refresh)
@@ -143,11 +149,14 @@ class AppController:
             return  # shown by the workspace's failed signal
         self.navigation.set_connection(self.workspace.connection)
         self.payment.client = self.workspace.connection.client if self.workspace.connection else None
+        self.related.set_client(self.payment.client)
 
     async def _on_identity(self, identity: object) -> None:
+        self.window.payment.set_signed_in(identity is not None)
         if identity is None or self.workspace is None or self.workspace.connection is None:
             return
         self.payment.client = self.workspace.connection.client
+        self.related.set_client(self.payment.client)
         self.window.statusBar().clearMessage()
         if self.navigation.connection is not self.workspace.connection:
             self.navigation.set_connection(self.workspace.connection)
@@ -197,6 +206,18 @@ class AppController:
             return
         self._remember(text)
         self.open_url(url)
+
+    def _payment_state(self, state: LoadState) -> None:
+        if state == LoadState.EMPTY:
+            self.related.clear()
+
+    def _auth_kind(self) -> tuple[str, str]:
+        """For copied commands: bearer ($TOKEN placeholder) or Basic with the user name (never a secret)."""
+        connection = self.workspace.connection if self.workspace is not None else None
+        profile = connection.profile if connection is not None else None
+        if isinstance(profile, OnPremProfile):
+            return "basic", profile.user
+        return "bearer", ""
 
     def refresh(self) -> None:
         if self.payment.url:

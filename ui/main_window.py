@@ -51,8 +51,8 @@ class MainWindow(QMainWindow):
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.navigator)
         self.splitter.addWidget(self.payment)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
 
         central = QWidget()
@@ -86,17 +86,26 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
+        payment_menu = self.menuBar().addMenu("&Payment")
+        payment_menu.setObjectName("paymentMenu")
+        payment_menu.addAction(self.payment.form.raw_action)
+        payment_menu.addSeparator()
+        payment_menu.addActions(self.payment.form.copy_actions)
+
         view_menu = self.menuBar().addMenu("&View")
         # Alt+P/E/C/J already reach profile, environment, company and journal (label mnemonics).
         for text, shortcut, target in (
             ("Go to &search", "Ctrl+F", self.navigator.search_edit),
             ("Go to the payments &list", "Ctrl+1", self.navigator.view),
-            ("Go to the payment's &fields", "Ctrl+2", self.payment.table),
         ):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(target.setFocus)
             view_menu.addAction(action)
+        fields = QAction("Go to the payment's &fields", self)
+        fields.setShortcut(QKeySequence("Ctrl+2"))
+        fields.triggered.connect(self.payment.focus_first_field)
+        view_menu.addAction(fields)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()

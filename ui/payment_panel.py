@@ -1,29 +1,38 @@
-"""The payment area: state banner + every field (label | value) of the current payment.
+"""The payment area: title, state banner, the payment form, and the facts of the last fetch.
 
-A plain read-only field list for now; the payment form milestone replaces the table with the form.
+States: empty (a hint), loading (the form's placeholder layout), ready, failed (last data kept, marked stale,
+with its age), gone (404: probably posted or deleted, last data kept) and signed out (last data kept).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ui.payment_form import PaymentForm
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
+
+if TYPE_CHECKING:
+    from viewer.copying import Clip
+    from viewer.related import Related
 
 HINT = (
     "Choose a payment in the list on the left, or press Ctrl+O to paste an API URL, a web-client link or GUIDs."
 )
+
+
+def put_on_clipboard(clip: Clip) -> None:
+    """Plain text always; HTML too when the clip has a table (Excel and Outlook paste it as a table)."""
+    mime = QMimeData()
+    mime.setText(clip.text)
+    if clip.html is not None:
+        mime.setHtml(clip.html)
+    QGuiApplication.clipboard().setMimeData(mime)
 
 
 class PaymentPanel(QWidget):
@@ -34,6 +43,7 @@ class PaymentPanel(QWidget):
         self.setObjectName("paymentPanel")
         self.setAccessibleName("Payment")
         self.model: PaymentModel | None = None
+        self.signed_in = True
         self.title = QLabel("No payment open")
         self.title.setObjectName("paymentTitle")
         font = self.title.font()
@@ -41,17 +51,18 @@ class PaymentPanel(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
         self.banner = QFrame()
         self.banner.setObjectName("paymentBanner")
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
-        # Translucent amber reads as "attention" on light and dark palettes alike; the text keeps the palette's.
-        self.banner.setStyleSheet(
-            "#paymentBanner { background: rgba(255, 176, 32, 0.18); border: 1px solid rgba(255, 176, 32, 0.7);"
-            " border-radius: 4px; }"
-        )
+        # Tooltip colours: the palette's own "note" colours, right in light and dark themes alike.
+        self.banner.setAutoFillBackground(True)
+        self.banner.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.banner.setForegroundRole(QPalette.ColorRole.ToolTipText)
         self.banner_text = QLabel()
         self.banner_text.setObjectName("paymentBannerText")
         self.banner_text.setWordWrap(True)
+        self.banner_text.setForegroundRole(QPalette.ColorRole.ToolTipText)
         self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.retry_button = QPushButton("Retry")
         self.retry_button.setAccessibleName("Retry loading the payment")
@@ -60,68 +71,112 @@ class PaymentPanel(QWidget):
         banner_row.addWidget(self.banner_text, 1)
         banner_row.addWidget(self.retry_button)
         self.banner.hide()
-        self.table = QTableView()
-        self.table.setObjectName("paymentFields")
-        self.table.setAccessibleName("Payment fields")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setWordWrap(False)  # one line per field: labels never break mid-caption
+
+        self.form = PaymentForm()
+        self.form.copy_handler = put_on_clipboard
+        self.form.copied.connect(self._confirm_copy)
+
+        self.facts = QLabel()
+        self.facts.setObjectName("paymentFacts")
+        self.facts.setAccessibleName("Facts of the last fetch")
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_facts = QPushButton("Copy facts")
+        self.copy_facts.setAccessibleName("Copy the facts for a support ticket")
+        self.copy_facts.clicked.connect(self._copy_facts)
+        self.copied_label = QLabel()
+        self.copied_label.setObjectName("copiedConfirmation")
+        self.copied_label.setAccessibleName("Copy confirmation")
+        self._copied_timer = QTimer(self)
+        self._copied_timer.setSingleShot(True)
+        self._copied_timer.timeout.connect(self.copied_label.clear)
+        facts_row = QHBoxLayout()
+        facts_row.addWidget(self.facts, 1)
+        facts_row.addWidget(self.copied_label)
+        facts_row.addWidget(self.copy_facts)
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(1000)
+        self._age_timer.timeout.connect(self._show_facts)
+
         self.hint = QLabel(HINT)
         self.hint.setObjectName("paymentHint")
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setEnabled(False)  # the palette's quiet (disabled) text colour, in light and dark themes
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.banner)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.form, 1)
+        layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
 
-    def bind(self, model: PaymentModel) -> None:
+    @property
+    def table(self) -> PaymentForm:
+        """Where Ctrl+2 sends the focus (the form; the name is kept for the View menu)."""
+        return self.form
+
+    def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
-        self.table.setModel(model)
-        # Per-section modes only stick once the model has given the header its sections.
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.form.bind(model, related)
         model.stateChanged.connect(lambda _s: self._refresh())
         model.loaded.connect(lambda _r: self._refresh())
         model.failed.connect(lambda _e: self._refresh())
         self._refresh()
+
+    def set_signed_in(self, signed_in: bool) -> None:
+        self.signed_in = signed_in
+        self._refresh()
+
+    def focus_first_field(self) -> None:
+        edits = self.form.value_edits()
+        if edits:
+            edits[0].setFocus()
+        else:
+            self.form.setFocus()
+
+    # ---- state ------------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
         model = self.model
         if model is None:
             return
         record: PaymentRecord | None = model.record
+        state = model.state
         if record is not None:
             v = record.values
-            self.title.setText(f"Payment {v.get('documentNumber') or ''} · line {v.get('lineNumber', '')}".strip())
-        elif model.state == LoadState.LOADING:
+            self.title.setText(f"Payment {v.get('documentNumber') or '(no document no.)'} · line "
+                               f"{v.get('lineNumber', '')}".strip())
+        elif state == LoadState.LOADING:
             self.title.setText("Loading payment…")
         else:
             self.title.setText("No payment open")
-        state = model.state
-        empty = record is None and state in (LoadState.EMPTY, LoadState.LOADING)
-        self.table.setVisible(not empty)
+        empty = record is None and state == LoadState.EMPTY
+        self.form.setVisible(not empty)
         self.hint.setVisible(empty)
-        self.hint.setText("Loading the payment…" if state == LoadState.LOADING else HINT)
+        self.facts.setVisible(record is not None)
+        self.copy_facts.setVisible(record is not None)
+        if record is not None:
+            self._age_timer.start()
+        else:
+            self._age_timer.stop()
+        self._show_facts()
+        fetched = record.fetched_at.astimezone().strftime("%H:%M:%S") if record is not None else ""
         if state == LoadState.LOADING and record is not None:
             self._banner("Refreshing…", retry=False)
         elif state == LoadState.GONE:
             self._banner(
-                "⚠ No longer in the journal — probably posted or deleted. Showing the last data seen."
-                if record is not None
-                else _describe(model.error),
+                "⚠ This payment is no longer in the journal — it may have been posted or deleted. "
+                f"Showing the last data seen (fetched at {fetched})." if record is not None
+                else "⚠ " + _describe(model.error),
                 retry=True,
             )
         elif state == LoadState.FAILED:
-            prefix = (
-                f"⚠ Showing the data fetched at {record.fetched_at.astimezone().strftime('%H:%M:%S')} (stale). "
-                if record is not None else "⚠ "
-            )
+            prefix = f"⚠ Showing the data fetched at {fetched} (stale). " if record is not None else "⚠ "
             self._banner(prefix + _describe(model.error), retry=True)
+        elif not self.signed_in and record is not None:
+            self._banner(f"Signed out — showing the data fetched at {fetched}. Sign in to refresh.", retry=False)
         else:
             self.banner.hide()
 
@@ -129,6 +184,39 @@ class PaymentPanel(QWidget):
         self.banner_text.setText(text)
         self.retry_button.setVisible(retry)
         self.banner.show()
+
+    def _show_facts(self) -> None:
+        from viewer.copying import age_text
+
+        record = self.model.record if self.model is not None else None
+        if record is None:
+            self.facts.clear()
+            return
+        f = record.facts
+        age = (datetime.now(UTC) - f.fetched_at).total_seconds()
+        parts = [f"Fetched {age_text(age)} ({f.fetched_at.astimezone().strftime('%H:%M:%S')})",
+                 f"HTTP {f.status}", f"{f.elapsed_ms:.0f} ms"]
+        if record.etag:
+            parts.append(f"ETag {record.etag}")
+        if f.request_id:
+            parts.append(f"request id {f.request_id}")
+        if f.correlation_id:
+            parts.append(f"correlation id {f.correlation_id}")
+        self.facts.setText(" · ".join(parts))
+
+    def _copy_facts(self) -> None:
+        from viewer.copying import facts_clip
+
+        record = self.model.record if self.model is not None else None
+        if record is not None:
+            clip = facts_clip(record.facts)
+            put_on_clipboard(clip)
+            self._confirm_copy(clip)
+
+    def _confirm_copy(self, clip: Clip) -> None:
+        # Non-modal and brief; focus stays where it was.
+        self.copied_label.setText(f"✓ Copied {clip.label}" if clip.label else "✓ Copied")
+        self._copied_timer.start(2500)
 
 
 def _describe(error: ViewerError | None) -> str:

@@ -72,8 +72,12 @@ def strip_annotations(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("@odata.")}
 
 
-class PaymentModel(QAbstractTableModel):
-    """Fields of the current payment. Views bind to it; they keep no payment data of their own."""
+class RecordModel(QAbstractTableModel):
+    """Fields of one Business Central record (``entity`` in the schema's terms), optionally only ``only``.
+
+    Views bind to it; they keep no record data of their own. ``PaymentModel`` is the payment's; the related
+    panels (customer, invoice, journal) use plain ``RecordModel`` instances.
+    """
 
     stateChanged = Signal(object)  # LoadState
     failed = Signal(object)  # ViewerError
@@ -83,8 +87,11 @@ class PaymentModel(QAbstractTableModel):
     COLUMNS = ("Field", "Value")
 
     def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+                 entity: str = "customerPayment", only: tuple[str, ...] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.entity = entity
+        self.only = only
         self.client = client
         self.locale = locale or QLocale()
         self.record: PaymentRecord | None = None
@@ -210,7 +217,9 @@ class PaymentModel(QAbstractTableModel):
 
     def _set_record(self, record: PaymentRecord | None) -> None:
         new_fields = (
-            field_views(record.values, record.api_version, self.locale, etag=record.etag) if record else []
+            field_views(self._shown(record.values), record.api_version, self.locale,
+                        etag=record.etag if self.only is None else None, entity=self.entity)
+            if record else []
         )
         self.record = record
         same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
@@ -230,11 +239,20 @@ class PaymentModel(QAbstractTableModel):
         self._fields = new_fields
         self.endResetModel()
 
+    def _shown(self, values: dict[str, Any]) -> dict[str, Any]:
+        if self.only is None:
+            return values
+        return {name: values[name] for name in self.only if name in values}
+
     def _set_state(self, state: LoadState) -> None:
         if state != self.state:
             self.state = state
             self.stateChanged.emit(state)
 
 
+class PaymentModel(RecordModel):
+    """The payment's fields (every field its API version returns, plus the ETag)."""
 
-
+    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(client, locale=locale, entity="customerPayment", parent=parent)

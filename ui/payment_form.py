@@ -1,0 +1,546 @@
+"""The payment form: every field labelled and formatted, raw values one keystroke away, copy everywhere.
+
+It binds to a ``RecordModel`` (the payment) and to ``Related`` (customer, invoice, journal); it holds no
+payment data of its own — every value widget is refreshed from the model's roles. Colours come from the
+palette only, so it follows light and dark themes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QFont,
+    QFontDatabase,
+    QKeyEvent,
+    QKeySequence,
+    QPalette,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer import schema
+from viewer.models.payment import (
+    BlankRole,
+    ChangedRole,
+    GroupRole,
+    JsonNameRole,
+    LabelRole,
+    LoadState,
+    PreviousRole,
+    RawRole,
+    RecordModel,
+)
+from viewer.related import TITLES
+
+if TYPE_CHECKING:
+    from viewer.copying import Clip, CopyMode
+    from viewer.related import Related
+
+CopyHandler = Callable[["Clip"], None]
+
+
+class FieldEdit(QLineEdit):
+    """A read-only value: Ctrl+C with nothing selected copies the whole value; the context menu offers all three."""
+
+    copyRequested = Signal(str, str)  # json name, mode
+
+    def __init__(self, json_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.json_name = json_name
+        self.setObjectName(f"field:{json_name}")
+        self.setReadOnly(True)
+        self.setFrame(False)
+        self.setProperty("changed", False)
+        self.setProperty("previousValue", "")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy) and not self.hasSelectedText():
+            self.copyRequested.emit(self.json_name, "display")
+            return
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = QMenu(self)
+        for text, mode in (("Copy value", "display"), ("Copy raw value", "raw"), ('Copy "name": value', "pair")):
+            menu.addAction(text, partial(self.copyRequested.emit, self.json_name, mode))
+        if self.hasSelectedText():
+            menu.addSeparator()
+            menu.addAction("Copy selection", self.copy)
+        menu.exec(event.globalPos())
+
+
+class JsonHighlighter(QSyntaxHighlighter):
+    """Keys, strings, numbers and literals in colours taken from the palette (never hard-coded)."""
+
+    def __init__(self, document: QTextDocument, palette: QPalette) -> None:
+        super().__init__(document)
+        key, string, number, literal = QTextCharFormat(), QTextCharFormat(), QTextCharFormat(), QTextCharFormat()
+        key.setForeground(palette.color(QPalette.ColorRole.Link))
+        key.setFontWeight(QFont.Weight.DemiBold)
+        string.setForeground(palette.color(QPalette.ColorRole.LinkVisited))
+        number.setForeground(palette.color(QPalette.ColorRole.Highlight))
+        literal.setForeground(palette.color(QPalette.ColorRole.PlaceholderText))
+        literal.setFontItalic(True)
+        # Later rules win: numbers and literals first, then strings over them (digits inside a GUID stay a
+        # string), then keys over strings.
+        self.rules = [
+            (QRegularExpression(r"(?<![\w.\"])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"), number),
+            (QRegularExpression(r"\b(?:true|false|null)\b"), literal),
+            (QRegularExpression(r'"(?:[^"\\]|\\.)*"'), string),
+            (QRegularExpression(r'"(?:[^"\\]|\\.)*"(?=\s*:)'), key),
+        ]
+
+    def highlightBlock(self, text: str) -> None:
+        for pattern, fmt in self.rules:
+            matches = pattern.globalMatch(text)
+            while matches.hasNext():
+                match = matches.next()
+                self.setFormat(match.capturedStart(), match.capturedLength(), fmt)
+
+
+class RecordSection(QGroupBox):
+    """A titled group of label | value | copy rows bound to rows of a record model."""
+
+    def __init__(self, title: str, object_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.setObjectName(object_name)
+        self.form = QFormLayout(self)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.edits: dict[str, FieldEdit] = {}
+
+
+class PaymentForm(QWidget):
+    """``copied(Clip)`` for every copy so the window can confirm it; ``copy_handler`` puts clips on the clipboard."""
+
+    copied = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("paymentForm")
+        self.setAccessibleName("Payment form")
+        self.model: RecordModel | None = None
+        self.related: Related | None = None
+        self.raw_values = False
+        self.copy_handler: CopyHandler | None = None
+        self.url_provider: Callable[[], str | None] = lambda: None
+        self.auth_provider: Callable[[], tuple[str, str]] = lambda: ("bearer", "")
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("paymentTabs")
+        self.tabs.setAccessibleName("Payment views")
+
+        # Fields tab: one scroll area with the payment's groups, then the related records.
+        self.fields_page = QWidget()
+        self.fields_layout = QVBoxLayout(self.fields_page)
+        self.fields_layout.setContentsMargins(4, 4, 4, 4)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.fields_page)
+        scroll.setObjectName("fieldsScroll")
+        self.sections: dict[str, RecordSection] = {}
+        self.related_sections: dict[str, RecordSection] = {}
+        self.related_status: dict[str, QLabel] = {}
+        self.tabs.addTab(scroll, "&Fields")
+
+        # Raw JSON tab.
+        json_page = QWidget()
+        self.json_view = QPlainTextEdit()
+        self.json_view.setObjectName("rawJson")
+        self.json_view.setAccessibleName("Raw JSON")
+        self.json_view.setReadOnly(True)
+        self.json_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.highlighter = JsonHighlighter(self.json_view.document(), self.palette())
+        self.json_find = QLineEdit()
+        self.json_find.setObjectName("jsonFind")
+        self.json_find.setAccessibleName("Find in JSON")
+        self.json_find.setPlaceholderText("Find in JSON (Enter: next)")
+        self.json_find.setClearButtonEnabled(True)
+        self.json_find.returnPressed.connect(self.find_in_json)
+        self.json_find_status = QLabel()
+        self.json_find_status.setObjectName("jsonFindStatus")
+        copy_json = QPushButton("Copy JSON")
+        copy_json.setAccessibleName("Copy the raw JSON")
+        copy_json.clicked.connect(lambda: self.copy_record("json"))
+        find_row = QHBoxLayout()
+        find_row.addWidget(self.json_find, 1)
+        find_row.addWidget(self.json_find_status)
+        find_row.addWidget(copy_json)
+        json_layout = QVBoxLayout(json_page)
+        json_layout.addLayout(find_row)
+        json_layout.addWidget(self.json_view, 1)
+        self.tabs.addTab(json_page, "Raw &JSON")
+
+        # Record-level actions: listed in the window's Payment menu too, with their shortcuts.
+        self.raw_action = QAction("&Raw values", self)
+        self.raw_action.setCheckable(True)
+        self.raw_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.raw_action.toggled.connect(self.set_raw_values)
+        self.copy_actions: list[QAction] = []
+        for text, kind, shortcut in (
+            ("Copy record as &JSON", "json", "Ctrl+Shift+J"),
+            ("Copy record as &lines (Label: value)", "lines", "Ctrl+Shift+L"),
+            ("Copy record as &table (Excel, Outlook)", "table", "Ctrl+Shift+T"),
+            ("Copy API &URL", "url", "Ctrl+Shift+U"),
+            ("Copy as &curl command", "curl", ""),
+            ("Copy as &PowerShell command", "powershell", ""),
+        ):
+            action = QAction(text, self)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, k=kind: self.copy_record(k))
+            self.copy_actions.append(action)
+        self.raw_button = QToolButton()
+        self.raw_button.setDefaultAction(self.raw_action)
+        self.raw_button.setAccessibleName("Show raw values")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy record")
+        self.copy_button.setAccessibleName("Copy the record")
+        self.copy_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        copy_menu = QMenu(self.copy_button)
+        copy_menu.addActions(self.copy_actions)
+        self.copy_button.setMenu(copy_menu)
+        bar = QHBoxLayout()
+        bar.addWidget(self.raw_button)
+        bar.addWidget(self.copy_button)
+        bar.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.tabs, 1)
+
+    # ---- binding -----------------------------------------------------------------------------------
+
+    def bind(self, model: RecordModel, related: Related | None = None) -> None:
+        self.model = model
+        model.modelReset.connect(self.rebuild)
+        model.dataChanged.connect(self._on_data_changed)
+        model.stateChanged.connect(lambda _s: self._on_state())
+        if related is not None:
+            self.related = related
+            for kind, related_model in related.models.items():
+                related_model.modelReset.connect(lambda k=kind: self._rebuild_related(k))
+                related_model.dataChanged.connect(lambda *_a, k=kind: self._refresh_related(k))
+                related_model.stateChanged.connect(lambda _s, k=kind: self._related_state(k))
+        self.rebuild()
+
+    # ---- building rows from the model -----------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """The model's rows changed shape (another payment, another API version): lay the groups out again."""
+        for section in self.sections.values():
+            section.setParent(None)
+            section.deleteLater()
+        self.sections.clear()
+        for section in self.related_sections.values():
+            section.setParent(None)
+            section.deleteLater()
+        self.related_sections.clear()
+        self.related_status.clear()
+        while self.fields_layout.count():
+            self.fields_layout.takeAt(0)
+        model = self.model
+        if model is None:
+            return
+        if model.rowCount() == 0 and model.state == LoadState.LOADING:
+            self._placeholder_rows()
+        else:
+            for row in range(model.rowCount()):
+                index = model.index(row, 1)
+                group = str(index.data(GroupRole) or "Other")
+                box = self.sections.get(group)
+                if box is None:
+                    box = RecordSection(group, f"group:{group}")
+                    self.sections[group] = box
+                    self.fields_layout.addWidget(box)
+                self._add_row(box, model, row, self._copy_payment_field)
+        if self.related is not None and model.rowCount():
+            for kind in self.related.models:
+                section = RecordSection(TITLES[kind], f"related:{kind}")
+                status = QLabel()
+                status.setObjectName(f"relatedStatus:{kind}")
+                status.setEnabled(False)  # the palette's quiet text colour
+                section.form.addRow(status)
+                copy = QPushButton(f"Copy {TITLES[kind].lower()}")
+                copy.setObjectName(f"relatedCopy:{kind}")
+                copy.setAccessibleName(f"Copy the {TITLES[kind].lower()}")
+                copy.clicked.connect(lambda _=False, k=kind: self.copy_related(k))
+                copy_row = QHBoxLayout()
+                copy_row.addStretch(1)
+                copy_row.addWidget(copy)
+                section.form.addRow(copy_row)
+                self.related_sections[kind] = section
+                self.related_status[kind] = status
+                self.fields_layout.addWidget(section)
+                self._rebuild_related(kind)
+        self.fields_layout.addStretch(1)
+        self._align_labels()
+        self._fill_json()
+
+    def _align_labels(self) -> None:
+        """One label column across all groups, so values line up down the whole form."""
+        boxes = [*self.sections.values(), *self.related_sections.values()]
+        labels = [box.form.labelForField(edit.parentWidget() or edit) for box in boxes for edit in box.edits.values()]
+        widths = [label.sizeHint().width() for label in labels if label is not None]
+        for label in labels:
+            if label is not None and widths:
+                label.setMinimumWidth(max(widths))
+
+    def _placeholder_rows(self) -> None:
+        """Loading with nothing to show yet: the layout to come, with quiet placeholders (not a blank)."""
+        version = "v2.0"
+        if self.model is not None and self.model.url:
+            for part in self.model.url.split("/"):
+                if part in ("v2.0", "v1.0", "beta"):
+                    version = part
+        for spec in schema.fields_for("customerPayment", version):
+            section = self.sections.get(spec.group)
+            if section is None:
+                section = RecordSection(spec.group, f"group:{spec.group}")
+                self.sections[spec.group] = section
+                self.fields_layout.addWidget(section)
+            edit = FieldEdit(spec.name)
+            edit.setPlaceholderText("Loading…")
+            edit.setAccessibleName(f"{spec.label}: loading")
+            section.form.addRow(spec.label + ":", edit)
+
+    def _add_row(self, section: RecordSection, model: RecordModel, row: int,
+                 on_copy: Callable[[str, str], None]) -> None:
+        index = model.index(row, 1)
+        name = str(index.data(JsonNameRole))
+        label_text = str(index.data(LabelRole))
+        edit = FieldEdit(name)
+        edit.copyRequested.connect(on_copy)
+        label = QLabel(label_text + ":")
+        label.setBuddy(edit)
+        label.setToolTip(str(model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)))
+        copy = QToolButton()
+        copy.setText("Copy")
+        copy.setObjectName(f"copy:{name}")
+        copy.setAccessibleName(f"Copy {label_text}")
+        copy.setToolTip(f"Copy {label_text} (Ctrl+C in the field; right-click for the raw value)")
+        copy.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab walks the values; each value has Ctrl+C itself
+        menu = QMenu(copy)
+        for text, mode in (("Copy value", "display"), ("Copy raw value", "raw"), ('Copy "name": value', "pair")):
+            menu.addAction(text, partial(on_copy, name, mode))
+        copy.setMenu(menu)
+        copy.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        copy.clicked.connect(lambda _=False, n=name: on_copy(n, "display"))
+        holder = QWidget()
+        row_layout = QHBoxLayout(holder)
+        row_layout.setContentsMargins(0, 0, 0, 0)
+        row_layout.addWidget(edit, 1)
+        row_layout.addWidget(copy)
+        section.form.addRow(label, holder)
+        section.edits[name] = edit
+        self._show_value(edit, index)
+
+    def _show_value(self, edit: FieldEdit, index: QModelIndex) -> None:
+        display = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        raw = str(index.data(RawRole) or "")
+        blank = bool(index.data(BlankRole))
+        label = str(index.data(LabelRole))
+        edit.setText(raw if self.raw_values and not blank else display)
+        edit.setPlaceholderText("(blank)" if blank else "")
+        edit.setToolTip(str(index.data(Qt.ItemDataRole.ToolTipRole) or ""))
+        edit.setAccessibleName(f"{label}: {display or 'blank'}")
+        edit.setProperty("changed", bool(index.data(ChangedRole)))
+        edit.setProperty("previousValue", str(index.data(PreviousRole) or ""))
+        edit.setCursorPosition(0)
+
+    def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
+        model = self.model
+        if model is None:
+            return
+        for row in range(top.row(), bottom.row() + 1):
+            index = model.index(row, 1)
+            name = str(index.data(JsonNameRole))
+            for section in self.sections.values():
+                if name in section.edits:
+                    self._show_value(section.edits[name], index)
+        self._fill_json()
+
+    def _on_state(self) -> None:
+        model = self.model
+        if model is not None and model.state == LoadState.LOADING and model.rowCount() == 0 and not self.sections:
+            self.rebuild()
+
+    def _fill_json(self) -> None:
+        record = self.model.record if self.model is not None else None
+        text = json.dumps(record.values, ensure_ascii=False, indent=2) if record is not None else ""
+        if self.json_view.toPlainText() != text:
+            self.json_view.setPlainText(text)
+
+    # ---- related -----------------------------------------------------------------------------------------
+
+    def _rebuild_related(self, kind: str) -> None:
+        section = self.related_sections.get(kind)
+        if section is None or self.related is None:
+            return
+        model = self.related.models[kind]
+        for edit in list(section.edits.values()):
+            holder = edit.parentWidget()
+            if holder is not None:
+                section.form.removeRow(holder)
+        section.edits.clear()
+        for row in range(model.rowCount()):
+            self._add_row(section, model, row, partial(self._copy_related_field, kind))
+        self._related_state(kind)
+        self._align_labels()
+
+    def _refresh_related(self, kind: str) -> None:
+        section = self.related_sections.get(kind)
+        if section is None or self.related is None:
+            return
+        model = self.related.models[kind]
+        for row in range(model.rowCount()):
+            index = model.index(row, 1)
+            edit = section.edits.get(str(index.data(JsonNameRole)))
+            if edit is not None:
+                self._show_value(edit, index)
+
+    def _related_state(self, kind: str) -> None:
+        status = self.related_status.get(kind)
+        if status is None or self.related is None:
+            return
+        model = self.related.models[kind]
+        if self.related.urls.get(kind) is None and model.record is None and model.state != LoadState.LOADING:
+            text = {"customer": "No customer on this line.", "invoice": "Not applied to an invoice.",
+                    "journal": "The journal is not named by this line."}[kind]
+        elif model.state == LoadState.LOADING:
+            text = "Loading…"
+        elif model.state == LoadState.GONE:
+            text = "Not found (it may have been deleted)."
+        elif model.state == LoadState.FAILED and model.error is not None:
+            text = f"Could not load: {model.error.details().splitlines()[0]}"
+            if getattr(model.error, "correlation_id", None):
+                text += f" · correlation id {model.error.correlation_id}"  # type: ignore[attr-defined]
+        else:
+            text = ""
+        status.setText(text)
+        status.setVisible(bool(text))
+
+    # ---- raw values, JSON search -------------------------------------------------------------------------
+
+    def set_raw_values(self, raw: bool) -> None:
+        self.raw_values = raw
+        if self.raw_action.isChecked() != raw:
+            self.raw_action.setChecked(raw)
+        model = self.model
+        if model is not None:
+            for row in range(model.rowCount()):
+                index = model.index(row, 1)
+                for section in self.sections.values():
+                    edit = section.edits.get(str(index.data(JsonNameRole)))
+                    if edit is not None:
+                        self._show_value(edit, index)
+        for kind in self.related_sections:
+            self._refresh_related(kind)
+
+    def find_in_json(self) -> bool:
+        text = self.json_find.text()
+        if not text:
+            return False
+        found = self.json_view.find(text)
+        if not found:  # wrap around once
+            cursor = self.json_view.textCursor()
+            cursor.movePosition(cursor.MoveOperation.Start)
+            self.json_view.setTextCursor(cursor)
+            found = self.json_view.find(text)
+        self.json_find_status.setText("" if found else "Not found")
+        return found
+
+    # ---- copying -------------------------------------------------------------------------------------------
+
+    def _emit(self, clip: Clip) -> None:
+        if self.copy_handler is not None:
+            self.copy_handler(clip)
+        self.copied.emit(clip)
+
+    def _copy_payment_field(self, name: str, mode: str) -> None:
+        self._copy_field(self.model, name, mode)
+
+    def _copy_related_field(self, kind: str, name: str, mode: str) -> None:
+        if self.related is not None:
+            self._copy_field(self.related.models[kind], name, mode)
+
+    def _copy_field(self, model: RecordModel | None, name: str, mode: str) -> None:
+        from viewer.copying import field_clip
+
+        if model is None:
+            return
+        field = next((f for f in model.fields() if f.json_name == name), None)
+        if field is not None:
+            self._emit(field_clip(field, _mode(mode)))
+
+    def copy_related(self, kind: str) -> None:
+        from viewer.copying import record_lines
+
+        if self.related is not None and self.related.models[kind].record is not None:
+            self._emit(record_lines(self.related.models[kind].fields()))
+
+    def copy_record(self, kind: str) -> None:
+        from viewer import copying
+
+        model = self.model
+        record = model.record if model is not None else None
+        if model is None or record is None:
+            return
+        url = self.url_provider() or record.url
+        auth, user = self.auth_provider()
+        clip: Clip
+        if kind == "json":
+            clip = copying.record_json(record.values)
+        elif kind == "lines":
+            clip = copying.record_lines(model.fields())
+        elif kind == "table":
+            title = f"Payment {record.values.get('documentNumber') or ''}".strip()
+            clip = copying.record_table(model.fields(), title=title)
+        elif kind == "url":
+            clip = copying.Clip(text=url, label="API URL")
+        elif kind == "curl":
+            clip = copying.curl_command(url, auth=_auth(auth), user=user)
+        else:
+            clip = copying.powershell_command(url, auth=_auth(auth), user=user)
+        self._emit(clip)
+
+    def field_edit(self, name: str) -> FieldEdit | None:
+        for section in self.sections.values():
+            if name in section.edits:
+                return section.edits[name]
+        return None
+
+    def value_edits(self) -> list[FieldEdit]:
+        return [edit for section in self.sections.values() for edit in section.edits.values()]
+
+
+def _mode(mode: str) -> CopyMode:
+    return "raw" if mode == "raw" else "pair" if mode == "pair" else "display"
+
+
+def _auth(auth: str) -> Any:
+    return "basic" if auth == "basic" else "bearer"

@@ -1,0 +1,259 @@
+"""Clipboard contents for "Copy …" actions: plain values, whole records, commands, request facts.
+
+Pure functions only: the UI turns a ``Clip`` into ``QMimeData``. Nothing here imports Qt, so the formats can be
+tested (and reused by the CLI) without a QApplication. Nothing copied ever carries a secret: commands use the
+``$TOKEN`` placeholder or make the tool prompt for the password, and credentials embedded in a URL are dropped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    # Type-only: viewer.fields pulls in QtCore (QLocale) and viewer.client pulls in httpx; neither is needed to
+    # format text, and importing them here would break the "no Qt" promise at runtime.
+    from viewer.client import ResponseFacts
+    from viewer.fields import FieldView
+
+__all__ = [
+    "Auth",
+    "Clip",
+    "CopyMode",
+    "age_text",
+    "curl_command",
+    "facts_clip",
+    "field_clip",
+    "powershell_command",
+    "record_json",
+    "record_lines",
+    "record_table",
+]
+
+CopyMode = Literal["display", "raw", "pair"]
+Auth = Literal["bearer", "basic"]
+
+# Shown in commands instead of a real credential; the person sets it in their shell first.
+TOKEN_PLACEHOLDER = "$TOKEN"
+USER_PLACEHOLDER = "USERNAME"
+
+_ODATA = "@odata."
+# Every character that would start a new cell or row when a spreadsheet parses tab-separated text.
+_TSV_BREAKS = re.compile(r"\r\n|[\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Line breaks that would split one "Label: value" line into several.
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# PowerShell treats the typographic single quotes as string delimiters too, so they need doubling as well.
+_PS_SINGLE_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+# curl expands {a,b} and [1-9] in URLs unless globbing is switched off.
+_CURL_GLOB = re.compile(r"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clipboard payload: plain text always, HTML when a rich target (Excel, Outlook) can use it."""
+
+    text: str
+    html: str | None = None
+    label: str = ""
+
+
+# --- single field ------------------------------------------------------------------------------------------------
+
+
+def field_clip(field: FieldView, mode: CopyMode) -> Clip:
+    """The field as shown, as its JSON literal, or as a ``"name": value`` pair ready to paste into JSON."""
+    if mode == "display":
+        return Clip("" if field.blank else field.display, label=field.label)
+    if mode == "raw":
+        return Clip(field.raw, label=f"{field.label} (raw value)")
+    if mode == "pair":
+        # json.dumps on the name too: a name needing escapes still yields valid JSON.
+        pair = f"{json.dumps(field.json_name, ensure_ascii=False)}: {json.dumps(field.value, ensure_ascii=False)}"
+        return Clip(pair, label=f"{field.label} (JSON pair)")
+    raise ValueError(f"unknown copy mode: {mode!r}")
+
+
+# --- whole record ------------------------------------------------------------------------------------------------
+
+
+def _without_odata(value: object) -> object:
+    # Annotations (etag, context, navigation links) are transport metadata, not data a person wants to paste; nested
+    # (expanded) entities carry their own, so strip at every level. Dict order is kept: "as received".
+    if isinstance(value, Mapping):
+        return {str(k): _without_odata(v) for k, v in value.items() if _ODATA not in str(k)}
+    if isinstance(value, list | tuple):
+        return [_without_odata(v) for v in value]
+    return value
+
+
+def record_json(values: Mapping[str, object]) -> Clip:
+    """The record's own fields as pretty JSON, in the order the server sent them."""
+    text = json.dumps(_without_odata(values), indent=2, ensure_ascii=False)
+    return Clip(text, label="Record (JSON)")
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text)
+
+
+def record_lines(fields: Sequence[FieldView]) -> Clip:
+    """``Label: value`` per field, for pasting into an e-mail or ticket; the ETag row stays (useful to support)."""
+    lines = [f"{f.label}: {'' if f.blank else _one_line(f.display)}" for f in fields]
+    return Clip("\n".join(lines), label="Record (text)")
+
+
+def _tsv_cell(text: str) -> str:
+    return _TSV_BREAKS.sub(" ", text)
+
+
+def record_table(fields: Sequence[FieldView], title: str = "") -> Clip:
+    """The record as a three-column table: HTML for Excel/Outlook/Word, TSV for plain-text targets."""
+    header = ("Field", "Value", "JSON name")
+    rows = [(f.label, "" if f.blank else f.display, f.json_name) for f in fields]
+
+    tsv = "\n".join("\t".join(_tsv_cell(cell) for cell in row) for row in [header, *rows])
+
+    def esc(text: str) -> str:
+        return html.escape(text, quote=True)
+
+    # Excel would otherwise turn GUIDs into numbers, "1-2" into dates and drop leading zeros of document numbers:
+    # the mso number format '@' means "text". The backslash escapes '@' inside the CSS string, as Excel writes it.
+    text_style = "mso-number-format:'\\@'"
+    parts = ["<table>"]
+    if title:
+        parts.append(f"<caption>{esc(title)}</caption>")
+    parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+    for label, value, name in rows:
+        parts.append(f'<tr><td>{esc(label)}</td><td style="{text_style}">{esc(value)}</td><td>{esc(name)}</td></tr>')
+    parts.append("</table>")
+    return Clip(tsv, html="\n".join(parts), label=f"{title} (table)" if title else "Record (table)")
+
+
+# --- commands ----------------------------------------------------------------------------------------------------
+
+
+def _safe_url(url: str) -> str:
+    # A URL pasted with "user:password@" in it must not leak the password into a command or a ticket.
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal: urlsplit drops the brackets
+        host = f"[{host}]"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _user_name(user: str) -> str:
+    # Basic auth cannot carry a ':' in the user id (RFC 7617); anything after one would be read as the password.
+    name = user.split(":", 1)[0].strip()
+    return name or USER_PLACEHOLDER
+
+
+def _posix_quote(text: str) -> str:
+    # Single quotes make $filter, & and spaces literal; a ' itself is closed, emitted double-quoted, reopened.
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _ps_quote(text: str) -> str:
+    # Single-quoted PowerShell strings do no $ interpolation ($filter, $top stay literal); quotes are doubled.
+    return "'" + _PS_SINGLE_QUOTES.sub(r"\1\1", text) + "'"
+
+
+def curl_command(url: str, *, auth: Auth = "bearer", user: str = "") -> Clip:
+    """A curl command repeating the GET; the token is the ``$TOKEN`` shell variable, a password is prompted for."""
+    safe = _safe_url(url)
+    # -g only when needed, so the common command stays the familiar short one.
+    glob = " -g" if _CURL_GLOB.search(safe) else ""
+    if auth == "bearer":
+        cred = f'-H "Authorization: Bearer {TOKEN_PLACEHOLDER}"'
+    elif auth == "basic":
+        # -u with no ":password" makes curl prompt, so the password never sits in shell history.
+        cred = f"-u {_posix_quote(_user_name(user))}"
+    else:
+        raise ValueError(f"unknown auth: {auth!r}")
+    text = f'curl -sS{glob} {cred} -H "Accept: application/json" {_posix_quote(safe)}'
+    return Clip(text, label="curl command")
+
+
+def powershell_command(url: str, *, auth: Auth = "bearer", user: str = "") -> Clip:
+    """An Invoke-RestMethod command repeating the GET; the token is ``$TOKEN``, a password comes from Get-Credential."""
+    uri = _ps_quote(_safe_url(url))
+    if auth == "bearer":
+        # Double-quoted on purpose: PowerShell substitutes the person's own $TOKEN variable here.
+        text = (
+            f'Invoke-RestMethod -Uri {uri} -Headers @{{ Authorization = "Bearer {TOKEN_PLACEHOLDER}"; '
+            "Accept = 'application/json' }"
+        )
+    elif auth == "basic":
+        text = (
+            f"Invoke-RestMethod -Uri {uri} -Credential (Get-Credential -UserName {_ps_quote(_user_name(user))}) "
+            "-Authentication Basic -Headers @{ Accept = 'application/json' }"
+        )
+    else:
+        raise ValueError(f"unknown auth: {auth!r}")
+    return Clip(text, label="PowerShell command")
+
+
+# --- request facts -----------------------------------------------------------------------------------------------
+
+
+def age_text(seconds: float) -> str:
+    """A coarse, human age: precise enough to tell "stale" from "fresh" without ticking every second."""
+    # Clock skew can make the age negative; NaN would break the comparisons below. Both read as "now".
+    if math.isnan(seconds) or seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if math.isinf(seconds):
+        return "long ago"
+    days = int(seconds // 86400)
+    return f"{days} day ago" if days == 1 else f"{days} days ago"
+
+
+def facts_clip(facts: ResponseFacts, *, now: datetime | None = None) -> Clip:
+    """What support needs to find the request in telemetry, one fact per line; missing facts are left out."""
+    fetched = facts.fetched_at
+    if fetched.tzinfo is None:  # the client always stamps UTC; be tolerant of a naive stamp rather than crash
+        fetched = fetched.replace(tzinfo=UTC)
+    fetched = fetched.astimezone(UTC)
+    current = now if now is not None else datetime.now(UTC)
+    if current.tzinfo is None:
+        current = current.replace(tzinfo=UTC)
+    age = (current - fetched).total_seconds()
+
+    size = f"{facts.size:,} byte" if facts.size == 1 else f"{facts.size:,} bytes"
+    lines = [
+        f"Fetched: {fetched:%Y-%m-%d %H:%M:%S} UTC ({age_text(age)})",
+        f"Request: {facts.method.upper()} {_safe_url(facts.url)}",
+        f"Status: HTTP {facts.status}",
+        f"Latency: {round(facts.elapsed_ms)} ms",
+        f"Size: {size}",
+    ]
+    if facts.attempts > 1:
+        lines.append(f"Attempts: {facts.attempts}")
+    for name, value in (
+        ("ETag", facts.etag),
+        ("Request id", facts.request_id),
+        ("Correlation id", facts.correlation_id),
+        ("Client request id", facts.client_request_id),
+    ):
+        if value:
+            lines.append(f"{name}: {value}")
+    return Clip("\n".join(lines), label="Request details")

@@ -1,0 +1,109 @@
+"""The records around a payment — its customer, the invoice it applies to, its journal — each loaded lazily
+and on its own, so one failing never spoils the payment form or the other two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from PySide6.QtCore import QLocale, QObject
+
+from viewer import refs, schema
+from viewer.models.payment import PaymentRecord, RecordModel
+
+if TYPE_CHECKING:
+    from viewer.client import BcClient
+
+# kind → (schema entity, entity set in the URL, the key fields shown, the payment field holding the id)
+RELATED: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "customer": ("customer", "customers", ("number", "displayName", "balanceDue", "blocked"), "customerId"),
+    "invoice": (
+        "salesInvoice",
+        "salesInvoices",
+        ("number", "status", "totalAmountIncludingTax", "remainingAmount", "dueDate"),
+        "appliesToInvoiceId",
+    ),
+    "journal": (
+        "customerPaymentJournal",
+        "customerPaymentJournals",
+        ("code", "displayName", "balancingAccountNumber"),
+        "journalId",
+    ),
+}
+TITLES = {"customer": "Customer", "invoice": "Applied invoice", "journal": "Journal"}
+
+
+def _blank_guid(value: object) -> bool:
+    return schema.is_blank("guid", value)
+
+
+def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where each related record is, or ``None`` when the payment does not point at one (blank id)."""
+    try:
+        ref = refs.parse(payment_url)
+    except refs.RefError:
+        return dict.fromkeys(RELATED)
+    company = f"companies({ref.company_id})" if ref.company_id else ""
+    query = ref.endpoint.query
+    if ref.company_name:
+        query = {**query, "company": ref.company_name}
+    # The same encoding as refs.build_url: nothing in a company name can break the query.
+    suffix = ("?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())) if query else ""
+    out: dict[str, str | None] = {}
+    for kind, (_entity, entity_set, _fields, id_field) in RELATED.items():
+        key = values.get(id_field)
+        if kind == "journal" and _blank_guid(key):
+            key = ref.journal_id  # v1.0/beta lines have no journalId; the nested URL names the journal
+        if _blank_guid(key):
+            out[kind] = None
+            continue
+        path = f"{company}/{entity_set}({key})" if company else f"{entity_set}({key})"
+        out[kind] = f"{ref.endpoint.api_root}/{path}{suffix}"
+    return out
+
+
+class Related(QObject):
+    """Three record models that follow the payment: ``follow(record)`` after each payment load."""
+
+    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.models: dict[str, RecordModel] = {
+            kind: RecordModel(client, locale=locale, entity=entity, only=fields, parent=self)
+            for kind, (entity, _set, fields, _id) in RELATED.items()
+        }
+        self.urls: dict[str, str | None] = dict.fromkeys(RELATED)
+
+    @property
+    def customer(self) -> RecordModel:
+        return self.models["customer"]
+
+    @property
+    def invoice(self) -> RecordModel:
+        return self.models["invoice"]
+
+    @property
+    def journal(self) -> RecordModel:
+        return self.models["journal"]
+
+    def set_client(self, client: BcClient | None) -> None:
+        for model in self.models.values():
+            model.client = client
+
+    def follow(self, record: PaymentRecord | None, *, refresh: bool = False) -> None:
+        """Load what the payment points at (each independently); clear what it no longer points at."""
+        urls = related_urls(record.url, record.values) if record is not None else dict.fromkeys(RELATED)
+        for kind, url in urls.items():
+            model = self.models[kind]
+            if url is None:
+                model.clear()
+            elif refresh or url != model.url or model.record is None:
+                model.load(url)
+        self.urls = urls
+
+    def clear(self) -> None:
+        for model in self.models.values():
+            model.clear()
+        self.urls = dict.fromkeys(RELATED)
