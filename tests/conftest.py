@@ -23,6 +23,7 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from ui.loop import EventLoop
 from viewer.sandbox import Sandbox
 
 
@@ -61,7 +62,7 @@ def _qloop_session(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     # qasync: one loop per process. Never stop() it from a fixture; close it once, at the end,
     # and collect garbage on this (GUI) thread right after: a later collection on a worker thread
     # segfaults.
-    loop = qasync.QEventLoop(qapp)
+    loop = EventLoop(qapp)
     yield loop
     loop.close()
     gc.collect()

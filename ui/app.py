@@ -92,11 +92,10 @@ def run_gui(args: argparse.Namespace) -> int:
 
     import asyncio  # after the first paint: asyncio brings ssl along (~15 ms)
 
-    import qasync
-
     from ui.controller import AppController
+    from ui.loop import EventLoop
 
-    loop = qasync.QEventLoop(app)
+    loop = EventLoop(app)
     asyncio.set_event_loop(loop)
     controller = AppController(window, args)
     quit_event = asyncio.Event()

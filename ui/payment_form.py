@@ -327,6 +327,7 @@ class PaymentForm(QWidget):
             edit.setPlaceholderText("Loading…")
             edit.setAccessibleName(f"{spec.label}: loading")
             section.form.addRow(spec.label + ":", edit)
+            section.edits[spec.name] = edit
 
     def _add_row(self, section: RecordSection, model: RecordModel, row: int,
                  on_copy: Callable[[str, str], None]) -> None:

@@ -1,0 +1,237 @@
+"""The payment form against the sandbox: every field per API version, locales, copying, related panels, states."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import qasync
+from PySide6.QtCore import QLocale, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import until
+from ui.payment_panel import PaymentPanel
+from viewer.client import BcClient
+from viewer.models.payment import LoadState, PaymentModel
+from viewer.related import Related, related_urls
+from viewer.sandbox import Sandbox
+
+
+class Harness:
+    """A payment panel bound to a real PaymentModel + Related on a real client (token minted by the sandbox)."""
+
+    def __init__(self, sandbox: Sandbox, qloop: qasync.QEventLoop, locale: QLocale | None = None) -> None:
+        assert sandbox.identity is not None
+        self.sandbox = sandbox
+        self.qloop = qloop
+        self.token = sandbox.identity.issue_access_token()
+        self.client = BcClient(self, verify=sandbox.ssl_context())
+        self.model = PaymentModel(self.client, locale=locale or QLocale("en_US"))
+        self.related = Related(self.client, locale=locale or QLocale("en_US"))
+        self.model.loaded.connect(lambda r: self.related.follow(r, refresh=True))
+        self.panel = PaymentPanel()
+        self.panel.bind(self.model, self.related)
+        self.panel.resize(700, 900)
+        self.panel.show()
+
+    async def authorization(self, *, refresh: bool = False) -> str:
+        return f"Bearer {self.token}"
+
+    def url(self, payment_id: str | None = None, version: str = "v2.0", nested: bool = True) -> str:
+        assert self.sandbox.info is not None
+        demo = self.sandbox.store().demo
+        journal = f"/customerPaymentJournals({demo.journal_id})" if nested else ""
+        return (f"{self.sandbox.info.api_root}/{version}/companies({demo.company_id}){journal}"
+                f"/customerPayments({payment_id or demo.payment_id})")
+
+    def load(self, url: str) -> None:
+        self.model.load(url)
+        self.wait(lambda: self.model.state in (LoadState.READY, LoadState.FAILED, LoadState.GONE))
+        self.wait(lambda: all(m.state != LoadState.LOADING for m in self.related.models.values()))
+
+    def wait(self, predicate: object, timeout: float = 10) -> None:
+        self.qloop.run_until_complete(until(predicate, timeout=timeout))  # type: ignore[arg-type]
+
+    def edit(self, name: str) -> QLineEdit:
+        edit = self.panel.form.field_edit(name)
+        assert edit is not None, name
+        return edit
+
+    def close(self) -> None:
+        self.model.cancel()
+        for model in self.related.models.values():
+            model.cancel()
+        self.qloop.run_until_complete(self.client.aclose())
+        self.panel.close()
+        self.panel.deleteLater()
+
+
+@pytest.fixture
+def harness(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication) -> Iterator[Harness]:
+    h = Harness(sandbox, qloop)
+    yield h
+    h.close()
+
+
+def clipboard_text() -> str:
+    return QGuiApplication.clipboard().text()
+
+
+@pytest.mark.parametrize("version", ["v2.0", "v1.0", "beta"])
+def test_every_field_of_each_version_renders(harness: Harness, version: str, http_json: object = None) -> None:
+    harness.load(harness.url(version=version))
+    record = harness.model.record
+    assert record is not None
+    assert harness.panel.form.objectName() == "paymentForm"
+    for name in record.values:
+        edit = harness.edit(name)
+        assert edit.property("changed") is False and edit.property("previousValue") == ""
+        assert edit.accessibleName().startswith(harness.model.index(harness.model.field_row(name), 0).data())
+    names = set(record.values)
+    if version == "v2.0":
+        assert "journalId" in names and "contactId" not in names
+    else:
+        assert "contactId" in names and "journalId" not in names
+    assert harness.panel.form.field_edit("@odata.etag") is not None  # the ETag row under System
+
+
+@pytest.mark.parametrize(
+    "locale,amount,date",
+    [("en_US", "1,622.52", "2/9/2025"), ("de_DE", "1.622,52", "09.02.2025"), ("ja_JP", "1,622.52", "2025/02/09")],
+)
+def test_values_follow_the_locale(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication, locale: str,
+                                  amount: str, date: str) -> None:
+    h = Harness(sandbox, qloop, QLocale(locale))
+    try:
+        h.load(h.url())
+        assert h.edit("amount").text() == amount
+        assert h.edit("postingDate").text() == date
+        assert h.edit("amount").accessibleName() == f"Amount: {amount}"
+        h.panel.form.raw_action.trigger()  # Ctrl+R: raw values for the whole form
+        assert h.edit("amount").text() == "1622.52" and h.edit("postingDate").text() == "2025-02-09"
+        h.panel.form.raw_action.trigger()
+        assert h.edit("amount").text() == amount
+    finally:
+        h.close()
+
+
+def test_blanks_show_a_quiet_hint(harness: Harness, sandbox: Sandbox) -> None:
+    harness.load(harness.url(sandbox.store().demo.blank_payment_id))
+    edit = harness.edit("externalDocumentNumber")
+    assert edit.text() == "" and edit.placeholderText() == "(blank)"
+    assert edit.accessibleName().endswith(": blank")
+    assert harness.edit("postingDate").text() == ""  # never "1/1/0001"
+
+
+def test_field_copy_modes_and_confirmation(harness: Harness, qtbot: QtBot) -> None:
+    harness.load(harness.url())
+    amount = harness.edit("amount")
+    amount.setFocus()
+    qtbot.keyClick(amount, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert clipboard_text() == "1,622.52"
+    assert "Amount" in harness.panel.copied_label.text() and amount.hasFocus()
+    form = harness.panel.form
+    form._copy_payment_field("amount", "raw")
+    assert clipboard_text() == "1622.52"
+    form._copy_payment_field("description", "pair")
+    assert json.loads("{" + clipboard_text() + "}") == {"description": "Payment Zoë's Bakery & Café"}
+
+
+def test_record_copies_and_their_mime_types(harness: Harness) -> None:
+    harness.load(harness.url())
+    record = harness.model.record
+    assert record is not None
+    form = harness.panel.form
+    form.copy_record("json")
+    assert json.loads(clipboard_text()) == record.values
+    form.copy_record("lines")
+    assert "Document No.: G02001" in clipboard_text() or "Document No.: " in clipboard_text()
+    form.copy_record("table")
+    mime = QGuiApplication.clipboard().mimeData()
+    assert mime.hasHtml() and "<table" in mime.html() and "Posting Date" in mime.html()
+    assert "\t" in mime.text()
+    form.copy_record("url")
+    assert clipboard_text() == harness.model.url
+    form.copy_record("curl")
+    assert "$TOKEN" in clipboard_text() and harness.token not in clipboard_text()
+    form.copy_record("powershell")
+    assert clipboard_text().startswith("Invoke-RestMethod") and harness.token not in clipboard_text()
+    harness.panel.copy_facts.click()
+    assert "Request id" in clipboard_text() or "Status: HTTP 200" in clipboard_text()
+    assert harness.token not in clipboard_text()
+
+
+def test_related_panels_load_and_fail_alone(harness: Harness, sandbox: Sandbox) -> None:
+    sandbox.add_fault("status", r"/customers\(", status=500, count=10)
+    harness.load(harness.url())
+    assert harness.model.state == LoadState.READY
+    assert harness.related.customer.state == LoadState.FAILED
+    assert harness.related.invoice.state == LoadState.READY and harness.related.journal.state == LoadState.READY
+    status = harness.panel.form.related_status["customer"]
+    assert status.isVisible() and "Could not load" in status.text() and "correlation id" in status.text()
+    invoice = harness.panel.form.related_sections["invoice"]
+    assert invoice.edits["number"].text() and invoice.edits["status"].text() in ("Open", "Paid")
+    assert harness.panel.form.related_sections["journal"].edits["code"].text()
+    harness.panel.form.copy_related("invoice")
+    assert "No.:" in clipboard_text()
+
+
+def test_related_urls_follow_the_payment_and_skip_blank_ids(sandbox: Sandbox) -> None:
+    assert sandbox.info is not None
+    demo = sandbox.store().demo
+    url = (f"{sandbox.info.api_root}/beta/companies({demo.company_id})/customerPaymentJournals({demo.journal_id})"
+           f"/customerPayments({demo.payment_id})")
+    urls = related_urls(url, {"customerId": demo.customer_id, "appliesToInvoiceId": "00000000-0000-0000-0000-"
+                              "000000000000"})
+    root = sandbox.info.api_root
+    assert urls["customer"] == f"{root}/beta/companies({demo.company_id})/customers({demo.customer_id})"
+    assert urls["invoice"] is None
+    assert urls["journal"] is not None and urls["journal"].endswith(f"customerPaymentJournals({demo.journal_id})")
+
+
+def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: Sandbox) -> None:
+    panel = harness.panel
+    assert panel.hint.isVisible() and not panel.form.isVisible()  # empty
+    sandbox.add_fault("latency", "customerPayments", latency_ms=800, count=1)
+    harness.model.load(harness.url())
+    harness.wait(lambda: panel.form.field_edit("amount") is not None)
+    assert harness.model.state == LoadState.LOADING
+    assert panel.form.field_edit("amount").placeholderText() == "Loading…"  # type: ignore[union-attr]
+    harness.wait(lambda: harness.model.state == LoadState.READY)
+
+    sandbox.add_fault("status", "customerPayments", status=503, count=20)
+    harness.model.refresh()
+    harness.wait(lambda: harness.model.state == LoadState.FAILED, timeout=30)
+    assert panel.banner.isVisible() and "stale" in panel.banner_text.text()
+    assert "Internal_ServiceUnavailable" in panel.banner_text.text() and "orrelation" in panel.banner_text.text()
+    assert harness.edit("amount").text() == "1,622.52"  # the last good data stays
+    sandbox.faults.clear()
+
+    demo = sandbox.store().demo
+    sandbox.store().post_journal(demo.company_id, demo.journal_id)
+    harness.model.refresh()
+    harness.wait(lambda: harness.model.state == LoadState.GONE)
+    assert "posted or deleted" in panel.banner_text.text() and harness.edit("amount").text()
+
+    panel.set_signed_in(False)
+    harness.model.error = None
+    harness.model.state = LoadState.READY
+    panel._refresh()
+    assert "Signed out" in panel.banner_text.text()
+
+
+def test_keyboard_only_walk_through_the_form(harness: Harness, qtbot: QtBot) -> None:
+    harness.load(harness.url())
+    panel = harness.panel
+    panel.focus_first_field()
+    seen: list[str] = []
+    for _ in range(len(panel.form.value_edits()) + 5):
+        widget = QApplication.focusWidget()
+        if widget is not None and widget.objectName().startswith("field:"):
+            seen.append(widget.objectName())
+        qtbot.keyClick(QApplication.focusWidget() or panel, Qt.Key.Key_Tab)
+    expected = [e.objectName() for e in panel.form.value_edits()]
+    assert seen[: len(expected)] == expected  # every value in reading order, no copy buttons in between
