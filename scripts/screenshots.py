@@ -58,9 +58,11 @@ def main(out: Path) -> int:
         window.resize(1280, 800)
         window.show()
         demo = box.store().demo
-        args = build_parser().parse_args(["--sandbox", "--activity", "0", f"{demo.company_id} {demo.payment_id}"])
+        args = build_parser().parse_args(["--sandbox", "--activity", "0"])
         controller = AppController(window, args, sandbox=box)
         await controller.start()
+        await settle(lambda: controller.navigation.payments.rowCount() > 0)
+        window.navigator.view.selectRow(2)  # a line with a comment and an applied invoice
         await settle(lambda: controller.payment.state == LoadState.READY)
         grab(window, f"main-{scheme}.png")
         await settle(lambda: all(m.state != LoadState.LOADING for m in controller.related.models.values()))

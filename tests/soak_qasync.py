@@ -15,9 +15,9 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import httpx
-import qasync
 from PySide6.QtWidgets import QApplication
 
+from ui.loop import EventLoop
 from viewer.sandbox import Sandbox
 
 
@@ -45,7 +45,7 @@ async def soak(box: Sandbox, total: int, concurrency: int) -> int:
 def main() -> int:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     app = QApplication.instance() or QApplication(sys.argv)
-    loop = qasync.QEventLoop(app)
+    loop = EventLoop(app)  # the app's loop: soak what ships
     asyncio.set_event_loop(loop)
     with Sandbox() as box:
         try:

@@ -235,3 +235,21 @@ def test_keyboard_only_walk_through_the_form(harness: Harness, qtbot: QtBot) -> 
         qtbot.keyClick(QApplication.focusWidget() or panel, Qt.Key.Key_Tab)
     expected = [e.objectName() for e in panel.form.value_edits()]
     assert seen[: len(expected)] == expected  # every value in reading order, no copy buttons in between
+
+
+def test_refresh_updates_values_in_place_with_only_the_changed_roles(harness: Harness, sandbox: Sandbox) -> None:
+    from viewer.models.payment import BlankRole, ValueRole
+
+    harness.load(harness.url())
+    edit = harness.edit("description")
+    seen: list[tuple[int, list[int]]] = []
+    harness.model.dataChanged.connect(lambda top, _bottom, roles: seen.append((top.row(), list(roles))))
+    demo = sandbox.store().demo
+    sandbox.store().patch_payment(demo.payment_id, {"description": "Changed while you watched"})
+    harness.model.refresh()
+    harness.wait(lambda: edit.text() == "Changed while you watched")
+    assert harness.edit("description") is edit  # updated in place, not rebuilt
+    row = harness.model.field_row("description")
+    roles = dict(seen)[row]
+    assert Qt.ItemDataRole.DisplayRole in roles and ValueRole in roles and BlankRole not in roles
+    assert all(r != harness.model.field_row("amount") for r, _ in seen)

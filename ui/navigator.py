@@ -121,6 +121,14 @@ class NavigatorWidget(QWidget):
         self.journal_combo.setModel(navigation.journals)
         self.view.setModel(navigation.payments)
         self.view.horizontalHeader().setSortIndicatorShown(True)
+        # Columns as wide as their captions need, so Description gets the rest without a horizontal scrollbar.
+        header_metrics = self.view.horizontalHeader().fontMetrics()
+        cell_metrics = self.view.fontMetrics()
+        samples = ("1000000", "G03000-000", "2025-12-31", "C0000000", "-98,765,432.10")
+        for column, sample in enumerate(samples[: navigation.payments.columnCount() - 1]):
+            caption = str(navigation.payments.headerData(column, Qt.Orientation.Horizontal))
+            width = max(header_metrics.horizontalAdvance(caption) + 28, cell_metrics.horizontalAdvance(sample) + 12)
+            self.view.setColumnWidth(column, width)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         self.environment_combo.activated.connect(self._on_environment)

@@ -72,6 +72,19 @@ def strip_annotations(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("@odata.")}
 
 
+def _changed_roles(old: FieldView, new: FieldView) -> list[int]:
+    roles: list[int] = []
+    if old.display != new.display:
+        roles += [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole]
+    if old.raw != new.raw or old.utc != new.utc:
+        roles += [RawRole, Qt.ItemDataRole.ToolTipRole]
+    if old.value != new.value:
+        roles.append(ValueRole)
+    if old.blank != new.blank:
+        roles.append(BlankRole)
+    return roles
+
+
 class RecordModel(QAbstractTableModel):
     """Fields of one Business Central record (``entity`` in the schema's terms), optionally only ``only``.
 
@@ -224,16 +237,12 @@ class RecordModel(QAbstractTableModel):
         self.record = record
         same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
         if same_shape and new_fields:
-            changed = [i for i, (a, b) in enumerate(zip(self._fields, new_fields, strict=True)) if a != b]
-            self._fields = new_fields
-            for row in changed:
-                # Only the value column's roles change on a refresh of the same payment.
-                self.dataChanged.emit(
-                    self.index(row, 1),
-                    self.index(row, 1),
-                    [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole,
-                     RawRole, ValueRole, BlankRole],
-                )
+            old_fields, self._fields = self._fields, new_fields
+            for row, (old, new) in enumerate(zip(old_fields, new_fields, strict=True)):
+                roles = _changed_roles(old, new)
+                if roles:
+                    # Only the value column changes on a refresh of the same payment, and only these roles.
+                    self.dataChanged.emit(self.index(row, 1), self.index(row, 1), roles)
             return
         self.beginResetModel()
         self._fields = new_fields
