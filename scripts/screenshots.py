@@ -77,6 +77,15 @@ def main(out: Path) -> int:
         grab(window.payment, f"json-{scheme}.png")
         form.tabs.setCurrentIndex(0)
 
+        # What changed since the last refresh: two edits in the sandbox, then F5.
+        record = controller.payment.record
+        assert record is not None
+        box.store().patch_payment(str(record.values["id"]), {"amount": 6120.5, "externalDocumentNumber": "SEPA-2"})
+        controller.tracker.summary = ""
+        window.refresh_action.trigger()
+        await settle(lambda: bool(controller.tracker.summary))
+        grab(window, f"changes-{scheme}.png")
+
         box.add_fault("status", "customerPayments", status=503, count=20)
         window.refresh_action.trigger()
         await settle(lambda: controller.payment.state == LoadState.FAILED)

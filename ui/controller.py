@@ -26,7 +26,15 @@ from viewer.navigation import Navigation
 from viewer.opener import describe, resolve
 from viewer.profiles import OnPremProfile, Profile
 from viewer.related import Related
-from viewer.settings import LAST_COMPANY, LAST_ENVIRONMENT, LAST_JOURNAL, RECENT_URLS, Settings
+from viewer.settings import (
+    HISTORY_ENABLED,
+    LAST_COMPANY,
+    LAST_ENVIRONMENT,
+    LAST_JOURNAL,
+    RECENT_URLS,
+    WATCH_INTERVAL,
+    Settings,
+)
 from viewer.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -56,6 +64,7 @@ class AppController:
         window.payment.form.auth_provider = self._auth_kind
         self.payment.loaded.connect(lambda record: self.related.follow(record, refresh=True))
         self.payment.stateChanged.connect(self._payment_state)
+        self._wire_history_and_watch()
         window.navigator.paymentChosen.connect(self.open_url)
         window.payment.retryRequested.connect(self.refresh)
         window.refreshRequested.connect(self.refresh)
@@ -130,11 +139,14 @@ class AppController:
             task.cancel()
         self.payment.cancel()
         self.navigation.payments.cancel()
+        await self.watcher.aclose()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.workspace is not None:
             await self.workspace.close()
         if self.sandbox is not None and self._owns_sandbox:
             await asyncio.to_thread(self.sandbox.stop)
+        await self.tracker.aclose()
+        self.store.close()
         self.settings.sync()
 
     # ---- profiles and navigation ---------------------------------------------------------------
@@ -206,6 +218,60 @@ class AppController:
             return
         self._remember(text)
         self.open_url(url)
+
+    def _wire_history_and_watch(self) -> None:
+        from viewer.snapshots import SnapshotStore, default_path
+        from viewer.tracking import ChangeTracker
+        from viewer.watch import Watcher
+
+        enabled = bool(self.settings.get(HISTORY_ENABLED))
+        self.store = SnapshotStore(default_path(), enabled=enabled)
+        self.tracker = ChangeTracker(self.payment, self.store, locale=QLocale(), parent=self.window)
+        panel = self.window.payment
+        self.tracker.summaryChanged.connect(
+            lambda text: panel.show_summary(text, marks=bool(self.payment.changes()))
+        )
+        self.tracker.notice.connect(lambda text: self.window.statusBar().showMessage(text, 15000))
+        if self.store.notice:
+            self.window.statusBar().showMessage(self.store.notice, 15000)
+        panel.ack_button.clicked.connect(self.tracker.acknowledge)
+        panel.history.source = self.tracker.history
+        panel.history.forgetRequested.connect(lambda: self._spawn(self._forget_history()))
+        self.watcher = Watcher(self.payment, interval=float(self.settings.get(WATCH_INTERVAL)), parent=self.window)
+        row = panel.watch_interval.findData(int(self.watcher.interval))
+        if row >= 0:
+            panel.watch_interval.setCurrentIndex(row)
+        panel.watch_button.toggled.connect(lambda on: self.watcher.start() if on else self.watcher.stop())
+        panel.watch_interval.currentIndexChanged.connect(self._watch_interval)
+        self.watcher.statusChanged.connect(panel.set_watch_status)
+        self.watcher.changed.connect(self._watched_change)
+        self.window.visibleChanged.connect(lambda shown: self.watcher.set_paused("window hidden", not shown))
+        self._tray: Any = None
+
+    def _watch_interval(self, _row: int) -> None:
+        seconds = int(self.window.payment.watch_interval.currentData())
+        self.watcher.interval = seconds
+        self.settings.set(WATCH_INTERVAL, seconds)
+
+    def _watched_change(self, kind: str) -> None:
+        """A desktop notification where there is a tray; the status bar otherwise."""
+        record = self.payment.record
+        name = f"Payment {record.values.get('documentNumber') or ''}".strip() if record else "The payment"
+        text = (f"{name} changed: {self.tracker.summary}" if kind == "changed"
+                else f"{name} is no longer in the journal — probably posted or deleted.")
+        self.window.statusBar().showMessage(text, 15000)
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.window.windowIcon(), self.window)
+                self._tray.show()
+            self._tray.showMessage("BC Payment Viewer", text)
+
+    async def _forget_history(self) -> None:
+        await self.tracker.forget()
+        self.window.payment.history.show_snapshots([])
+        self.window.statusBar().showMessage("History forgotten: no snapshots are kept on this computer now.", 10000)
 
     def _payment_state(self, state: LoadState) -> None:
         if state == LoadState.EMPTY:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, Signal
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QContextMenuEvent,
     QFont,
     QFontDatabase,
@@ -45,6 +47,7 @@ from viewer import schema
 from viewer.models.payment import (
     BlankRole,
     ChangedRole,
+    ChangeKindRole,
     GroupRole,
     JsonNameRole,
     LabelRole,
@@ -52,6 +55,7 @@ from viewer.models.payment import (
     PreviousRole,
     RawRole,
     RecordModel,
+    SinceRole,
 )
 from viewer.related import TITLES
 
@@ -70,6 +74,9 @@ class FieldEdit(QLineEdit):
     def __init__(self, json_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.json_name = json_name
+        self.was_label = QLabel()  # replaced by the row's own "was: …" label
+        self.caption: QLabel | None = None
+        self.caption_text = json_name
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
         self.setFrame(False)
@@ -355,7 +362,15 @@ class PaymentForm(QWidget):
         row_layout = QHBoxLayout(holder)
         row_layout.setContentsMargins(0, 0, 0, 0)
         row_layout.addWidget(edit, 1)
+        was = QLabel()
+        was.setObjectName(f"was:{name}")
+        was.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        was.hide()
+        row_layout.addWidget(was)
         row_layout.addWidget(copy)
+        edit.was_label = was
+        edit.caption = label
+        edit.caption_text = label_text
         section.form.addRow(label, holder)
         section.edits[name] = edit
         self._show_value(edit, index)
@@ -368,10 +383,41 @@ class PaymentForm(QWidget):
         edit.setText(raw if self.raw_values and not blank else display)
         edit.setPlaceholderText("(blank)" if blank else "")
         edit.setToolTip(str(index.data(Qt.ItemDataRole.ToolTipRole) or ""))
-        edit.setAccessibleName(f"{label}: {display or 'blank'}")
-        edit.setProperty("changed", bool(index.data(ChangedRole)))
-        edit.setProperty("previousValue", str(index.data(PreviousRole) or ""))
+        changed = bool(index.data(ChangedRole))
+        previous = str(index.data(PreviousRole) or "")
+        edit.setProperty("changed", changed)
+        edit.setProperty("previousValue", previous)
+        self._show_change(edit, changed, previous, str(index.data(ChangeKindRole) or ""), index.data(SinceRole))
+        name = f"{label}: {display or 'blank'}"
+        edit.setAccessibleName(f"{name}, changed, was {previous}" if changed else name)
         edit.setCursorPosition(0)
+
+    def _show_change(self, edit: FieldEdit, changed: bool, previous: str, kind: str, since: object) -> None:
+        """A changed value: a marker glyph on its label, a palette-derived background and "was: …" — never
+        colour alone. ◆ since the last refresh, ◇ since your previous visit (with its date)."""
+        was, caption = edit.was_label, edit.caption
+        if changed:
+            when = ""
+            if kind == "visit" and isinstance(since, datetime):
+                when = f"since {since.astimezone().strftime('%Y-%m-%d %H:%M')}, "
+            was.setText(f"{when}was: {_elide(previous)}")
+            was.setToolTip(f"Before: {previous}")
+            was.show()
+            palette = edit.palette()
+            base = self.palette().color(QPalette.ColorRole.Base)
+            accent = self.palette().color(QPalette.ColorRole.Highlight)
+            palette.setColor(QPalette.ColorRole.Base, _blend(base, accent, 0.22 if kind == "refresh" else 0.12))
+            edit.setPalette(palette)
+            edit.setFrame(True)
+            if caption is not None:
+                caption.setText(("◆ " if kind == "refresh" else "◇ ") + edit.caption_text + ":")
+        else:
+            was.hide()
+            was.clear()
+            edit.setPalette(self.palette())
+            edit.setFrame(False)
+            if caption is not None:
+                caption.setText(edit.caption_text + ":")
 
     def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
         model = self.model
@@ -537,6 +583,19 @@ class PaymentForm(QWidget):
 
     def value_edits(self) -> list[FieldEdit]:
         return [edit for section in self.sections.values() for edit in section.edits.values()]
+
+
+def _blend(base: QColor, accent: QColor, amount: float) -> QColor:
+    """``base`` tinted towards ``accent``: derived from the palette, so it suits light and dark themes."""
+    return QColor(
+        round(base.red() + (accent.red() - base.red()) * amount),
+        round(base.green() + (accent.green() - base.green()) * amount),
+        round(base.blue() + (accent.blue() - base.blue()) * amount),
+    )
+
+
+def _elide(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mode(mode: str) -> CopyMode:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui.history import HistoryView
 from ui.payment_form import PaymentForm
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
@@ -75,6 +76,45 @@ class PaymentPanel(QWidget):
         self.form = PaymentForm()
         self.form.copy_handler = put_on_clipboard
         self.form.copied.connect(self._confirm_copy)
+        self.history = HistoryView()
+        self.history.copied.connect(self._copied_elsewhere)
+        self.form.tabs.addTab(self.history, "&History")
+        self.form.tabs.currentChanged.connect(
+            lambda i: self.history.reload() if self.form.tabs.widget(i) is self.history else None
+        )
+
+        # What changed: one line (announced to screen readers) and a way to acknowledge the marks.
+        self.summary = QLabel()
+        self.summary.setObjectName("changeSummary")
+        self.summary.setAccessibleName("What changed")
+        self.summary.setWordWrap(True)
+        self.ack_button = QPushButton("Mark as seen")
+        self.ack_button.setObjectName("ackChanges")
+        self.ack_button.setAccessibleName("Mark the changes as seen")
+        summary_row = QHBoxLayout()
+        summary_row.addWidget(self.summary, 1)
+        summary_row.addWidget(self.ack_button)
+        self.ack_button.hide()
+
+        # Watch: a cheap check every N seconds; full reload only on a change.
+        self.watch_button = QPushButton("Watch")
+        self.watch_button.setObjectName("watchToggle")
+        self.watch_button.setCheckable(True)
+        self.watch_button.setAccessibleName("Watch this payment for changes")
+        self.watch_interval = QComboBox()
+        self.watch_interval.setObjectName("watchInterval")
+        self.watch_interval.setAccessibleName("Watch interval")
+        for seconds in (5, 10, 30, 60, 300):
+            self.watch_interval.addItem(f"every {seconds} s" if seconds < 60 else f"every {seconds // 60} min",
+                                        seconds)
+        self.watch_interval.setCurrentIndex(2)
+        self.watch_status = QLabel()
+        self.watch_status.setObjectName("watchStatus")
+        self.watch_status.setEnabled(False)
+        watch_row = QHBoxLayout()
+        watch_row.addWidget(self.watch_button)
+        watch_row.addWidget(self.watch_interval)
+        watch_row.addWidget(self.watch_status, 1)
 
         self.facts = QLabel()
         self.facts.setObjectName("paymentFacts")
@@ -108,6 +148,8 @@ class PaymentPanel(QWidget):
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.banner)
+        layout.addLayout(summary_row)
+        layout.addLayout(watch_row)
         layout.addWidget(self.form, 1)
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
@@ -154,6 +196,8 @@ class PaymentPanel(QWidget):
             self.title.setText("No payment open")
         empty = record is None and state == LoadState.EMPTY
         self.form.setVisible(not empty)
+        for widget in (self.watch_button, self.watch_interval, self.watch_status):
+            widget.setVisible(record is not None)
         self.hint.setVisible(empty)
         self.facts.setVisible(record is not None)
         self.copy_facts.setVisible(record is not None)
@@ -212,6 +256,23 @@ class PaymentPanel(QWidget):
             clip = facts_clip(record.facts)
             put_on_clipboard(clip)
             self._confirm_copy(clip)
+
+    def show_summary(self, text: str, *, marks: bool) -> None:
+        self.summary.setText(text)
+        self.summary.setVisible(bool(text))
+        self.ack_button.setVisible(marks)
+        if text:
+            # Screen readers announce it without moving the focus.
+            from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
+            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self.summary, text))
+
+    def set_watch_status(self, text: str) -> None:
+        self.watch_status.setText(text)
+
+    def _copied_elsewhere(self, clip: Clip) -> None:
+        put_on_clipboard(clip)
+        self._confirm_copy(clip)
 
     def _confirm_copy(self, clip: Clip) -> None:
         # Non-modal and brief; focus stays where it was.

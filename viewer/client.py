@@ -165,8 +165,13 @@ class BcClient:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ApiResponse:
-        """GET ``url`` and return its JSON object; retries, re-auth and errors handled here."""
+        """GET ``url`` and return its JSON object; retries, re-auth and errors handled here.
+
+        ``retry`` overrides the client's policy for this call (the watcher backs off on its own).
+        """
+        policy = retry or self.retry
         require_secure(url)
         started_total = time.monotonic()
         refreshed = False
@@ -181,7 +186,7 @@ class BcClient:
                 response = await self._http.get(url, params=params, headers=send_headers)
                 body = response.content
             except (httpx.TransportError, httpx.DecodingError) as exc:
-                delay = self._next_delay(attempt, started_total, None)
+                delay = self._next_delay(attempt, started_total, None, policy)
                 logger.info("GET %s failed (%s); attempt %d", _loggable(url), type(exc).__name__, attempt)
                 if delay is None:
                     raise NetworkError(_network_message(exc)) from None
@@ -202,7 +207,7 @@ class BcClient:
                 raise SignInRequired(f"Sign-in required: {err.message}")
             if response.status_code in RETRY_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                delay = self._next_delay(attempt, started_total, retry_after)
+                delay = self._next_delay(attempt, started_total, retry_after, policy)
                 if delay is None:
                     raise api_error_from_response(response.status_code, response.headers, body, retry_after)
                 logger.info("GET %s -> %d; retrying in %.2f s", _loggable(url), response.status_code, delay)
@@ -212,17 +217,19 @@ class BcClient:
                 raise api_error_from_response(response.status_code, response.headers, body)
             return ApiResponse(_decode_object(body, response, facts), facts)
 
-    def _next_delay(self, attempt: int, started: float, retry_after: float | None) -> float | None:
+    def _next_delay(self, attempt: int, started: float, retry_after: float | None,
+                    policy: RetryPolicy | None = None) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` when the budget is spent."""
-        if attempt >= self.retry.attempts:
+        policy = policy or self.retry
+        if attempt >= policy.attempts:
             return None
         if retry_after is not None:
-            if retry_after > self.retry.max_retry_after:
+            if retry_after > policy.max_retry_after:
                 return None
             delay = retry_after
         else:
-            delay = self.retry.backoff(attempt - 1, self._rng)
-        if time.monotonic() - started + delay > self.retry.max_total:
+            delay = policy.backoff(attempt - 1, self._rng)
+        if time.monotonic() - started + delay > policy.max_total:
             return None
         return delay
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -29,10 +30,13 @@ KindRole = Qt.ItemDataRole.UserRole + 11
 RawRole = Qt.ItemDataRole.UserRole + 12
 GroupRole = Qt.ItemDataRole.UserRole + 13
 BlankRole = Qt.ItemDataRole.UserRole + 14
-ChangedRole = Qt.ItemDataRole.UserRole + 15  # filled by change tracking (later milestone)
-PreviousRole = Qt.ItemDataRole.UserRole + 16
+ChangedRole = Qt.ItemDataRole.UserRole + 15  # bool: changed since the previous load or the previous visit
+PreviousRole = Qt.ItemDataRole.UserRole + 16  # the old value, formatted like the new one ("" when unchanged)
 LabelRole = Qt.ItemDataRole.UserRole + 17
 ValueRole = Qt.ItemDataRole.UserRole + 18  # the JSON value itself
+ChangeKindRole = Qt.ItemDataRole.UserRole + 19  # "refresh" (since the last load), "visit" (since an earlier run) or ""
+SinceRole = Qt.ItemDataRole.UserRole + 20  # datetime of the older snapshot, or None
+CHANGE_ROLES = [ChangedRole, PreviousRole, ChangeKindRole, SinceRole]
 
 
 class LoadState(Enum):
@@ -41,6 +45,14 @@ class LoadState(Enum):
     READY = "ready"
     FAILED = "failed"  # last good data (if any) kept, stale
     GONE = "gone"  # 404: last good data kept, marked as no longer there
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    kind: str  # "refresh" or "visit"
+    previous: str  # the old value for people ("(blank)" for a blank)
+    previous_raw: Any
+    since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,9 @@ class RecordModel(QAbstractTableModel):
         self.state = LoadState.EMPTY
         self.error: ViewerError | None = None
         self._fields: list[FieldView] = []
+        self._changes: dict[str, FieldChange] = {}
+        self.change_kind = ""
+        self.change_since: datetime | None = None
         self._task: asyncio.Task[PaymentRecord | None] | None = None
         self._generation = 0
         self.url: str | None = None
@@ -155,9 +170,13 @@ class RecordModel(QAbstractTableModel):
         if role == BlankRole:
             return f.blank
         if role == ChangedRole:
-            return False
+            return f.json_name in self._changes
         if role == PreviousRole:
-            return ""
+            return self._changes[f.json_name].previous if f.json_name in self._changes else ""
+        if role == ChangeKindRole:
+            return self._changes[f.json_name].kind if f.json_name in self._changes else ""
+        if role == SinceRole:
+            return self._changes[f.json_name].since if f.json_name in self._changes else None
         return None
 
     def field_row(self, json_name: str) -> int:
@@ -246,7 +265,40 @@ class RecordModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._fields = new_fields
+        self._changes = {}
+        self.change_kind, self.change_since = "", None
         self.endResetModel()
+
+    # ---- change marks (fed by the change tracker; the form only renders them) ------------------------
+
+    def set_changes(self, changes: Mapping[str, tuple[Any, Any]], kind: str, since: datetime | None) -> None:
+        """Mark ``changes`` (JSON name → (old, new)) as changed ``kind`` ("refresh" or "visit"); the rest unmarked."""
+        from viewer import schema
+
+        api_version = self.record.api_version if self.record is not None else "v2.0"
+        marks: dict[str, FieldChange] = {}
+        for name, (old, _new) in changes.items():
+            spec = schema.spec_for(self.entity, api_version, name)
+            shown = schema.format_value(spec, old, self.locale)
+            previous = "(blank)" if shown.blank else shown.display
+            marks[name] = FieldChange(kind, previous, old, since)
+        self._apply_marks(marks)
+        self.change_kind, self.change_since = (kind, since) if marks else ("", None)
+
+    def clear_changes(self) -> None:
+        """The user acknowledged the marks."""
+        self._apply_marks({})
+        self.change_kind, self.change_since = "", None
+
+    def changes(self) -> dict[str, FieldChange]:
+        return dict(self._changes)
+
+    def _apply_marks(self, marks: dict[str, FieldChange]) -> None:
+        before, self._changes = self._changes, marks
+        for row, field in enumerate(self._fields):
+            if before.get(field.json_name) != marks.get(field.json_name):
+                for column in (0, 1):
+                    self.dataChanged.emit(self.index(row, column), self.index(row, column), CHANGE_ROLES)
 
     def _shown(self, values: dict[str, Any]) -> dict[str, Any]:
         if self.only is None:
