@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import qasync
@@ -197,7 +199,7 @@ def test_losing_sign_in_while_in_use_keeps_the_data_and_says_so(start_app: Start
 
 
 def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qasync.QEventLoop,
-                                                     sandbox: Sandbox) -> None:
+                                                     sandbox: Sandbox, tmp_path: Path) -> None:
     window, controller = start_app(payment_url(sandbox))
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
     demo = sandbox.store().demo
@@ -205,6 +207,15 @@ def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qa
     window.refresh_action.trigger()
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.GONE))
     assert controller.payment.record is not None and "posted or deleted" in window.payment.banner_text.text()
+    # The last snapshot can still be exported.
+    from PySide6.QtWidgets import QFileDialog
+
+    controller.export_json()
+    dialog = window.findChild(QFileDialog)
+    assert dialog is not None
+    target = tmp_path / "gone.json"
+    dialog.fileSelected.emit(str(target))
+    assert json.loads(target.read_text(encoding="utf-8")) == controller.payment.record.values
 
 
 def test_twenty_thousand_payments_scroll_lazily(start_app: Start, qloop: qasync.QEventLoop) -> None:

@@ -248,6 +248,48 @@ class AppController:
         self.window.visibleChanged.connect(lambda shown: self.watcher.set_paused("window hidden", not shown))
         self._tray: Any = None
 
+        menu = self.window.payment_menu
+        menu.addSeparator()
+        export = QAction("&Export as JSON file…", self.window)
+        export.triggered.connect(self.export_json)
+        menu.addAction(export)
+        keep = QAction("&Keep a history of payments", self.window)
+        keep.setCheckable(True)
+        keep.setChecked(enabled)
+        keep.toggled.connect(self._keep_history)
+        menu.addAction(keep)
+        forget = QAction("&Forget history", self.window)
+        forget.triggered.connect(lambda: self._spawn(self._forget_history()))
+        menu.addAction(forget)
+
+    def _keep_history(self, on: bool) -> None:
+        self.settings.set(HISTORY_ENABLED, on)
+        self.store.enabled = on
+        self.window.statusBar().showMessage(
+            "History is kept (in the app-data folder, readable only by you)." if on
+            else "History is off: nothing new is stored; changes since the last refresh are still marked.", 10000)
+
+    def export_json(self) -> None:
+        """Save the payment as received (without annotations) — also after it was posted and is gone."""
+        from PySide6.QtWidgets import QFileDialog
+
+        record = self.payment.record
+        if record is None:
+            return
+        dialog = QFileDialog(self.window, "Export payment as JSON")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("JSON (*.json)")
+        dialog.setDefaultSuffix("json")
+        dialog.selectFile(f"payment-{record.values.get('documentNumber') or record.values.get('id')}.json")
+
+        def save(path: str) -> None:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(record.as_json() + "\n")
+            self.window.statusBar().showMessage(f"Saved {path}", 10000)
+
+        dialog.fileSelected.connect(save)
+        dialog.open()  # not exec(): no nested event loop inside the qasync loop
+
     def _watch_interval(self, _row: int) -> None:
         seconds = int(self.window.payment.watch_interval.currentData())
         self.watcher.interval = seconds

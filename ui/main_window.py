@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
 
         payment_menu = self.menuBar().addMenu("&Payment")
         payment_menu.setObjectName("paymentMenu")
+        self.payment_menu = payment_menu
         payment_menu.addAction(self.payment.form.raw_action)
         payment_menu.addSeparator()
         payment_menu.addActions(self.payment.form.copy_actions)
