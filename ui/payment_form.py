@@ -56,6 +56,7 @@ from viewer.models.payment import (
     RawRole,
     RecordModel,
     SinceRole,
+    api_version_of,
 )
 from viewer.related import TITLES
 
@@ -278,12 +279,7 @@ class PaymentForm(QWidget):
         else:
             for row in range(model.rowCount()):
                 index = model.index(row, 1)
-                group = str(index.data(GroupRole) or "Other")
-                box = self.sections.get(group)
-                if box is None:
-                    box = RecordSection(group, f"group:{group}")
-                    self.sections[group] = box
-                    self.fields_layout.addWidget(box)
+                box = self._section(str(index.data(GroupRole) or "Other"))
                 self._add_row(box, model, row, self._copy_payment_field)
         if self.related is not None and model.rowCount():
             for kind in self.related.models:
@@ -317,19 +313,19 @@ class PaymentForm(QWidget):
             if label is not None and widths:
                 label.setMinimumWidth(max(widths))
 
+    def _section(self, group: str) -> RecordSection:
+        box = self.sections.get(group)
+        if box is None:
+            box = RecordSection(group, f"group:{group}")
+            self.sections[group] = box
+            self.fields_layout.addWidget(box)
+        return box
+
     def _placeholder_rows(self) -> None:
         """Loading with nothing to show yet: the layout to come, with quiet placeholders (not a blank)."""
-        version = "v2.0"
-        if self.model is not None and self.model.url:
-            for part in self.model.url.split("/"):
-                if part in ("v2.0", "v1.0", "beta"):
-                    version = part
+        version = api_version_of(self.model.url) if self.model is not None and self.model.url else "v2.0"
         for spec in schema.fields_for("customerPayment", version):
-            section = self.sections.get(spec.group)
-            if section is None:
-                section = RecordSection(spec.group, f"group:{spec.group}")
-                self.sections[spec.group] = section
-                self.fields_layout.addWidget(section)
+            section = self._section(spec.group)
             edit = FieldEdit(spec.name)
             edit.setPlaceholderText("Loading…")
             edit.setAccessibleName(f"{spec.label}: loading")
