@@ -102,7 +102,8 @@ class Watcher(QObject):
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):  # the interval passed without a wake-up: check now
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     async def _run(self) -> None:
         while True:
