@@ -7,13 +7,52 @@ is not held up by sign-in machinery.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+
+    from ui.single_instance import InstanceServer
 
 logger = logging.getLogger(__name__)
 
 APP_ID = "io.github.bc_payment_viewer"
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _VersionAction(argparse.Action):
+    """--version, resolved only when asked for (importlib.metadata is not free at start-up)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"bc-payment-viewer {app_version()}")
+        parser.exit()
+
+
+def app_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("bc-payment-viewer")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        import tomllib
+        from pathlib import Path
+
+        try:
+            project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text("utf-8"))
+            return str(project["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,17 +63,54 @@ def build_parser() -> argparse.ArgumentParser:
         "  python main.py --sandbox\n"
         "  python main.py 'https://api.businesscentral.dynamics.com/v2.0/contoso.com/production/api/v2.0/"
         "companies(…)/customerPayments(…)'\n"
-        "  python main.py show <url> --format json",
+        "  python main.py show <url> --format json\n"
+        "  bc-payment-viewer --install-desktop-entry\n"
+        "\n"
+        "A second launch hands its URL to the window already open (unless --new-window).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", nargs="?", help="a payment to open: an API URL, a web-client URL or GUIDs")
-    parser.add_argument("--sandbox", action="store_true", help="start the embedded sandbox and use it")
-    parser.add_argument("--profile", help="the saved profile to use (default: the last one)")
+    parser.add_argument(
+        "url", nargs="?",
+        help="a payment to open: an API URL, a web-client URL or GUIDs, e.g. 'https://businesscentral.dynamics.com/"
+        "contoso.com/Production?company=CRONUS&page=255&…'",
+    )
+    parser.add_argument("--sandbox", action="store_true",
+                        help="start the embedded sandbox and use it, e.g. python main.py --sandbox")
+    parser.add_argument("--profile", help="the saved profile to use (default: the last one), e.g. --profile Contoso")
     parser.add_argument(
         "--activity", type=float, default=5.0, metavar="SECONDS",
-        help="with --sandbox: edit a random payment every N seconds (0 = off; default 5)",
+        help="with --sandbox: edit a random payment every N seconds (0 = off; default 5), e.g. --activity 0",
     )
-    parser.add_argument("--payments", type=int, default=None, help="with --sandbox: how many payments to generate")
+    parser.add_argument("--payments", type=int, default=None,
+                        help="with --sandbox: how many payments to generate, e.g. --payments 5000")
+    parser.add_argument(
+        "--new-window", action="store_true",
+        help="open a separate window instead of handing the URL to the running one, e.g. --new-window <url>",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", type=str.lower,
+        help="what goes to the log file in the app-data directory (default info), e.g. --log-level debug",
+    )
+    parser.add_argument(
+        "--no-crash-dialog", action="store_true",
+        help="log unexpected errors without showing a dialog, e.g. for unattended demos: --no-crash-dialog",
+    )
+    parser.add_argument(
+        "--reset-settings", action="store_true",
+        help="delete the settings file (window, last company, recent URLs; not sign-ins) and exit, "
+        "e.g. --reset-settings",
+    )
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add the app to the desktop's menu (Linux: $XDG_DATA_HOME/applications and icons) and exit, "
+        "e.g. --install-desktop-entry",
+    )
+    parser.add_argument(
+        "--uninstall-desktop-entry", action="store_true",
+        help="remove what --install-desktop-entry added and exit, e.g. --uninstall-desktop-entry",
+    )
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the version and exit, e.g. bc-payment-viewer --version")
     return parser
 
 
@@ -46,7 +122,43 @@ def main(argv: list[str] | None = None) -> int:
         code: int = show_main(args_list[1:])
         return code
     args = build_parser().parse_args(args_list)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return desktop_entry(install=args.install_desktop_entry)
+    if args.reset_settings:
+        return reset_settings()
     return run_gui(args)
+
+
+def desktop_entry(*, install: bool) -> int:
+    from ui.desktop import UnsupportedPlatform, install_desktop_entry, uninstall_desktop_entry
+
+    try:
+        paths = install_desktop_entry() if install else uninstall_desktop_entry()
+    except UnsupportedPlatform as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cannot {'install' if install else 'remove'} the desktop entry: {exc}", file=sys.stderr)
+        return 1
+    if not paths:
+        print("No desktop entry was installed; nothing removed.")
+    for path in paths:
+        print(f"{'wrote' if install else 'removed'} {path}")
+    return 0
+
+
+def reset_settings() -> int:
+    """Remove the settings file only: sign-ins (token cache, keyring) stay, so nobody is signed out."""
+    from viewer.paths import data_dir
+
+    # Settings() would create the file to learn its name; this is the path it uses by default.
+    path = data_dir() / "settings.ini"
+    if path.exists():
+        path.unlink()
+        print(f"removed {path}")
+    else:
+        print(f"no settings file at {path}; nothing to do")
+    return 0
 
 
 def apply_color_scheme(app: object, scheme: str) -> None:
@@ -59,13 +171,31 @@ def apply_color_scheme(app: object, scheme: str) -> None:
         theme.apply(app, scheme)
 
 
+def app_icon() -> QIcon:
+    """The window icon, from the bundled PNGs (no SVG plugin needed at run time).
+
+    Found next to the ``resources`` package rather than through importlib.resources (3 ms at start-up):
+    QIcon needs real files anyway.
+    """
+    from pathlib import Path
+
+    from PySide6.QtGui import QIcon
+
+    import resources
+
+    icons = Path(resources.__file__).parent / "icons"
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        icon.addFile(str(icons / f"bc-payment-viewer-{size}.png"))
+    return icon
+
+
 def run_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from ui.main_window import MainWindow
-    from viewer.paths import APP_NAME, ORG_NAME
+    from viewer.paths import APP_NAME, ORG_NAME, data_dir
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -73,6 +203,21 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName("BC Payment Viewer")
     QGuiApplication.setDesktopFileName(APP_ID)
+    data = data_dir()
+
+    # Before the window: a second launch must hand over its URL and leave without a flash of a window.
+    server = None
+    if not args.new_window:
+        from ui.single_instance import claim
+
+        server = claim(data, args.url)
+        if server is None:
+            print("Sent to the window already open.", flush=True)
+            return 0
+
+    from ui.main_window import MainWindow
+
+    app.setWindowIcon(app_icon())
     apply_color_scheme(app, os.environ.get("BCPV_COLOR_SCHEME", ""))
 
     # The frame first (menus come with the panels): a window on screen within a bare Qt app's start-up time,
@@ -80,13 +225,27 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow(deferred=True)
     window.show()
     app.processEvents()
+
     bench = os.environ.get("BCPV_BENCH_EXIT")  # tests/benchmarks: "shown" (frame) or "built" (panels)
     if bench == "shown":
+        close_server(server)
         print("shown", flush=True)
         return 0
+
+    # Logging and the crash handler right after the first paint (their imports cost ~30 ms); nothing before
+    # this point logs but the single-instance hand-over, which reports on stdout/stderr instead.
+    from ui.crash import install_crash_handler
+    from viewer.logs import setup_logging
+
+    log_path = setup_logging(args.log_level, data / "logs")
+    logger.info("starting %s %s (log level %s)", APP_NAME, os.getpid(), args.log_level)
+    if server is not None and server.listening:
+        logger.info("single-instance server listening on %s", server.name)
+    reporter = install_crash_handler(lambda: window, dialog=not args.no_crash_dialog)
     window.build()
     app.processEvents()
     if bench == "built":
+        close_server(server)
         print("shown", flush=True)
         return 0
 
@@ -97,10 +256,32 @@ def run_gui(args: argparse.Namespace) -> int:
 
     loop = EventLoop(app)
     asyncio.set_event_loop(loop)
+    loop.set_exception_handler(reporter.asyncio_handler)
     controller = AppController(window, args)
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
     window.closed.connect(quit_event.set)
+    stop_signals = handle_stop_signals(lambda: loop.call_soon_threadsafe(quit_event.set))
+    forwarded: set[asyncio.Future[None]] = set()
+
+    def on_forwarded(text: str | None) -> None:
+        logger.info("received forwarded %s", "text" if text else "request to show the window")
+        if window.isMinimized():
+            window.showNormal()
+        window.raise_()
+        window.activateWindow()
+        if not text:
+            return
+        workspace = controller.workspace
+        if workspace is None or workspace.connection is None:
+            controller.args.url = text  # not signed in yet: opened after sign-in, like a command-line URL
+            return
+        task = asyncio.ensure_future(controller.open_text(text))
+        forwarded.add(task)
+        task.add_done_callback(forwarded.discard)
+
+    if server is not None:
+        server.set_handler(on_forwarded)
 
     async def lifetime() -> None:
         start = asyncio.ensure_future(controller.start())
@@ -111,19 +292,74 @@ def run_gui(args: argparse.Namespace) -> int:
             window.grab().save(path)
             quit_event.set()
         await quit_event.wait()
+        close_server(server)  # a launch from now on starts its own window instead of talking to a closing one
         start.cancel()
         await controller.shutdown()
 
     exit_code = 0
     try:
         loop.run_until_complete(lifetime())
-    except Exception:  # last resort: log it; the crash dialog is a later milestone
+    except Exception:  # last resort: the loop itself failed, so no dialog, but the log has it
         logger.exception("unexpected error")
         exit_code = 1
     finally:
+        close_server(server)
+        stop_signals()
         loop.close()
         import gc
 
         gc.collect()
+    logger.info("stopped (log: %s)", log_path)
     return exit_code
 
+
+def close_server(server: InstanceServer | None) -> None:
+    """Remove the socket now: left to interpreter shutdown, the file may outlive the process."""
+    if server is not None:
+        server.close()
+
+
+def handle_stop_signals(stop: Callable[[], object]) -> Callable[[], None]:
+    """SIGTERM/SIGINT (logout, ``kill``, Ctrl+C in the terminal) quit like closing the window does.
+
+    Python runs signal handlers only between bytecodes, and an idle Qt loop runs none: the wake-up fd makes
+    a socket readable on each signal, and the Qt notifier on it gives Python the moment it needs.
+    Returns the function that undoes all this.
+    """
+    import signal
+    import socket
+
+    from PySide6.QtCore import QSocketNotifier
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    try:
+        previous_fd = signal.set_wakeup_fd(writer.fileno())
+    except ValueError:  # not the main thread: no signals for us
+        reader.close()
+        writer.close()
+        return lambda: None
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            reader.recv(256)
+
+    notifier.activated.connect(drain)
+    handled = [sig for sig in (signal.SIGTERM, signal.SIGINT) if sig is not None]
+    previous = {sig: signal.signal(sig, lambda _signum, _frame: stop()) for sig in handled}
+
+    def undo() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        reader.close()
+        writer.close()
+
+    return undo
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Desktop integration on Linux/BSD: a freedesktop ``.desktop`` entry and hicolor icons in the user's data dir.
+
+The entry's file name is the app id, because Wayland compositors and docks match a running window to its
+entry by ``QGuiApplication.desktopFileName()`` (set to the same id in ``ui.app``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+from ui.app import APP_ID
+
+__all__ = ["APP_ID", "install_desktop_entry", "uninstall_desktop_entry"]
+
+ICON_NAME = "bc-payment-viewer"  # the files in resources/icons
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+GUI_SCRIPT = "bc-payment-viewer"  # [project.gui-scripts] in pyproject.toml
+
+# Characters that make the Exec key's argument need quoting (Desktop Entry Specification, "The Exec key").
+_RESERVED = re.compile(r"""[\s"'\\><~|&;$*?#()`]""")
+
+
+class UnsupportedPlatform(Exception):
+    """Desktop entries are a freedesktop.org (Linux/BSD) thing."""
+
+
+def default_data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def icon_file(size: int | None) -> Path:
+    """A bundled icon: the PNG of ``size`` pixels, or the SVG for ``None``."""
+    name = f"{ICON_NAME}-{size}.png" if size else f"{ICON_NAME}.svg"
+    return Path(str(resources.files("resources") / "icons" / name))
+
+
+def exec_quote(arg: str) -> str:
+    """One argument of the Exec key: quoted per the spec, then escaped as a desktop-entry string."""
+    arg = arg.replace("%", "%%")
+    if not arg or _RESERVED.search(arg):
+        arg = '"' + re.sub(r'(["`$\\])', r"\\\1", arg) + '"'
+    return arg.replace("\\", "\\\\")
+
+
+def launch_command() -> list[str]:
+    """How to start this installation: the gui-script next to the interpreter, else the interpreter on main.py.
+
+    Absolute paths and the venv's own interpreter (not resolved through its symlink), so the entry starts the
+    app with the packages it was installed with, whatever the desktop session's PATH is.
+    """
+    python = Path(os.path.abspath(sys.executable))
+    script_dir = python.parent
+    for name in (GUI_SCRIPT, f"{GUI_SCRIPT}.exe"):
+        if (script_dir / name).is_file():
+            return [str(script_dir / name)]
+    main_py = Path(__file__).resolve().parent.parent / "main.py"
+    if main_py.is_file():
+        return [str(python), str(main_py)]
+    return [str(python), "-m", "ui.app"]
+
+
+def desktop_entry_text(command: list[str] | None = None) -> str:
+    exec_line = " ".join(exec_quote(part) for part in (command or launch_command()))
+    return "\n".join([
+        "[Desktop Entry]",
+        "Type=Application",
+        "Name=BC Payment Viewer",
+        "GenericName=Payment Viewer",
+        "Comment=View Business Central customer payments",
+        f"Exec={exec_line} %u",
+        f"Icon={APP_ID}",
+        "Terminal=false",
+        "Categories=Office;Finance;",
+        "Keywords=Business Central;Dynamics;payment;journal;customer;",
+        # X11 matches windows by WM_CLASS, which Qt takes from the application name (viewer.paths.APP_NAME).
+        "StartupWMClass=bc-payment-viewer",
+        "StartupNotify=true",
+        "",
+    ])
+
+
+def installed_paths(data_home: Path | None = None) -> list[Path]:
+    home = data_home or default_data_home()
+    icons = home / "icons" / "hicolor"
+    return [
+        home / "applications" / f"{APP_ID}.desktop",
+        *(icons / f"{size}x{size}" / "apps" / f"{APP_ID}.png" for size in ICON_SIZES),
+        icons / "scalable" / "apps" / f"{APP_ID}.svg",
+    ]
+
+
+def _check_platform() -> None:
+    if sys.platform in ("win32", "darwin"):
+        raise UnsupportedPlatform(
+            "Desktop entries are for Linux and BSD desktops. On this system, make a shortcut to: "
+            + " ".join(launch_command())
+        )
+
+
+def install_desktop_entry(data_home: Path | None = None) -> list[Path]:
+    """Write the entry and the icons under ``data_home`` (default ``$XDG_DATA_HOME``); returns the files."""
+    _check_platform()
+    entry, *icons = installed_paths(data_home)
+    written: list[Path] = []
+    for size, target in zip((*ICON_SIZES, None), icons, strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(icon_file(size), target)
+        written.append(target)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    # Written last and atomically: a menu that sees the entry also finds its icon.
+    tmp = entry.with_suffix(".desktop.tmp")
+    tmp.write_text(desktop_entry_text(), encoding="utf-8")
+    tmp.chmod(0o644)
+    tmp.replace(entry)
+    written.insert(0, entry)
+    return written
+
+
+def uninstall_desktop_entry(data_home: Path | None = None) -> list[Path]:
+    """Remove what ``install_desktop_entry`` wrote; returns the files that were there."""
+    _check_platform()
+    removed: list[Path] = []
+    for path in installed_paths(data_home):
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed

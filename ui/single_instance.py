@@ -1,0 +1,153 @@
+"""One window per user and data directory: a second launch hands its URL to the running app and exits.
+
+A local socket (a Unix socket in the temp dir, a named pipe on Windows) named after the user and a hash of
+the data directory, so two users — or two test runs with different ``BCPV_DATA_DIR`` — never meet.
+The protocol is one JSON line each way: ``{"cmd": "open", "text": …}`` or ``{"cmd": "raise"}``, answered
+by ``{"ok": true}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_MS = 500
+REPLY_TIMEOUT_MS = 3000
+MAX_MESSAGE = 64 * 1024  # a URL or a few GUIDs; anything bigger is not ours
+
+Handler = Callable[[str | None], None]  # the forwarded text, or None for "just show yourself"
+
+
+def server_name(data_dir: Path) -> str:
+    # The uid on Unix; on Windows the user name (the pipe's ACL is what keeps other users out).
+    user = str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    user = re.sub(r"[^A-Za-z0-9_.-]", "_", user)[:32]
+    # Only tells data directories apart (not a security boundary: the socket is this user's alone), so a
+    # checksum will do; hashlib would load OpenSSL before the first paint.
+    digest = f"{zlib.crc32(str(data_dir.resolve()).encode()):08x}"
+    return f"bc-payment-viewer-{user}-{digest}"
+
+
+def forward(name: str, text: str | None) -> bool:
+    """Hand ``text`` to a running instance; False when none answers (then this process becomes it)."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
+        return False
+    import json  # only once another instance answers: the first one must not pay for it before its first paint
+    message = {"cmd": "open", "text": text} if text else {"cmd": "raise"}
+    socket.write(json.dumps(message).encode() + b"\n")
+    socket.waitForBytesWritten(REPLY_TIMEOUT_MS)
+    reply = b""
+    while b"\n" not in reply and socket.waitForReadyRead(REPLY_TIMEOUT_MS):
+        reply += bytes(socket.readAll().data())
+    socket.disconnectFromServer()
+    try:
+        return bool(json.loads(reply.decode()).get("ok"))
+    except (ValueError, AttributeError):
+        logger.warning("the running instance did not confirm the hand-over")
+        return False
+
+
+class InstanceServer(QObject):
+    """Listens for later launches. Messages that arrive before ``set_handler`` are kept until then."""
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._server = QLocalServer(self)
+        # Only this user may connect (the Unix socket is made 0700; on Windows the pipe's ACL).
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._accept)
+        self._handler: Handler | None = None
+        self._pending: list[str | None] = []
+        self._buffers: dict[QLocalSocket, bytes] = {}
+
+    def listen(self) -> bool:
+        if self._server.listen(self.name):
+            return True
+        # Nobody answered a connect, so a socket file left here is from an instance that crashed.
+        QLocalServer.removeServer(self.name)
+        if self._server.listen(self.name):
+            return True
+        # Logging is not set up yet (it comes after the first paint): tell the terminal.
+        print(f"single-instance server not started: {self._server.errorString()}", file=sys.stderr)
+        return False
+
+    @property
+    def listening(self) -> bool:
+        return self._server.isListening()
+
+    def set_handler(self, handler: Handler) -> None:
+        self._handler = handler
+        pending, self._pending = self._pending, []
+        for text in pending:
+            handler(text)
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _accept(self) -> None:
+        while (socket := self._server.nextPendingConnection()) is not None:
+            self._buffers[socket] = b""
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(lambda s=socket: self._drop(s))
+
+    def _drop(self, socket: QLocalSocket) -> None:
+        self._buffers.pop(socket, None)
+        socket.deleteLater()
+
+    def _read(self, socket: QLocalSocket) -> None:
+        data = self._buffers.get(socket, b"") + bytes(socket.readAll().data())
+        if b"\n" not in data:
+            if len(data) > MAX_MESSAGE:
+                socket.abort()
+                self._drop(socket)
+            else:
+                self._buffers[socket] = data
+            return
+        line = data.split(b"\n", 1)[0]
+        import json
+
+        try:
+            message = json.loads(line.decode())
+            text = message.get("text") if message.get("cmd") == "open" else None
+            if text is not None and not isinstance(text, str):
+                raise ValueError("text is not a string")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            logger.warning("ignored a malformed single-instance message")
+            socket.write(b'{"ok": false}\n')
+        else:
+            socket.write(b'{"ok": true}\n')
+            self._deliver(text)
+        socket.flush()
+        socket.disconnectFromServer()
+
+    def _deliver(self, text: str | None) -> None:
+        if self._handler is None:
+            self._pending.append(text)
+        else:
+            self._handler(text)
+
+
+def claim(data_dir: Path, text: str | None) -> InstanceServer | None:
+    """Forward ``text`` to the running instance and return None, or become that instance and return its server.
+
+    If the server cannot listen (an odd temp dir), the app still runs, just without forwarding.
+    """
+    name = server_name(data_dir)
+    if forward(name, text):
+        return None
+    server = InstanceServer(name)
+    server.listen()
+    return server
