@@ -55,6 +55,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        # Half and half to start with (the panels' size hints would squeeze the list); restored state wins.
+        self.splitter.setSizes([640, 640])
 
         central = QWidget()
         layout = QVBoxLayout(central)
