@@ -57,6 +57,14 @@ def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _clear_clipboard_at_exit(qapp: QApplication) -> Iterator[None]:
+    """Qt's offscreen platform crashes at exit when the clipboard still holds QMimeData (measured with
+    PySide6 6.11; xcb is fine): empty it before the QApplication goes."""
+    yield
+    QApplication.clipboard().clear()
+
+
 @pytest.fixture(scope="session")
 def _qloop_session(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     # qasync: one loop per process. Never stop() it from a fixture; close it once, at the end,

@@ -260,6 +260,10 @@ def run_gui(args: argparse.Namespace) -> int:
     controller = AppController(window, args)
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
+    if QGuiApplication.platformName() == "offscreen":
+        # Qt's offscreen platform crashes at exit while the clipboard holds QMimeData (xcb, Windows and
+        # macOS keep what the user copied): headless runs empty it first.
+        app.aboutToQuit.connect(lambda: QGuiApplication.clipboard().clear())
     window.closed.connect(quit_event.set)
     stop_signals = handle_stop_signals(lambda: loop.call_soon_threadsafe(quit_event.set))
     forwarded: set[asyncio.Future[None]] = set()
