@@ -303,3 +303,14 @@ def test_full_run_log_has_no_secrets(tmp_path: Path) -> None:
     assert "sbx~" not in text
     assert hashlib.sha256(b"1-key").hexdigest()[:44] not in text
     assert not re.search(r"""code_verifier["']?\s*[:=]\s*["'](?!\*\*\*)""", text)
+
+
+def test_windows_start_menu_shortcut_script_quotes_paths(tmp_path: Path) -> None:
+    from ui.desktop import shortcut_script, start_menu_shortcut
+
+    target = start_menu_shortcut(tmp_path / "Programs")
+    assert target.name == "BC Payment Viewer.lnk"
+    script = shortcut_script(target, [r"C:\Users\O'Brien\venv\Scripts\pythonw.exe", r"C:\My Apps\main.py"],
+                             Path(r"C:\icons\icon.png"))
+    assert "CreateShortcut('" in script and "O''Brien" in script  # PowerShell single-quote escaping
+    assert "$s.Arguments = '\"C:\\My Apps\\main.py\"'" in script and script.endswith("$s.Save()")

@@ -95,16 +95,65 @@ def installed_paths(data_home: Path | None = None) -> list[Path]:
 
 
 def _check_platform() -> None:
-    if sys.platform in ("win32", "darwin"):
+    if sys.platform == "darwin":
         raise UnsupportedPlatform(
-            "Desktop entries are for Linux and BSD desktops. On this system, make a shortcut to: "
-            + " ".join(launch_command())
+            "Desktop entries are for Linux and BSD desktops (Windows gets a Start-menu shortcut). On macOS, "
+            "make an Automator application that runs: " + " ".join(launch_command())
         )
 
 
+def start_menu_shortcut(programs: Path | None = None) -> Path:
+    """Where the Windows Start-menu shortcut goes (``%APPDATA%\\Microsoft\\Windows\\Start Menu\\Programs``)."""
+    base = programs or Path(os.environ.get("APPDATA", str(Path.home() / "AppData" / "Roaming"))) / (
+        "Microsoft/Windows/Start Menu/Programs"
+    )
+    return base / "BC Payment Viewer.lnk"
+
+
+def _ps_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def shortcut_script(target: Path, command: list[str], icon: Path) -> str:
+    """PowerShell that makes the .lnk through the WScript.Shell COM object (no extra Python packages)."""
+    arguments = " ".join(f'"{a}"' if " " in a else a for a in command[1:])
+    return "; ".join([
+        "$s = (New-Object -ComObject WScript.Shell).CreateShortcut(" + _ps_quote(str(target)) + ")",
+        "$s.TargetPath = " + _ps_quote(command[0]),
+        "$s.Arguments = " + _ps_quote(arguments),
+        "$s.IconLocation = " + _ps_quote(str(icon)),
+        "$s.Description = " + _ps_quote("View Business Central customer payments"),
+        "$s.Save()",
+    ])
+
+
+def _windows(install: bool, programs: Path | None = None) -> list[Path]:
+    import subprocess
+
+    target = start_menu_shortcut(programs)
+    if not install:
+        if target.exists():
+            target.unlink()
+            return [target]
+        return []
+    target.parent.mkdir(parents=True, exist_ok=True)
+    command = launch_command()
+    if command[0].endswith("python.exe"):  # pythonw.exe: no console window behind the app
+        command[0] = command[0][: -len("python.exe")] + "pythonw.exe"
+    script = shortcut_script(target, command, icon_file(256))
+    subprocess.run(["powershell", "-NoProfile", "-NonInteractive", "-Command", script], check=True,
+                   capture_output=True, timeout=60)
+    return [target]
+
+
 def install_desktop_entry(data_home: Path | None = None) -> list[Path]:
-    """Write the entry and the icons under ``data_home`` (default ``$XDG_DATA_HOME``); returns the files."""
+    """Write the entry and the icons under ``data_home`` (default ``$XDG_DATA_HOME``); returns the files.
+
+    On Windows: a Start-menu shortcut instead.
+    """
     _check_platform()
+    if sys.platform == "win32":
+        return _windows(True)
     entry, *icons = installed_paths(data_home)
     written: list[Path] = []
     for size, target in zip((*ICON_SIZES, None), icons, strict=True):
@@ -124,6 +173,8 @@ def install_desktop_entry(data_home: Path | None = None) -> list[Path]:
 def uninstall_desktop_entry(data_home: Path | None = None) -> list[Path]:
     """Remove what ``install_desktop_entry`` wrote; returns the files that were there."""
     _check_platform()
+    if sys.platform == "win32":
+        return _windows(False)
     removed: list[Path] = []
     for path in installed_paths(data_home):
         if path.exists():
