@@ -307,11 +307,12 @@ class PaymentForm(QWidget):
     def _align_labels(self) -> None:
         """One label column across all groups, so values line up down the whole form."""
         boxes = [*self.sections.values(), *self.related_sections.values()]
-        labels = [box.form.labelForField(edit.parentWidget() or edit) for box in boxes for edit in box.edits.values()]
-        widths = [label.sizeHint().width() for label in labels if label is not None]
+        found = [box.form.labelForField(edit.parentWidget() or edit) for box in boxes for edit in box.edits.values()]
+        labels = [label for label in found if isinstance(label, QLabel)]
+        # Room for the change glyph too, so marking a field never shifts the column.
+        widths = [label.fontMetrics().horizontalAdvance("◆ " + label.text()) + 8 for label in labels]
         for label in labels:
-            if label is not None and widths:
-                label.setMinimumWidth(max(widths))
+            label.setMinimumWidth(max(widths))
 
     def _section(self, group: str) -> RecordSection:
         box = self.sections.get(group)
@@ -590,7 +591,7 @@ def _blend(base: QColor, accent: QColor, amount: float) -> QColor:
     )
 
 
-def _elide(text: str, limit: int = 40) -> str:
+def _elide(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
