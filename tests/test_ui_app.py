@@ -304,3 +304,16 @@ def test_next_start_restores_company_journal_and_window(start_app: Start, qloop:
     assert controller2.navigation.company_id == demo.company_id
     restored = window2.splitter.sizes()
     assert abs(restored[0] / sum(restored) - sizes[0] / sum(sizes)) < 0.02  # same split (widths follow the window)
+
+
+def test_opening_a_payment_of_another_journal_moves_the_navigator_there(start_app: Start, qloop: qasync.QEventLoop,
+                                                                        sandbox: Sandbox) -> None:
+    _window, controller = start_app()
+    demo = sandbox.store().demo
+    nav = controller.navigation
+    if nav.journal_id == demo.journal_id:
+        qloop.run_until_complete(nav.select_journal(demo.second_journal_id))
+    qloop.run_until_complete(controller.open_text(payment_url(sandbox)))  # a GENERAL-journal payment
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    assert nav.journal_id == demo.journal_id
+    assert controller.window.navigator.journal_combo.currentIndex() == nav.journals.row_of(demo.journal_id)

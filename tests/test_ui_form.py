@@ -9,6 +9,7 @@ import pytest
 import qasync
 from PySide6.QtCore import QLocale, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import QApplication, QLineEdit
 from pytestqt.qtbot import QtBot
 
@@ -32,6 +33,9 @@ class Harness:
         self.model = PaymentModel(self.client, locale=locale or QLocale("en_US"))
         self.related = Related(self.client, locale=locale or QLocale("en_US"))
         self.model.loaded.connect(lambda r: self.related.follow(r, refresh=True))
+        # Every model the form binds to stays a well-behaved Qt model through loads, marks and failures.
+        self.testers = [QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal)
+                        for m in (self.model, *self.related.models.values())]
         self.panel = PaymentPanel()
         self.panel.bind(self.model, self.related)
         self.panel.resize(700, 900)

@@ -218,6 +218,22 @@ class AppController:
             return
         self._remember(text)
         self.open_url(url)
+        await self._follow_in_navigator(url)
+
+    async def _follow_in_navigator(self, url: str) -> None:
+        """Show the opened payment's company and journal in the navigator, so the list around it is its own."""
+        from viewer.refs import RefError, parse
+
+        try:
+            ref = parse(url)
+        except RefError:
+            return
+        nav = self.navigation
+        if ref.company_id and ref.company_id != nav.company_id and nav.companies.row_of(ref.company_id) >= 0:
+            await nav.select_company(ref.company_id)
+        if ref.journal_id and ref.journal_id != nav.journal_id and nav.journals.row_of(ref.journal_id) >= 0:
+            await nav.select_journal(ref.journal_id)
+        self.window.navigator.sync_from_navigation()
 
     def _wire_history_and_watch(self) -> None:
         from viewer.snapshots import SnapshotStore, default_path
