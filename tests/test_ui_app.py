@@ -317,3 +317,13 @@ def test_opening_a_payment_of_another_journal_moves_the_navigator_there(start_ap
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
     assert nav.journal_id == demo.journal_id
     assert controller.window.navigator.journal_combo.currentIndex() == nav.journals.row_of(demo.journal_id)
+
+
+def test_bare_guids_move_the_navigator_to_the_payments_journal(start_app: Start, qloop: qasync.QEventLoop,
+                                                               sandbox: Sandbox) -> None:
+    _window, controller = start_app()
+    demo = sandbox.store().demo
+    nav = controller.navigation
+    qloop.run_until_complete(nav.select_journal(demo.second_journal_id))
+    qloop.run_until_complete(controller.open_text(f"{demo.company_id} {demo.payment_id}"))
+    assert controller.payment.state == LoadState.READY and nav.journal_id == demo.journal_id

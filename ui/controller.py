@@ -103,6 +103,14 @@ class AppController:
                 await self.workspace.sign_in_browser()
             except ViewerError as exc:
                 self._show_error(exc)
+        if self.args.sandbox and self.args.activity and self.args.activity > 0 and self.sandbox_owned:
+            # The demo: payments change by themselves, so watch the open one and let the marks appear.
+            self.window.payment.watch_interval.setCurrentIndex(self.window.payment.watch_interval.findData(10))
+            self.window.payment.watch_button.setChecked(True)
+
+    @property
+    def sandbox_owned(self) -> bool:
+        return self._owns_sandbox
 
     async def _start_sandbox(self) -> tuple[SandboxEndpoints, Any]:
         from viewer.sandbox import Sandbox
@@ -231,8 +239,14 @@ class AppController:
         nav = self.navigation
         if ref.company_id and ref.company_id != nav.company_id and nav.companies.row_of(ref.company_id) >= 0:
             await nav.select_company(ref.company_id)
-        if ref.journal_id and ref.journal_id != nav.journal_id and nav.journals.row_of(ref.journal_id) >= 0:
-            await nav.select_journal(ref.journal_id)
+        journal = ref.journal_id
+        if journal is None:
+            # A direct-route URL or bare GUIDs: v2.0 says the journal in the payment itself.
+            record = await self.payment.wait()
+            if record is not None and record.url == url:
+                journal = str(record.values.get("journalId") or "") or None
+        if journal and journal != nav.journal_id and nav.journals.row_of(journal) >= 0:
+            await nav.select_journal(journal)
         self.window.navigator.sync_from_navigation()
 
     def _wire_history_and_watch(self) -> None:

@@ -217,6 +217,13 @@ class RecordModel(QAbstractTableModel):
         self._set_record(None)
         self._set_state(LoadState.EMPTY)
 
+    async def wait(self) -> PaymentRecord | None:
+        """Wait for the load in flight (if any); the record shown afterwards."""
+        task = self._task
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        return self.record
+
     def refresh(self) -> asyncio.Task[PaymentRecord | None] | None:
         return self.load(self.url) if self.url else None
 
