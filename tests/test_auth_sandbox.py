@@ -226,3 +226,34 @@ def test_aadsts_codes_become_plain_instructions(code: int, words: str) -> None:
     assert words.lower() in str(failure).lower()
     assert failure.aadsts == code
     assert "Trace ID" not in str(failure)
+
+
+def test_service_principal_with_a_certificate(sandbox: Sandbox) -> None:
+    assert sandbox.info is not None
+    sp = sandbox.info.service_principal
+    app = AppSession(client_id=sp["client_id"], client_certificate=sp["certificate_pem"],
+                     authority=sandbox.info.authority, verify=sandbox.ssl_context())
+    header = asyncio.run(app.authorization())
+    claims = sandbox._verify_bc_token(header[7:])
+    assert claims["idtyp"] == "app" and claims["appid"] == sp["client_id"]
+    assert "PRIVATE KEY" not in repr(app)
+    app.close()
+
+
+def test_a_certificate_the_app_does_not_know_is_explained() -> None:
+    # Another sandbox's certificate: well-formed, but not registered for this app.
+    with Sandbox(seed=9) as other, Sandbox(seed=1) as box:
+        assert other.info is not None and box.info is not None
+        app = AppSession(client_id=box.info.service_principal["client_id"],
+                         client_certificate=other.info.service_principal["certificate_pem"],
+                         authority=box.info.authority, verify=box.ssl_context())
+        with pytest.raises(SignInRequired) as info:
+            asyncio.run(app.authorization())
+        assert info.value.aadsts == 700027 and "certificate" in str(info.value).lower()
+        app.close()
+
+
+def test_certificate_text_needs_key_and_certificate() -> None:
+    with pytest.raises(AuthFailed, match="private key and the certificate"):
+        AppSession(client_id="x", client_certificate="-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----",
+                   authority="https://login.microsoftonline.com/contoso.com")

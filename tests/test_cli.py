@@ -181,3 +181,27 @@ def test_real_entry_point_in_a_subprocess(sandbox: Sandbox, tmp_path: Path) -> N
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )
     assert missing.returncode == 4 and "Traceback" not in missing.stderr
+
+
+def test_cloud_with_a_service_principal_certificate(sandbox: Sandbox, data_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert sandbox.info is not None
+    Settings().save_profile(
+        ServicePrincipalProfile(
+            name="sandbox-cert",
+            tenant=sandbox.info.tenant,
+            client_id=sandbox.info.service_principal["client_id"],
+            authority_host=sandbox.info.base_url,
+            api_base=sandbox.info.base_url,
+            ca_file=sandbox.info.ca_file,
+            credential="certificate",
+        )
+    )
+    code, _, err = run("show", cloud_url(sandbox), "--profile", "sandbox-cert")
+    assert code == 3 and "BCPV_CLIENT_CERTIFICATE" in err  # nothing in the keyring here
+    pem = tmp_path / "sp.pem"
+    pem.write_text(sandbox.info.service_principal["certificate_pem"], encoding="utf-8")
+    monkeypatch.setenv("BCPV_CLIENT_CERTIFICATE", str(pem))
+    code, out, err = run("show", cloud_url(sandbox), "--profile", "sandbox-cert", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["id"] == sandbox.store().demo.payment_id

@@ -272,3 +272,25 @@ def test_profile_editor_validates_edits_renames_and_deletes(
     assert [p.name for p in dlg.settings.profiles()] == ["Renamed"]
     dlg.delete_profile()
     assert dlg.settings.profiles() == [] and dlg.list.count() == 0
+
+
+def test_profile_editor_takes_a_certificate_into_the_keyring(
+    dialog: tuple[ProfileDialog, list[tuple[str, str, str]]], qtbot: QtBot, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    assert sandbox.info is not None
+    dlg, secrets = dialog
+    dlg.new_profile()
+    dlg.kind.setCurrentIndex(1)
+    dlg.credential.setCurrentIndex(dlg.credential.findData("certificate"))
+    assert dlg.certificate_file.isVisible() and not dlg.client_secret.isVisible()
+    pem = tmp_path / "sp.pem"
+    pem.write_text(sandbox.info.service_principal["certificate_pem"], encoding="utf-8")
+    for edit, text in ((dlg.name, "Robot cert"), (dlg.tenant, "contoso.com"),
+                       (dlg.client_id, "11111111-2222-3333-4444-777777777777"), (dlg.certificate_file, str(pem))):
+        qtbot.keyClicks(edit, text)
+    assert dlg.save(), dlg.message.text()
+    saved = dlg.settings.profile("Robot cert")
+    assert isinstance(saved, ServicePrincipalProfile) and saved.credential == "certificate"
+    assert secrets == [("Robot cert", "certificate", sandbox.info.service_principal["certificate_pem"])]
+    dlg.certificate_file.setText(str(tmp_path / "missing.pem"))
+    assert not dlg.save() and "Cannot read" in dlg.message.text()

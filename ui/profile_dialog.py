@@ -110,9 +110,23 @@ class ProfileDialog(QDialog):
         cloud.addRow("&Tenant:", self.tenant)
         cloud.addRow("&Environment:", self.environment)
         cloud.addRow("C&lient id:", self.client_id)
+        self.credential = QComboBox()
+        self.credential.setObjectName("profileCredential")
+        self.credential.setAccessibleName("Service principal credential")
+        self.credential.addItem("Client secret", "secret")
+        self.credential.addItem("Certificate (PEM file with the private key)", "certificate")
+        self.credential.currentIndexChanged.connect(lambda _i: self._show_kind())
+        self.credential_label = QLabel("Cre&dential:")
+        self.credential_label.setBuddy(self.credential)
+        cloud.addRow(self.credential_label, self.credential)
         self.secret_label = QLabel("Client &secret:")
         self.secret_label.setBuddy(self.client_secret)
         cloud.addRow(self.secret_label, self.client_secret)
+        self.certificate_file = _line("profileCertificate", "Certificate file",
+                                      "PEM file with the private key and the certificate (read into the keyring)")
+        self.certificate_label = QLabel("Certificate &file:")
+        self.certificate_label.setBuddy(self.certificate_file)
+        cloud.addRow(self.certificate_label, self.certificate_file)
         cloud.addRow("Sign-in address:", self.authority_host)
         cloud.addRow("API address:", self.api_base)
         self.onprem_form = QWidget()
@@ -203,6 +217,8 @@ class ProfileDialog(QDialog):
             self.client_id.setText(profile.client_id)
             self.authority_host.setText("" if profile.authority_host == MICROSOFT_LOGIN else profile.authority_host)
             self.api_base.setText("" if profile.api_base == MICROSOFT_API else profile.api_base)
+        if isinstance(profile, ServicePrincipalProfile):
+            self.credential.setCurrentIndex(max(0, self.credential.findData(profile.credential)))
         if isinstance(profile, OnPremProfile):
             self.base_url.setText(profile.base_url)
             self.user.setText(profile.user)
@@ -216,7 +232,8 @@ class ProfileDialog(QDialog):
         self.list.clearSelection()
         self.list.setCurrentRow(-1)
         for edit in (self.name, self.tenant, self.environment, self.client_id, self.authority_host, self.api_base,
-                     self.client_secret, self.base_url, self.user, self.onprem_tenant, self.password, self.ca_file):
+                     self.client_secret, self.base_url, self.user, self.onprem_tenant, self.password, self.ca_file,
+                     self.certificate_file):
             edit.clear()
         self.delete_button.setEnabled(False)
         self.message.clear()
@@ -227,8 +244,14 @@ class ProfileDialog(QDialog):
         cls = self.kind.currentData()
         self.forms.setCurrentWidget(self.onprem_form if cls is OnPremProfile else self.cloud_form)
         service = cls is ServicePrincipalProfile
-        self.client_secret.setVisible(service)
-        self.secret_label.setVisible(service)
+        certificate = service and self.credential.currentData() == "certificate"
+        shown: list[tuple[QWidget, bool]] = [
+            (self.credential, service), (self.credential_label, service),
+            (self.client_secret, service and not certificate), (self.secret_label, service and not certificate),
+            (self.certificate_file, certificate), (self.certificate_label, certificate),
+        ]
+        for widget, visible in shown:
+            widget.setVisible(visible)
 
     # ---- save / delete -------------------------------------------------------------------------
 
@@ -242,6 +265,7 @@ class ProfileDialog(QDialog):
             profile = OnPremProfile(name=name, base_url=self.base_url.text().strip(), user=self.user.text().strip(),
                                     tenant=self.onprem_tenant.text().strip() or None, ca_file=ca_file)
         else:
+            extra = {"credential": str(self.credential.currentData())} if cls is ServicePrincipalProfile else {}
             profile = cls(
                 name=name,
                 tenant=self.tenant.text().strip(),
@@ -250,6 +274,7 @@ class ProfileDialog(QDialog):
                 authority_host=self.authority_host.text().strip() or MICROSOFT_LOGIN,
                 api_base=self.api_base.text().strip() or MICROSOFT_API,
                 ca_file=ca_file,
+                **extra,
             )
         profile.validate()
         return profile
@@ -264,7 +289,9 @@ class ProfileDialog(QDialog):
             if old is not None and old.name != profile.name:
                 self.settings.delete_profile(old.name)  # a rename
             secret_kind, secret = (
-                ("client_secret", self.client_secret.text()) if isinstance(profile, ServicePrincipalProfile)
+                ("certificate", self._read_certificate())
+                if isinstance(profile, ServicePrincipalProfile) and profile.credential == "certificate"
+                else ("client_secret", self.client_secret.text()) if isinstance(profile, ServicePrincipalProfile)
                 else ("password", self.password.text()) if isinstance(profile, OnPremProfile) else ("", "")
             )
             if secret:
@@ -280,6 +307,20 @@ class ProfileDialog(QDialog):
         self.message.setText(f"✓ Saved “{profile.name}”.")
         self.saved.emit(profile.name)
         return True
+
+    def _read_certificate(self) -> str:
+        """The PEM goes to the keyring; the file path is not kept (the file may be removed afterwards)."""
+        path = self.certificate_file.text().strip()
+        if not path:
+            return ""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                pem = handle.read()
+        except OSError as exc:
+            raise ProfileError(f"Cannot read the certificate file: {exc.strerror}") from None
+        if "PRIVATE KEY-----" not in pem or "BEGIN CERTIFICATE" not in pem:
+            raise ProfileError("The certificate file must hold the private key and the certificate (PEM)")
+        return pem
 
     def delete_profile(self) -> None:
         profile = self.current()

@@ -56,6 +56,9 @@ AADSTS_HINTS: dict[int, str] = {
     "applications' redirect URI in the app registration.",
     7000215: "The client secret is wrong. Check the service principal's secret.",
     7000222: "The client secret has expired. Create a new secret in the app registration.",
+    700027: "The certificate was not accepted. Upload this certificate to the app registration "
+    "(Certificates & secrets) or pick the one that is there.",
+    700023: "The certificate's client assertion was for another app or tenant. Check the client id.",
     7000218: "Device-code sign-in needs 'Allow public client flows' turned on in the app registration.",
     90002: "The tenant was not found. Check the tenant id or domain in the profile.",
     50126: "Wrong user name or password.",
@@ -163,10 +166,20 @@ class TokenCacheStore:
         self.cache.deserialize("{}")
 
 
+class _MsalHttpClient(httpx.Client):
+    """MSAL was written against requests, which form-encodes bytes values as text; httpx would send
+    ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes."""
+
+    def post(self, url: Any, *args: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
+        if isinstance(data, dict):
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return super().post(url, *args, data=data, **kwargs)
+
+
 def msal_http_client(verify: ssl.SSLContext | bool | str) -> httpx.Client:
     """MSAL's HTTP client. ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an httpx
     client with an explicit context is used as given."""
-    return httpx.Client(verify=verify, timeout=30, trust_env=False)
+    return _MsalHttpClient(verify=verify, timeout=30, trust_env=False)
 
 
 def _instance_discovery(authority: str) -> bool:
@@ -470,6 +483,22 @@ class LoopbackReceiver:
 # ---- service principal and Basic ---------------------------------------------------------------
 
 
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----.+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----",
+    re.DOTALL,
+)
+_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def certificate_credential(pem: str) -> dict[str, str]:
+    """MSAL's certificate credential from one PEM text (private key + certificate); MSAL derives the SHA-256
+    thumbprint from the certificate."""
+    key, cert = _PEM_KEY.search(pem), _PEM_CERT.search(pem)
+    if key is None or cert is None:
+        raise AuthFailed("The certificate file must hold both the private key and the certificate (PEM).")
+    return {"private_key": key.group(0), "public_certificate": cert.group(0)}
+
+
 class AppSession:
     """A service principal (client credentials). The secret comes from the keyring, never settings."""
 
@@ -477,17 +506,30 @@ class AppSession:
         self,
         *,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
+        client_certificate: str | None = None,
         authority: str,
         scopes: list[str] | None = None,
         verify: ssl.SSLContext | bool | str = True,
     ) -> None:
+        """One of ``client_secret`` or ``client_certificate`` (PEM text holding the private key and the
+        certificate, as the keyring keeps it)."""
         self.scopes = scopes or [BC_SCOPE]
         self.client_id = client_id
-        self._args = (client_id, client_secret, authority)
+        credential: str | dict[str, str]
+        if client_certificate:
+            credential = certificate_credential(client_certificate)
+        elif client_secret:
+            credential = client_secret
+        else:
+            raise AuthFailed("A service principal needs a client secret or a certificate.")
+        self._args = (client_id, credential, authority)
         self._http = msal_http_client(verify)
         self._memo = _TokenMemo()
         self.app = self._build()
+
+    def __repr__(self) -> str:  # never the secret or the key
+        return f"AppSession(client_id={self.client_id!r})"
 
     def _build(self) -> msal.ConfidentialClientApplication:
         client_id, secret, authority = self._args

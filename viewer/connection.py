@@ -10,7 +10,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewer.auth import AppSession, BasicCredentials, TokenCacheStore, UserSession, load_secret
+from viewer.auth import AppSession, AuthFailed, BasicCredentials, TokenCacheStore, UserSession, load_secret
 from viewer.client import BcClient, Credentials, RetryPolicy
 from viewer.errors import SignInRequired
 from viewer.paths import data_dir
@@ -24,6 +24,18 @@ from viewer.profiles import (
 
 ENV_PASSWORD = "BCPV_PASSWORD"
 ENV_CLIENT_SECRET = "BCPV_CLIENT_SECRET"
+ENV_CLIENT_CERTIFICATE = "BCPV_CLIENT_CERTIFICATE"  # a path: the PEM itself never goes into the environment
+
+
+def _certificate_from_env() -> str | None:
+    path = os.environ.get(ENV_CLIENT_CERTIFICATE)
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise SignInRequired(f"Cannot read the certificate file {path}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class Connection:
         sandbox: SandboxEndpoints | None = None,
         password: str | None = None,
         client_secret: str | None = None,
+        client_certificate: str | None = None,
         cache: TokenCacheStore | None = None,
         retry: RetryPolicy | None = None,
         open_browser: object = None,
@@ -141,15 +154,29 @@ class Connection:
             return cls(profile, user, BcClient(user, verify=verify, retry=retry), profile.api_root,
                        f"{profile.api_base.rstrip('/')}/environments/v1.2")
         if isinstance(profile, ServicePrincipalProfile):
-            secret = client_secret or os.environ.get(ENV_CLIENT_SECRET) or load_secret(profile.name, "client_secret")
-            if not secret:
-                raise SignInRequired(
-                    f"No client secret for '{profile.name}': store it in the keyring (profile editor) "
-                    f"or set {ENV_CLIENT_SECRET}."
-                )
             verify = verify_for(profile.ca_file)
-            app = AppSession(client_id=profile.client_id, client_secret=secret, authority=profile.authority,
-                             verify=verify)
+            if profile.credential == "certificate":
+                pem = client_certificate or _certificate_from_env() or load_secret(profile.name, "certificate")
+                if not pem:
+                    raise SignInRequired(
+                        f"No certificate for '{profile.name}': store it in the keyring (profile editor) or set "
+                        f"{ENV_CLIENT_CERTIFICATE} to the path of a PEM file with the private key and the certificate."
+                    )
+                try:
+                    app = AppSession(client_id=profile.client_id, client_certificate=pem,
+                                     authority=profile.authority, verify=verify)
+                except AuthFailed as exc:
+                    raise SignInRequired(str(exc)) from None
+            else:
+                secret = (client_secret or os.environ.get(ENV_CLIENT_SECRET)
+                          or load_secret(profile.name, "client_secret"))
+                if not secret:
+                    raise SignInRequired(
+                        f"No client secret for '{profile.name}': store it in the keyring (profile editor) "
+                        f"or set {ENV_CLIENT_SECRET}."
+                    )
+                app = AppSession(client_id=profile.client_id, client_secret=secret, authority=profile.authority,
+                                 verify=verify)
             return cls(profile, app, BcClient(app, verify=verify, retry=retry), profile.api_root,
                        f"{profile.api_base.rstrip('/')}/environments/v1.2")
         if isinstance(profile, OnPremProfile):

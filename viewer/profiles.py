@@ -83,7 +83,8 @@ class CloudUserProfile:
 
 @dataclass(frozen=True)
 class ServicePrincipalProfile:
-    """An app registration with a client secret (kept in the keyring as ``client_secret``)."""
+    """An app registration with a client secret (kept in the keyring as ``client_secret``) or a certificate
+    (``credential="certificate"``: the PEM with its private key, kept in the keyring as ``certificate``)."""
 
     name: str
     tenant: str
@@ -92,6 +93,7 @@ class ServicePrincipalProfile:
     authority_host: str = MICROSOFT_LOGIN
     api_base: str = MICROSOFT_API
     ca_file: str | None = None
+    credential: str = "secret"  # or "certificate"
     kind: ProfileKind = field(default=ProfileKind.SERVICE_PRINCIPAL, init=False)
 
     @property
@@ -106,6 +108,8 @@ class ServicePrincipalProfile:
         _check_name(self.name)
         if not _TENANT.match(self.tenant) or self.tenant in ("organizations", "common"):
             raise ProfileError("A service principal needs a specific tenant (GUID or domain)")
+        if self.credential not in ("secret", "certificate"):
+            raise ProfileError("The credential must be a client secret or a certificate")
         _check_guid(self.client_id, "Client id")
         if not _ENVIRONMENT.match(self.environment):
             raise ProfileError("Environment must be a name like production or sandbox")

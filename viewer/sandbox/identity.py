@@ -18,10 +18,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from viewer.sandbox.bcerrors import BC_RESOURCE
 from viewer.sandbox.tokens import TokenIssuer, b64url
 
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_CODE_LIFETIME = 900
 AUTH_CODE_LIFETIME = 600
 # MSAL sleeps ``interval`` whole seconds between polls; 1 keeps device-code tests quick.
@@ -139,6 +141,8 @@ class Identity:
         self.public_client_id = str(uuid.uuid5(ns, "public-client"))
         self.service_principal_id = str(uuid.uuid5(ns, "service-principal"))
         self.service_principal_secret = "sbx~" + hashlib.sha256(f"{seed}-secret".encode()).hexdigest()[:36]
+        # The same app may also authenticate with a certificate (a signed client assertion), as in Entra.
+        self.service_principal_certificate_pem, self._sp_public_key = _make_certificate(self.service_principal_id)
         self.basic_user = "ADMIN"
         self.basic_password = hashlib.sha256(f"{seed}-key".encode()).hexdigest()[:44]
         self.users = [
@@ -497,8 +501,10 @@ class Identity:
         if client_id != self.service_principal_id:
             raise OAuthError("unauthorized_client", 700016, f"Application with identifier '{client_id}' was not "
                              f"found in the directory '{self.tenant_domain}'.")
+        if form.get("client_assertion_type") == ASSERTION_TYPE:
+            self._check_assertion(form.get("client_assertion", ""), client_id)
         # Compare in constant time, and never echo the secret back.
-        if not secrets.compare_digest(form.get("client_secret", ""), self.service_principal_secret):
+        elif not secrets.compare_digest(form.get("client_secret", ""), self.service_principal_secret):
             raise OAuthError("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being "
                              "sent in the request is the client secret value, not the client secret ID.", status=401)
         scope = form.get("scope", "")
@@ -511,6 +517,24 @@ class Identity:
         )
         return {"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
                 "access_token": access}
+
+    def _check_assertion(self, assertion: str, client_id: str) -> None:
+        """A client assertion: signed with the registered certificate's key, for this token endpoint, not expired."""
+        try:
+            claims = jwt.decode(
+                assertion,
+                self._sp_public_key,
+                algorithms=["RS256", "PS256"],
+                audience=[f"{self.base_url}/{t}/oauth2/v2.0/token" for t in (self.tenant_id, self.tenant_domain,
+                                                                             "organizations", "common")],
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise OAuthError("invalid_client", 700027, "Client assertion failed signature validation.",
+                             status=401) from exc
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            raise OAuthError("invalid_client", 700023, "Client assertion audience or issuer is not valid.",
+                             status=401)
 
     # device code ---------------------------------------------------------------------------------------
 
@@ -580,6 +604,32 @@ class Identity:
         return HTMLResponse(
             _page("Sign-in error", f"<p>AADSTS{exc.code}: {html.escape(exc.description)}</p>"), status_code=exc.status
         )
+
+
+def _make_certificate(client_id: str) -> tuple[str, Any]:
+    """A self-signed certificate for the service principal: PEM with its private key, and the public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"sandbox service principal {client_id[:8]}")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode() + cert.public_bytes(serialization.Encoding.PEM).decode()
+    return pem, key.public_key()
 
 
 def _page(title: str, body: str) -> str:

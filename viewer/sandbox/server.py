@@ -190,6 +190,7 @@ class Sandbox:
             service_principal={
                 "client_id": self.identity.service_principal_id,
                 "client_secret": self.identity.service_principal_secret,
+                "certificate_pem": self.identity.service_principal_certificate_pem,
             },
             basic={"user": self.identity.basic_user, "password": self.identity.basic_password},
             scope=f"{BC_RESOURCE}/.default",
