@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bc-payment-viewer show",
         description="Print one Business Central customer payment.",
         epilog="exit codes: 0 ok, 2 bad input, 3 sign-in needed or failed, 4 not found, 5 other service or "
-        "network error\nsecrets: BCPV_PASSWORD (on-prem), BCPV_CLIENT_SECRET (service principal) or the keyring",
+        "network error\nsecrets: BCPV_PASSWORD (on-prem); BCPV_CLIENT_SECRET or BCPV_CLIENT_CERTIFICATE (a PEM path) "
+        "for a service principal; otherwise the keyring",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("ref", help="an API URL, a web-client URL, or GUIDs (company [journal] payment) with --profile")
