@@ -38,7 +38,7 @@ def test_standalone_prints_one_json_line_then_serves(tmp_path: Path) -> None:
         assert info["api_root"].endswith(f"/v2.0/{info['tenant']}/{info['environment']}/api")
         assert info["onprem_root"].endswith("/api")
         assert info["scope"] == "https://api.businesscentral.dynamics.com/.default"
-        assert set(info["service_principal"]) == {"client_id", "client_secret"}
+        assert set(info["service_principal"]) == {"client_id", "client_secret", "certificate_pem"}
         assert set(info["basic"]) == {"user", "password"}
         # Accepting connections as soon as the line is out, with the printed CA and nothing else.
         with httpx.Client(verify=ssl.create_default_context(cafile=info["ca_file"])) as client:
