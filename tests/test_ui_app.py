@@ -327,3 +327,20 @@ def test_bare_guids_move_the_navigator_to_the_payments_journal(start_app: Start,
     qloop.run_until_complete(nav.select_journal(demo.second_journal_id))
     qloop.run_until_complete(controller.open_text(f"{demo.company_id} {demo.payment_id}"))
     assert controller.payment.state == LoadState.READY and nav.journal_id == demo.journal_id
+
+
+def test_first_start_without_profiles_welcomes_and_leads_to_the_profile_editor(qtbot: QtBot,
+                                                                               qloop: qasync.QEventLoop) -> None:
+    window = MainWindow()
+    window.show()
+    controller = AppController(window, build_parser().parse_args([]), settings=Settings())
+    try:
+        qloop.run_until_complete(controller.start())
+        assert "Welcome" in window.payment.hint.text() and window.payment.hint.isVisible()
+        window.payment.hint.linkActivated.emit("profiles")
+        dialog = window.findChild(QWidget, "profileDialog")
+        assert dialog is not None and dialog.isVisible()
+    finally:
+        qloop.run_until_complete(controller.shutdown())
+        window.close()
+        window.deleteLater()

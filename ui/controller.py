@@ -88,12 +88,14 @@ class AppController:
                                    parent=self.window)
         self.window.sign_in.bind(self.workspace)
         self.window.sign_in.editProfilesRequested.connect(self.show_profile_dialog)
+        self.window.payment.linkActivated.connect(lambda _link: self.show_profile_dialog())
         self.window.sign_in.profileChosen.connect(lambda p: self._spawn(self.activate(p, silent=True)))
         self.workspace.identityChanged.connect(lambda ident: self._spawn(self._on_identity(ident)))
         self.workspace.failed.connect(self._show_error)
         profile = self._initial_profile()
         if profile is None:
             self.window.statusBar().showMessage("Create a profile to sign in (Profiles…).")
+            self.window.payment.set_welcome(True)
             return
         await self.activate(profile, silent=True)
         if self.args.sandbox and self.workspace.identity is None:
@@ -368,10 +370,19 @@ class AppController:
         self._open_dialog.set_text("")
         self._open_dialog.open()  # not exec(): a modal loop inside the qasync loop would fail
 
+    def _profiles_saved(self, name: str) -> None:
+        self.window.sign_in.reload_profiles()
+        if self.workspace is not None and self.workspace.connection is None and name:
+            # The first profile: make it the live one (sign-in stays the user's click).
+            self.window.payment.set_welcome(False)
+            profile = next((p for p in self.workspace.profiles() if p.name == name), None)
+            if profile is not None:
+                self._spawn(self.activate(profile, silent=True))
+
     def show_profile_dialog(self) -> None:
         if self._profile_dialog is None:
             self._profile_dialog = ProfileDialog(self.settings, parent=self.window)
-            self._profile_dialog.saved.connect(lambda _name: self.window.sign_in.reload_profiles())
+            self._profile_dialog.saved.connect(self._profiles_saved)
         self._profile_dialog.reload()
         self._profile_dialog.open()
 

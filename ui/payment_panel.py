@@ -36,8 +36,17 @@ def put_on_clipboard(clip: Clip) -> None:
     QGuiApplication.clipboard().setMimeData(mime)
 
 
+WELCOME = (
+    "<p><b>Welcome.</b> Add your Business Central with <a href='profiles'>Profiles…</a> — a Microsoft "
+    "account (tenant, environment, app registration), a service principal, or an on-premises server.</p>"
+    "<p>To look around first, start the built-in sandbox: <code>bc-payment-viewer --sandbox</code> (or "
+    "<code>python main.py --sandbox</code> in a source checkout).</p>"
+)
+
+
 class PaymentPanel(QWidget):
     retryRequested = Signal()
+    linkActivated = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +152,7 @@ class PaymentPanel(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setEnabled(False)  # the palette's quiet (disabled) text colour, in light and dark themes
+        self.hint.linkActivated.connect(self.linkActivated)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
@@ -166,6 +176,12 @@ class PaymentPanel(QWidget):
         model.loaded.connect(lambda _r: self._refresh())
         model.failed.connect(lambda _e: self._refresh())
         self._refresh()
+
+    def set_welcome(self, welcome: bool) -> None:
+        """First start (no profile yet): a short guide instead of the "choose a payment" hint."""
+        self.hint.setText(WELCOME if welcome else HINT)
+        self.hint.setEnabled(welcome)  # enabled, so the link can be clicked and read at full contrast
+        self.hint.setTextFormat(Qt.TextFormat.RichText if welcome else Qt.TextFormat.PlainText)
 
     def set_signed_in(self, signed_in: bool) -> None:
         self.signed_in = signed_in
