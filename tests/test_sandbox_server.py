@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import subprocess
 import sys
@@ -177,3 +178,44 @@ def test_control_reset_restores_seeded_state(sandbox: Sandbox, http: httpx.Clien
     sandbox.add_fault("status", ".*", status=500, count=None)
     assert http.post(sandbox.info.control_url + "/reset").status_code == 204
     assert sandbox.faults.rules() == []
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_gets_a_token_and_the_seed_payment_from_the_standalone_sandbox() -> None:
+    """The issue's "done when": a client that is not ours, with only the printed JSON line."""
+    proc = subprocess.Popen([sys.executable, "-m", "viewer.sandbox", "--seed", "5"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        sp = info["service_principal"]
+
+        def curl(*args: str) -> dict[str, object]:
+            done = subprocess.run(["curl", "-sS", "--fail-with-body", "--cacert", info["ca_file"], *args],
+                                  capture_output=True, text=True, timeout=30, check=True)
+            return dict(json.loads(done.stdout))
+
+        token = curl(f"{info['authority']}/oauth2/v2.0/token", "-d", "grant_type=client_credentials",
+                     "-d", f"client_id={sp['client_id']}", "-d", f"client_secret={sp['client_secret']}",
+                     "-d", f"scope={info['scope']}")["access_token"]
+        bearer = ["-H", f"Authorization: Bearer {token}"]
+
+        def first_id(url: str) -> str:
+            values = curl(*bearer, url)["value"]
+            assert isinstance(values, list) and values
+            return str(values[0]["id"])
+
+        beta = f"{info['api_root']}/beta"
+        company = first_id(f"{beta}/companies")
+        journal = first_id(f"{beta}/companies({company})/customerPaymentsJournals")
+        lines = f"{beta}/companies({company})/customerPaymentsJournals({journal})/customerPayments"
+        payment = first_id(lines)
+        seed = curl(*bearer, f"{lines}({payment})")
+        fields = {k for k in seed if not k.startswith("@odata.")}
+        assert len(fields) >= 14 and {"contactId", "appliesToInvoiceNumber", "comment"} <= fields
+        v2 = curl(*bearer, f"{info['api_root']}/v2.0/companies({company})/customerPaymentJournals({journal})"
+                            f"/customerPayments({payment})")
+        assert {"journalId", "journalDisplayName"} <= set(v2) and "contactId" not in v2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
