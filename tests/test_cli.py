@@ -47,16 +47,17 @@ def cloud_url(sandbox: Sandbox, version: str = "v2.0") -> str:
             f"/customerPayments({demo.payment_id})")
 
 
-def save_sp_profile(sandbox: Sandbox) -> None:
+def save_sp_profile(sandbox: Sandbox, name: str = "sandbox-app", credential: str = "secret") -> None:
     assert sandbox.info is not None
     Settings().save_profile(
         ServicePrincipalProfile(
-            name="sandbox-app",
+            name=name,
             tenant=sandbox.info.tenant,
             client_id=sandbox.info.service_principal["client_id"],
             authority_host=sandbox.info.base_url,
             api_base=sandbox.info.base_url,
             ca_file=sandbox.info.ca_file,
+            credential=credential,
         )
     )
 
@@ -186,17 +187,7 @@ def test_real_entry_point_in_a_subprocess(sandbox: Sandbox, tmp_path: Path) -> N
 def test_cloud_with_a_service_principal_certificate(sandbox: Sandbox, data_dir: Path,
                                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert sandbox.info is not None
-    Settings().save_profile(
-        ServicePrincipalProfile(
-            name="sandbox-cert",
-            tenant=sandbox.info.tenant,
-            client_id=sandbox.info.service_principal["client_id"],
-            authority_host=sandbox.info.base_url,
-            api_base=sandbox.info.base_url,
-            ca_file=sandbox.info.ca_file,
-            credential="certificate",
-        )
-    )
+    save_sp_profile(sandbox, "sandbox-cert", credential="certificate")
     code, _, err = run("show", cloud_url(sandbox), "--profile", "sandbox-cert")
     assert code == 3 and "BCPV_CLIENT_CERTIFICATE" in err  # nothing in the keyring here
     pem = tmp_path / "sp.pem"
