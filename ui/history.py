@@ -68,7 +68,7 @@ class HistoryView(QWidget):
         self.refresh_button = QPushButton("Reload history")
         self.refresh_button.setAccessibleName("Reload the history")
         self.refresh_button.clicked.connect(self.reload)
-        self.forget_button = QPushButton("Forget history…")
+        self.forget_button = QPushButton("Forget history")
         self.forget_button.setObjectName("forgetHistory")
         self.forget_button.setAccessibleName("Forget all stored history")
         self.forget_button.clicked.connect(self.forgetRequested)
