@@ -106,7 +106,7 @@ def _profile_for(args: argparse.Namespace, ref: refs.PaymentRef | None) -> Any:
 
 async def _show(args: argparse.Namespace, err: TextIO) -> str:
     from viewer.connection import Connection
-    from viewer.opener import endpoint_of
+    from viewer.opener import endpoint_of, require_same_server
     from viewer.profiles import SandboxProfile
 
     # Bare GUIDs need the profile's endpoint; URLs carry their own.
@@ -133,11 +133,10 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
                 raise CliError(str(exc), EXIT_INPUT) from None
         if not ref.is_payment:
             raise CliError("this names a company or journal but no payment", EXIT_INPUT)
-        ours, theirs = urlsplit(here.base), urlsplit(ref.endpoint.base)
-        if (ours.hostname, ours.port) != (theirs.hostname, theirs.port):
-            # The token or password must only go to the server the profile is for.
-            raise CliError(f"the URL is for {theirs.netloc} but profile {profile.name!r} is for {ours.netloc}",
-                           EXIT_INPUT)
+        try:
+            require_same_server(ref.endpoint, here)
+        except refs.RefError as exc:
+            raise CliError(f"{exc} (profile {profile.name!r})", EXIT_INPUT) from None
         await _sign_in(connection, err)
         response = await connection.client.get_json(refs.build_url(ref))
     except NotFound as exc:

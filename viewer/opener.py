@@ -48,15 +48,20 @@ def context(navigation: NavigationLike | None) -> PaymentRef | None:
     return PaymentRef(endpoint_of(root), company_id=navigation.company_id)
 
 
+def require_same_server(theirs: Endpoint, ours: Endpoint) -> None:
+    """Refuse a URL for another server than the signed-in one: its token or password must not travel there."""
+    a, b = urlsplit(theirs.base), urlsplit(ours.base)
+    if (a.hostname, a.port) != (b.hostname, b.port):
+        raise RefError(
+            f"This link is for {a.netloc}, but you are signed in to {b.netloc}. "
+            "Switch to a profile for that server first."
+        )
+
+
 def _same_server(ref: PaymentRef, here: PaymentRef | None) -> None:
     if here is None:
         raise RefError("Sign in first: the payment is read with the account of the current profile.")
-    theirs, ours = urlsplit(ref.endpoint.base), urlsplit(here.endpoint.base)
-    if (theirs.hostname, theirs.port) != (ours.hostname, ours.port):
-        raise RefError(
-            f"This link is for {theirs.netloc}, but you are signed in to {ours.netloc}. "
-            "Switch to a profile for that server first."
-        )
+    require_same_server(ref.endpoint, here.endpoint)
 
 
 def parse(text: str, navigation: NavigationLike | None) -> PaymentRef:

@@ -152,11 +152,18 @@ def normalize_guid(text: str) -> str:
 
 def build_url(ref: PaymentRef) -> str:
     """The canonical URL: api_root + "/" + path() + query (?company= when only a name is known, ?tenant= on-prem)."""
+    company_name = ref.company_name if ref.company_id is None else None
+    return api_url(ref.endpoint, ref.path(), company_name=company_name)
+
+
+def api_url(endpoint: Endpoint, path: str, *, company_name: str | None = None) -> str:
+    """``path`` under the endpoint's API root, with the query the endpoint needs (``?tenant=`` on-prem) and
+    ``?company=`` when the company is known only by name. Every URL the viewer builds goes through here."""
     params: list[tuple[str, str]] = []
-    if ref.company_id is None and ref.company_name is not None:
-        params.append(("company", ref.company_name))
-    params.extend(ref.endpoint.query.items())
-    url = f"{ref.endpoint.api_root}/{ref.path()}"
+    if company_name is not None:
+        params.append(("company", company_name))
+    params.extend(endpoint.query.items())
+    url = f"{endpoint.api_root}/{path}"
     if params:
         # safe="" so "&", "=", "/", "+" and "#" inside a company name cannot break the query.
         url += "?" + "&".join(f"{key}={quote(value, safe='')}" for key, value in params)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from PySide6.QtCore import QLocale, QObject
 
@@ -45,12 +44,8 @@ def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str |
         ref = refs.parse(payment_url)
     except refs.RefError:
         return dict.fromkeys(RELATED)
-    company = f"companies({ref.company_id})" if ref.company_id else ""
-    query = ref.endpoint.query
-    if ref.company_name:
-        query = {**query, "company": ref.company_name}
-    # The same encoding as refs.build_url: nothing in a company name can break the query.
-    suffix = ("?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())) if query else ""
+    company = f"companies({ref.company_id})/" if ref.company_id else ""
+    company_name = ref.company_name if ref.company_id is None else None
     out: dict[str, str | None] = {}
     for kind, (_entity, entity_set, _fields, id_field) in RELATED.items():
         key = values.get(id_field)
@@ -59,8 +54,7 @@ def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str |
         if _blank_guid(key):
             out[kind] = None
             continue
-        path = f"{company}/{entity_set}({key})" if company else f"{entity_set}({key})"
-        out[kind] = f"{ref.endpoint.api_root}/{path}{suffix}"
+        out[kind] = refs.api_url(ref.endpoint, f"{company}{entity_set}({key})", company_name=company_name)
     return out
 
 
