@@ -208,3 +208,14 @@ def test_corrupt_database_degrades_with_a_notice_and_still_tracks(sandbox: Sandb
     finally:
         t.close()
         store.close()
+
+
+def test_watch_pauses_when_sign_in_is_lost_and_resumes_after(tracked: Tracked, sandbox: Sandbox) -> None:
+    tracked.load_tracked(tracked.url())
+    tracked.token = "not-a-token"  # the service now refuses us, and a silent refresh gives the same
+    assert tracked.run(tracked.watcher.check()) == "error"
+    assert tracked.watcher.paused and "sign in" in tracked.watcher.status
+    assert sandbox.identity is not None
+    tracked.token = sandbox.identity.issue_access_token()
+    tracked.watcher.set_paused("signed out", False)  # what the app does when the identity comes back
+    assert not tracked.watcher.paused and tracked.run(tracked.watcher.check()) == "same"

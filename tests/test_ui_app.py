@@ -196,6 +196,7 @@ def test_losing_sign_in_while_in_use_keeps_the_data_and_says_so(start_app: Start
     assert window.payment.banner.isVisible() and "stale" in window.payment.banner_text.text().lower()
     assert "sign in" in window.statusBar().currentMessage().lower()
     assert window.sign_in.browser_button.isVisible() and window.sign_in.account_label.text() == "Not signed in"
+    qloop.run_until_complete(until(lambda: controller.watcher.paused))  # no watching while signed out
 
 
 def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qasync.QEventLoop,

@@ -149,10 +149,9 @@ def desktop_entry(*, install: bool) -> int:
 
 def reset_settings() -> int:
     """Remove the settings file only: sign-ins (token cache, keyring) stay, so nobody is signed out."""
-    from viewer.paths import data_dir
+    from viewer.settings import Settings
 
-    # Settings() would create the file to learn its name; this is the path it uses by default.
-    path = data_dir() / "settings.ini"
+    path = Settings.default_path()
     if path.exists():
         path.unlink()
         print(f"removed {path}")
@@ -266,23 +265,9 @@ def run_gui(args: argparse.Namespace) -> int:
         app.aboutToQuit.connect(lambda: QGuiApplication.clipboard().clear())
     window.closed.connect(quit_event.set)
     stop_signals = handle_stop_signals(lambda: loop.call_soon_threadsafe(quit_event.set))
-    forwarded: set[asyncio.Future[None]] = set()
-
     def on_forwarded(text: str | None) -> None:
         logger.info("received forwarded %s", "text" if text else "request to show the window")
-        if window.isMinimized():
-            window.showNormal()
-        window.raise_()
-        window.activateWindow()
-        if not text:
-            return
-        workspace = controller.workspace
-        if workspace is None or workspace.connection is None:
-            controller.args.url = text  # not signed in yet: opened after sign-in, like a command-line URL
-            return
-        task = asyncio.ensure_future(controller.open_text(text))
-        forwarded.add(task)
-        task.add_done_callback(forwarded.discard)
+        controller.open_forwarded(text)
 
     if server is not None:
         server.set_handler(on_forwarded)

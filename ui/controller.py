@@ -175,6 +175,7 @@ class AppController:
 
     async def _on_identity(self, identity: object) -> None:
         self.window.payment.set_signed_in(identity is not None)
+        self.watcher.set_paused("signed out", identity is None)
         if identity is None or self.workspace is None or self.workspace.connection is None:
             return
         self.payment.client = self.workspace.connection.client
@@ -218,6 +219,19 @@ class AppController:
             self.settings.set(LAST_COMPANY, nav.company_id)
         if nav.journal_id:
             self.settings.set(LAST_JOURNAL, nav.journal_id)
+
+    def open_forwarded(self, text: str | None) -> None:
+        """A later launch handed over ``text`` (or just asked to be shown): raise the window and open it."""
+        if self.window.isMinimized():
+            self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+        if not text:
+            return
+        if self.workspace is None or self.workspace.connection is None:
+            self.args.url = text  # not signed in yet: opened after sign-in, like a command-line URL
+            return
+        self._spawn(self.open_text(text))
 
     async def open_text(self, text: str) -> None:
         """Open whatever the user pasted: an API URL, a web-client URL or GUIDs."""

@@ -48,9 +48,14 @@ class Settings:
     """The app's settings file. Tests pass ``path`` (or set BCPV_DATA_DIR) to stay isolated."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or data_dir() / "settings.ini"
+        self.path = path or self.default_path()
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
         self._migrate()
+
+    @staticmethod
+    def default_path() -> Path:
+        """Where the settings file lives (without opening it: QSettings would create it)."""
+        return data_dir() / "settings.ini"
 
     def _migrate(self) -> None:
         version = self._int("meta/version")

@@ -149,8 +149,8 @@ class Watcher(QObject):
             self._say("Offline: will check again")
             return "error"
         except SignInRequired:
+            self.set_paused("signed out", True)  # until the app reports a sign-in again
             self._say("Paused: sign in again to keep watching")
-            self._paused.add("signed out")
             return "error"
         except ViewerError:
             return "error"
