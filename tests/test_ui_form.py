@@ -253,6 +253,7 @@ def test_refresh_updates_values_in_place_with_only_the_changed_roles(harness: Ha
     harness.model.refresh()
     harness.wait(lambda: edit.text() == "Changed while you watched")
     assert harness.edit("description") is edit  # updated in place, not rebuilt
+    assert '"description": "Changed while you watched"' in harness.panel.form.json_view.toPlainText()
     row = harness.model.field_row("description")
     roles = dict(seen)[row]
     assert Qt.ItemDataRole.DisplayRole in roles and ValueRole in roles and BlankRole not in roles

@@ -7,11 +7,10 @@ palette only, so it follows light and dark themes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, Signal
 from PySide6.QtGui import (
@@ -75,7 +74,7 @@ class FieldEdit(QLineEdit):
     def __init__(self, json_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.json_name = json_name
-        self.was_label = QLabel()  # replaced by the row's own "was: …" label
+        self.was_label: QLabel | None = None  # the row's "was: …" label (none on placeholder rows)
         self.caption: QLabel | None = None
         self.caption_text = json_name
         self.setObjectName(f"field:{json_name}")
@@ -247,6 +246,7 @@ class PaymentForm(QWidget):
         self.model = model
         model.modelReset.connect(self.rebuild)
         model.dataChanged.connect(self._on_data_changed)
+        model.loaded.connect(lambda _record: self._fill_json())  # once per load, not once per changed row
         model.stateChanged.connect(lambda _s: self._on_state())
         if related is not None:
             self.related = related
@@ -393,6 +393,8 @@ class PaymentForm(QWidget):
         """A changed value: a marker glyph on its label, a palette-derived background and "was: …" — never
         colour alone. ◆ since the last refresh, ◇ since your previous visit (with its date)."""
         was, caption = edit.was_label, edit.caption
+        if was is None:
+            return
         if changed:
             when = ""
             if kind == "visit" and isinstance(since, datetime):
@@ -422,11 +424,8 @@ class PaymentForm(QWidget):
             return
         for row in range(top.row(), bottom.row() + 1):
             index = model.index(row, 1)
-            name = str(index.data(JsonNameRole))
-            for section in self.sections.values():
-                if name in section.edits:
-                    self._show_value(section.edits[name], index)
-        self._fill_json()
+            if (edit := self.field_edit(str(index.data(JsonNameRole)))) is not None:
+                self._show_value(edit, index)
 
     def _on_state(self) -> None:
         model = self.model
@@ -435,7 +434,7 @@ class PaymentForm(QWidget):
 
     def _fill_json(self) -> None:
         record = self.model.record if self.model is not None else None
-        text = json.dumps(record.values, ensure_ascii=False, indent=2) if record is not None else ""
+        text = record.as_json() if record is not None else ""
         if self.json_view.toPlainText() != text:
             self.json_view.setPlainText(text)
 
@@ -498,10 +497,8 @@ class PaymentForm(QWidget):
         if model is not None:
             for row in range(model.rowCount()):
                 index = model.index(row, 1)
-                for section in self.sections.values():
-                    edit = section.edits.get(str(index.data(JsonNameRole)))
-                    if edit is not None:
-                        self._show_value(edit, index)
+                if (edit := self.field_edit(str(index.data(JsonNameRole)))) is not None:
+                    self._show_value(edit, index)
         for kind in self.related_sections:
             self._refresh_related(kind)
 
@@ -599,5 +596,5 @@ def _mode(mode: str) -> CopyMode:
     return "raw" if mode == "raw" else "pair" if mode == "pair" else "display"
 
 
-def _auth(auth: str) -> Any:
+def _auth(auth: str) -> Literal["bearer", "basic"]:
     return "basic" if auth == "basic" else "bearer"

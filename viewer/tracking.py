@@ -67,8 +67,6 @@ class ChangeTracker(QObject):
         self._generation = 0
         model.loaded.connect(self._on_loaded)
         model.stateChanged.connect(self._on_state)
-        if store.notice:
-            self.notice.emit(store.notice)
 
     def _on_loaded(self, record: PaymentRecord) -> None:
         self._generation += 1

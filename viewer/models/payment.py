@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
+from viewer import schema
 from viewer.errors import NotFound, ViewerError
 from viewer.fields import FieldView, field_views
 
@@ -280,8 +281,6 @@ class RecordModel(QAbstractTableModel):
 
     def set_changes(self, changes: Mapping[str, tuple[Any, Any]], kind: str, since: datetime | None) -> None:
         """Mark ``changes`` (JSON name → (old, new)) as changed ``kind`` ("refresh" or "visit"); the rest unmarked."""
-        from viewer import schema
-
         api_version = self.record.api_version if self.record is not None else "v2.0"
         marks: dict[str, FieldChange] = {}
         for name, (old, _new) in changes.items():
