@@ -91,9 +91,9 @@ def test_choosing_a_payment_shows_every_field(start_app: Start, qloop: qasync.QE
     window, controller = start_app()
     view = window.navigator.view
     view.setFocus()
-    qtbot.keyClick(view, Qt.Key.Key_Down)  # keyboard only
-    if not view.selectionModel().hasSelection():
-        view.selectRow(0)
+    view.setCurrentIndex(view.model().index(0, 0))  # where the cursor lands when the list gets the focus
+    qtbot.keyClick(view, Qt.Key.Key_Down)  # keyboard only: the second line is chosen
+    assert view.selectionModel().selectedRows()[0].row() == 1
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
     record = controller.payment.record
     assert record is not None
