@@ -30,7 +30,7 @@ from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
-from viewer.settings import Settings
+from viewer.settings import HISTORY_ENABLED, Settings
 
 Start = Callable[..., tuple[MainWindow, AppController]]
 
@@ -345,3 +345,23 @@ def test_first_start_without_profiles_welcomes_and_leads_to_the_profile_editor(q
         qloop.run_until_complete(controller.shutdown())
         window.close()
         window.deleteLater()
+
+
+def test_watched_change_is_announced_and_history_can_be_forgotten_or_turned_off(
+    start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox
+) -> None:
+    from viewer.snapshots import SnapshotKey
+
+    window, controller = start_app(payment_url(sandbox))
+    qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
+    demo = sandbox.store().demo
+    sandbox.store().patch_payment(demo.payment_id, {"description": "Watched edit"})
+    assert qloop.run_until_complete(controller.watcher.check()) == "changed"
+    qloop.run_until_complete(until(lambda: "changed" in window.statusBar().currentMessage()))
+    key = SnapshotKey.from_url(payment_url(sandbox))
+    assert key is not None and len(controller.store.history(key)) == 2
+    actions = {a.text().replace("&", ""): a for a in window.payment_menu.actions()}
+    actions["Forget history"].trigger()
+    qloop.run_until_complete(until(lambda: not controller.store.history(key)))
+    actions["Keep a history of payments"].trigger()  # off
+    assert not controller.store.enabled and controller.settings.get(HISTORY_ENABLED) is False
