@@ -100,7 +100,7 @@ def test_choosing_a_payment_shows_every_field(start_app: Start, qloop: qasync.QE
     assert window.payment.title.text().startswith("Payment ")
     labels = [controller.payment.index(r, 0).data() for r in range(controller.payment.rowCount())]
     assert {"Document No.", "Posting Date", "Amount", "Customer No."} <= set(labels)
-    assert window.payment.table.isVisible() and not window.payment.hint.isVisible()
+    assert window.payment.form.isVisible() and not window.payment.hint.isVisible()
 
 
 def test_search_with_a_quote_finds_obrien(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot,

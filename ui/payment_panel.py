@@ -164,11 +164,6 @@ class PaymentPanel(QWidget):
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
 
-    @property
-    def table(self) -> PaymentForm:
-        """Where Ctrl+2 sends the focus (the form; the name is kept for the View menu)."""
-        return self.form
-
     def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
         self.form.bind(model, related)
