@@ -54,8 +54,7 @@ def start_app(qtbot: QtBot, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Itera
         async def up() -> None:
             await controller.start()
             await until(lambda: controller.navigation.payments.rowCount() > 0, timeout=20)
-            # Let start-up work (a deep link's load) finish inside this run: an httpx request left in flight
-            # across two run_until_complete calls can lose its running-loop context under qasync.
+            # Every test starts from a settled window: start-up work (a deep link's load) is done.
             await until(lambda: not controller._tasks and controller.payment.state != LoadState.LOADING, timeout=20)
 
         qloop.run_until_complete(up())
