@@ -79,6 +79,7 @@ class AppController:
     # ---- start and stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._open_history()
         sandbox_endpoints = None
         browser = None
         if self.args.sandbox:
@@ -266,20 +267,20 @@ class AppController:
         self.window.navigator.sync_from_navigation()
 
     def _wire_history_and_watch(self) -> None:
-        from viewer.snapshots import SnapshotStore, default_path
+        from viewer.snapshots import SnapshotStore
         from viewer.tracking import ChangeTracker
         from viewer.watch import Watcher
 
         enabled = bool(self.settings.get(HISTORY_ENABLED))
-        self.store = SnapshotStore(default_path(), enabled=enabled)
+        # In memory until start() has opened the file off the GUI thread (opening may migrate or move a
+        # damaged file aside); nothing is loaded before then.
+        self.store = SnapshotStore(None, enabled=enabled)
         self.tracker = ChangeTracker(self.payment, self.store, locale=QLocale(), parent=self.window)
         panel = self.window.payment
         self.tracker.summaryChanged.connect(
             lambda text: panel.show_summary(text, marks=bool(self.payment.changes()))
         )
         self.tracker.notice.connect(lambda text: self.window.statusBar().showMessage(text, 15000))
-        if self.store.notice:
-            self.window.statusBar().showMessage(self.store.notice, 15000)
         panel.ack_button.clicked.connect(self.tracker.acknowledge)
         panel.history.source = self.tracker.history
         panel.history.forgetRequested.connect(lambda: self._spawn(self._forget_history()))
@@ -307,6 +308,15 @@ class AppController:
         forget = QAction("&Forget history", self.window)
         forget.triggered.connect(lambda: self._spawn(self._forget_history()))
         menu.addAction(forget)
+
+    async def _open_history(self) -> None:
+        from viewer.snapshots import SnapshotStore, default_path
+
+        store = await asyncio.to_thread(SnapshotStore, default_path(), enabled=self.store.enabled)
+        self.store.close()
+        self.store = self.tracker.store = store
+        if store.notice:
+            self.window.statusBar().showMessage(store.notice, 15000)
 
     def _keep_history(self, on: bool) -> None:
         self.settings.set(HISTORY_ENABLED, on)
