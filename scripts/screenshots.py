@@ -29,6 +29,7 @@ def main(out: Path) -> int:
 
     from ui.app import apply_color_scheme, build_parser
     from ui.controller import AppController
+    from ui.sandbox_run import SandboxRun
     from ui.main_window import MainWindow
     from viewer.models.payment import LoadState
     from viewer.profiles import SandboxProfile
@@ -59,7 +60,7 @@ def main(out: Path) -> int:
         window.show()
         demo = box.store().demo
         args = build_parser().parse_args(["--sandbox", "--activity", "0"])
-        controller = AppController(window, args, sandbox=box)
+        controller = AppController(window, args, sandbox=SandboxRun.attach(box))
         await controller.start()
         await settle(lambda: controller.navigation.payments.rowCount() > 0)
         window.navigator.view.selectRow(2)  # a line with a comment and an applied invoice

@@ -28,6 +28,7 @@ from ui.app import build_parser
 from ui.controller import AppController
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
+from ui.sandbox_run import SandboxRun
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
 from viewer.settings import HISTORY_ENABLED, Settings
@@ -45,7 +46,7 @@ def start_app(qtbot: QtBot, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Itera
         window = MainWindow()
         window.show()
         args = build_parser().parse_args(["--sandbox", "--activity", "0", *argv])
-        controller = AppController(window, args, settings=Settings(), sandbox=box or sandbox)
+        controller = AppController(window, args, settings=Settings(), sandbox=SandboxRun.attach(box or sandbox))
         running.append(controller)
         for model in (controller.navigation.environments, controller.navigation.companies,
                       controller.navigation.journals, controller.navigation.payments, controller.payment):
@@ -55,7 +56,7 @@ def start_app(qtbot: QtBot, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Itera
             await controller.start()
             await until(lambda: controller.navigation.payments.rowCount() > 0, timeout=20)
             # Every test starts from a settled window: start-up work (a deep link's load) is done.
-            await until(lambda: not controller._tasks and controller.payment.state != LoadState.LOADING, timeout=20)
+            await until(lambda: not controller.tasks and controller.payment.state != LoadState.LOADING, timeout=20)
 
         qloop.run_until_complete(up())
         return window, controller
@@ -210,7 +211,7 @@ def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qa
     # The last snapshot can still be exported.
     from PySide6.QtWidgets import QFileDialog
 
-    controller.export_json()
+    controller.changes.export_json()
     dialog = window.findChild(QFileDialog)
     assert dialog is not None
     target = tmp_path / "gone.json"
@@ -352,12 +353,13 @@ def test_watched_change_is_announced_and_history_can_be_forgotten_or_turned_off(
     from viewer.snapshots import SnapshotKey
 
     window, controller = start_app(payment_url(sandbox))
-    qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
+    qloop.run_until_complete(until(lambda: bool(controller.changes.summary)))
     demo = sandbox.store().demo
     sandbox.store().patch_payment(demo.payment_id, {"description": "Watched edit"})
     assert qloop.run_until_complete(controller.watcher.check()) == "changed"
     qloop.run_until_complete(until(lambda: "changed" in window.statusBar().currentMessage()))
     key = SnapshotKey.from_url(payment_url(sandbox))
+    qloop.run_until_complete(controller.service.flush())  # snapshots are written in the background
     assert controller.store.persistent and key is not None and len(controller.store.history(key)) == 2
     actions = {a.text().replace("&", ""): a for a in window.payment_menu.actions()}
     actions["Forget history"].trigger()

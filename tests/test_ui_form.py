@@ -16,9 +16,11 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import until
 from ui.payment_panel import PaymentPanel
 from viewer.client import BcClient
+from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.related import Related, related_urls
 from viewer.sandbox import Sandbox
+from viewer.tasks import TaskSlot
 
 
 class Harness:
@@ -30,8 +32,10 @@ class Harness:
         self.qloop = qloop
         self.token = sandbox.identity.issue_access_token()
         self.client = BcClient(self, verify=sandbox.ssl_context())
-        self.model = PaymentModel(self.client, locale=locale or QLocale("en_US"))
-        self.related = Related(self.client, locale=locale or QLocale("en_US"))
+        self.service = PaymentService(self.client)
+        self.slot = TaskSlot("payment")
+        self.model = PaymentModel(self.service, locale=locale or QLocale("en_US"))
+        self.related = Related(self.service, locale=locale or QLocale("en_US"))
         self.model.loaded.connect(lambda r: self.related.follow(r, refresh=True))
         # Every model the form binds to stays a well-behaved Qt model through loads, marks and failures.
         self.testers = [QAbstractItemModelTester(m, QAbstractItemModelTester.FailureReportingMode.Fatal)
@@ -52,9 +56,14 @@ class Harness:
                 f"/customerPayments({payment_id or demo.payment_id})")
 
     def load(self, url: str) -> None:
-        self.model.load(url)
+        self.slot.start(self.model.load(url))
         self.wait(lambda: self.model.state in (LoadState.READY, LoadState.FAILED, LoadState.GONE))
         self.wait(lambda: all(m.state != LoadState.LOADING for m in self.related.models.values()))
+
+    def refresh(self) -> None:
+        coro = self.model.refresh()
+        assert coro is not None
+        self.slot.start(coro)
 
     def wait(self, predicate: object, timeout: float = 10) -> None:
         self.qloop.run_until_complete(until(predicate, timeout=timeout))  # type: ignore[arg-type]
@@ -65,9 +74,9 @@ class Harness:
         return edit
 
     def close(self) -> None:
-        self.model.cancel()
-        for model in self.related.models.values():
-            model.cancel()
+        self.slot.cancel()
+        self.related.clear()
+        self.qloop.run_until_complete(self.slot.wait())
         self.qloop.run_until_complete(self.client.aclose())
         self.panel.close()
         self.panel.deleteLater()
@@ -201,14 +210,14 @@ def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: San
     panel = harness.panel
     assert panel.hint.isVisible() and not panel.form.isVisible()  # empty
     sandbox.add_fault("latency", "customerPayments", latency_ms=800, count=1)
-    harness.model.load(harness.url())
+    harness.slot.start(harness.model.load(harness.url()))
     harness.wait(lambda: panel.form.field_edit("amount") is not None)
     assert harness.model.state == LoadState.LOADING
     assert panel.form.field_edit("amount").placeholderText() == "Loading…"  # type: ignore[union-attr]
     harness.wait(lambda: harness.model.state == LoadState.READY)
 
     sandbox.add_fault("status", "customerPayments", status=503, count=20)
-    harness.model.refresh()
+    harness.refresh()
     harness.wait(lambda: harness.model.state == LoadState.FAILED, timeout=30)
     assert panel.banner.isVisible() and "stale" in panel.banner_text.text()
     assert "Internal_ServiceUnavailable" in panel.banner_text.text() and "orrelation" in panel.banner_text.text()
@@ -217,7 +226,7 @@ def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: San
 
     demo = sandbox.store().demo
     sandbox.store().post_journal(demo.company_id, demo.journal_id)
-    harness.model.refresh()
+    harness.refresh()
     harness.wait(lambda: harness.model.state == LoadState.GONE)
     assert "posted or deleted" in panel.banner_text.text() and harness.edit("amount").text()
 
@@ -255,7 +264,7 @@ def test_refresh_updates_values_in_place_with_only_the_changed_roles(harness: Ha
     harness.model.dataChanged.connect(lambda top, _bottom, roles: seen.append((top.row(), list(roles))))
     demo = sandbox.store().demo
     sandbox.store().patch_payment(demo.payment_id, {"description": "Changed while you watched"})
-    harness.model.refresh()
+    harness.refresh()
     harness.wait(lambda: edit.text() == "Changed while you watched")
     assert harness.edit("description") is edit  # updated in place, not rebuilt
     assert '"description": "Changed while you watched"' in harness.panel.form.json_view.toPlainText()

@@ -1,70 +1,72 @@
-"""Glue between the window and the viewer objects: start-up, deep links, Open…, Recent, shutdown.
+"""Glue between the window and the viewer objects: start-up, sign-in, navigation restore, opening payments.
 
-Owns the sandbox (for ``--sandbox``), the ``Workspace``, the ``Navigation`` and the ``PaymentModel``;
-passes them into the widgets (no global app object).
+Owns the ``Workspace``, the ``Navigation``, the load service and the payment model, and passes them into the
+widgets (no global app object). Change tracking (store, Watch, History) lives in ``ui/changes.py``, recent URLs in
+``ui/recent.py``, the sandbox's start in ``ui/sandbox_run.py``. Every piece of background work starts through a
+``TaskSlot`` or the controller's ``TaskSet`` (viewer/tasks.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import logging
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale
-from PySide6.QtGui import QAction
 
+from ui.changes import ChangeTracking
 from ui.main_window import MainWindow
-from ui.open_dialog import OpenDialog
-from ui.profile_dialog import ProfileDialog
-from viewer.client import ResponseFacts
-from viewer.connection import SandboxEndpoints
+from ui.recent import RecentUrls
 from viewer.errors import ApiError, SignInRequired, ViewerError
+from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.navigation import Navigation
 from viewer.opener import describe, resolve
 from viewer.profiles import OnPremProfile, Profile
 from viewer.related import Related
-from viewer.settings import (
-    HISTORY_ENABLED,
-    LAST_COMPANY,
-    LAST_ENVIRONMENT,
-    LAST_JOURNAL,
-    RECENT_URLS,
-    WATCH_INTERVAL,
-    Settings,
-)
+from viewer.settings import LAST_COMPANY, LAST_ENVIRONMENT, LAST_JOURNAL, Settings
+from viewer.tasks import TaskSet, TaskSlot
 from viewer.workspace import Workspace
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ui.open_dialog import OpenDialog
+    from ui.profile_dialog import ProfileDialog
+    from ui.sandbox_run import SandboxRun
+    from viewer.client import ResponseFacts
+    from viewer.loading import Record
+    from viewer.refs import PaymentRef
 
-MAX_RECENT = 10
+logger = logging.getLogger(__name__)
 
 
 class AppController:
     def __init__(self, window: MainWindow, args: argparse.Namespace, *, settings: Settings | None = None,
-                 sandbox: Any = None) -> None:
-        """``sandbox``: an already running ``viewer.sandbox.Sandbox`` to use instead of starting one (tests)."""
+                 sandbox: SandboxRun | None = None) -> None:
+        """``sandbox``: the running sandbox to use (started by ui/app.py for ``--sandbox``, or by tests)."""
         self.window = window
         self.args = args
         self.settings = settings or Settings()
-        self.sandbox: Any = sandbox  # viewer.sandbox.Sandbox, imported only when asked for
-        self._owns_sandbox = sandbox is None
+        self.sandbox = sandbox
         self.workspace: Workspace | None = None
+        self.tasks = TaskSet()
+        self.payment_slot = TaskSlot("payment")
         self.navigation = Navigation(formatter=None, parent=window)
-        self.payment = PaymentModel(locale=QLocale(), parent=window)
+        self.service = PaymentService()
+        self.payment = PaymentModel(self.service, locale=QLocale(), parent=window)
+        self.related = Related(self.service, locale=QLocale(), parent=window)
         self._open_dialog: OpenDialog | None = None
         self._profile_dialog: ProfileDialog | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._related_refresh = True  # the next payment load reloads its related records (a click, F5)
         window.navigator.bind(self.navigation)
-        self.related = Related(locale=QLocale(), parent=window)
         window.payment.bind(self.payment, self.related)
         window.payment.form.url_provider = lambda: self.payment.url
         window.payment.form.auth_provider = self._auth_kind
-        self.payment.loaded.connect(lambda record: self.related.follow(record, refresh=True))
+        self.payment.loaded.connect(self._payment_loaded)
         self.payment.stateChanged.connect(self._payment_state)
-        self._wire_history_and_watch()
+        self.changes = ChangeTracking(window, self.payment, self.service, self.settings, self.reload_payment,
+                                      self.tasks)
+        self.recent = RecentUrls(self.settings, window.recent_menu, lambda text: self._spawn(self.open_text(text)))
         window.navigator.paymentChosen.connect(self.open_url)
         window.payment.retryRequested.connect(self.refresh)
         window.refreshRequested.connect(self.refresh)
@@ -74,18 +76,22 @@ class AppController:
         self.payment.factsChanged.connect(self._show_facts)
         self.payment.failed.connect(self._show_error)
         self._restore_window()
-        self._fill_recent()
+
+    # Kept for tests and tools that reach the pieces by their old names.
+    @property
+    def watcher(self) -> Any:
+        return self.changes.watcher
+
+    @property
+    def store(self) -> Any:
+        return self.service.store
 
     # ---- start and stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._open_history()
-        sandbox_endpoints = None
-        browser = None
-        if self.args.sandbox:
-            self.window.statusBar().showMessage("Starting the sandbox…")
-            sandbox_endpoints, browser = await self._start_sandbox()
-        self.workspace = Workspace(self.settings, sandbox=sandbox_endpoints, sandbox_browser=browser,
+        await self.changes.open_store()
+        self.workspace = Workspace(self.settings, sandbox=self.sandbox.endpoints if self.sandbox else None,
+                                   sandbox_browser=self.sandbox.browser if self.sandbox else None,
                                    parent=self.window)
         self.window.sign_in.bind(self.workspace)
         self.window.sign_in.editProfilesRequested.connect(self.show_profile_dialog)
@@ -99,71 +105,47 @@ class AppController:
             self.window.payment.set_welcome(True)
             return
         await self.activate(profile, silent=True)
-        if self.args.sandbox and self.workspace.identity is None:
+        if self.sandbox is not None and self.workspace.identity is None:
             # The sandbox demo signs in through the real MSAL auth-code flow; its consent page is
             # clicked by a scripted browser, as a person would.
             try:
                 await self.workspace.sign_in_browser()
             except ViewerError as exc:
                 self._show_error(exc)
-        if self.args.sandbox and self.args.activity and self.args.activity > 0 and self.sandbox_owned:
+        if self.sandbox is not None and self.sandbox.demo:
             # The demo: payments change by themselves, so watch the open one and let the marks appear.
-            self.window.payment.watch_interval.setCurrentIndex(self.window.payment.watch_interval.findData(10))
-            self.window.payment.watch_button.setChecked(True)
-
-    @property
-    def sandbox_owned(self) -> bool:
-        return self._owns_sandbox
-
-    async def _start_sandbox(self) -> tuple[SandboxEndpoints, Any]:
-        from viewer.sandbox import Sandbox
-        from viewer.sandbox.autologin import auto_browser
-
-        if self.sandbox is None:
-            activity = self.args.activity if self.args.activity and self.args.activity > 0 else None
-            self.sandbox = Sandbox(activity=activity, payments=self.args.payments)
-            info = await asyncio.to_thread(self.sandbox.start)
-        else:
-            info = self.sandbox.info
-        endpoints = SandboxEndpoints(
-            authority=info.authority,
-            api_root=info.api_root,
-            environments_url=info.environments_url,
-            public_client_id=info.public_client_id,
-            ca_file=info.ca_file,
-        )
-        return endpoints, auto_browser(self.sandbox.ssl_context())
+            panel = self.window.payment
+            panel.watch_interval.setCurrentIndex(panel.watch_interval.findData(10))
+            panel.watch_button.setChecked(True)
 
     def _initial_profile(self) -> Profile | None:
         assert self.workspace is not None
         profiles = self.workspace.profiles()
-        if self.args.sandbox:
+        if self.sandbox is not None:
             return profiles[0]
         if self.args.profile:
             return next((p for p in profiles if p.name == self.args.profile), None)
         return self.workspace.last_profile()
 
     async def shutdown(self) -> None:
-        """Cancel and await running work, close the client, stop the sandbox, save window state."""
+        """Cancel and await running work, close the client, save window state (ui/app.py stops the sandbox)."""
         self._save_window()
-        for task in list(self._tasks):
-            task.cancel()
-        self.payment.cancel()
+        self.payment_slot.cancel()
         self.navigation.payments.cancel()
-        await self.watcher.aclose()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.related.clear()
+        await self.tasks.aclose()
+        await self.payment_slot.wait()
+        self.payment.cancelled()
+        await self.changes.aclose()
         if self.workspace is not None:
             await self.workspace.close()
-        if self.sandbox is not None and self._owns_sandbox:
-            await asyncio.to_thread(self.sandbox.stop)
-        await self.tracker.aclose()
-        self.store.close()
         self.settings.sync()
 
     # ---- profiles and navigation ---------------------------------------------------------------
 
     async def activate(self, profile: Profile, *, silent: bool) -> None:
         assert self.workspace is not None
+        self.payment_slot.cancel()
         self.payment.clear()
         self.navigation.set_connection(None)
         try:
@@ -171,16 +153,14 @@ class AppController:
         except ViewerError:
             return  # shown by the workspace's failed signal
         self.navigation.set_connection(self.workspace.connection)
-        self.payment.client = self.workspace.connection.client if self.workspace.connection else None
-        self.related.set_client(self.payment.client)
+        self.service.client = self.workspace.connection.client if self.workspace.connection else None
 
     async def _on_identity(self, identity: object) -> None:
         self.window.payment.set_signed_in(identity is not None)
-        self.watcher.set_paused("signed out", identity is None)
+        self.changes.watcher.set_paused("signed out", identity is None)
         if identity is None or self.workspace is None or self.workspace.connection is None:
             return
-        self.payment.client = self.workspace.connection.client
-        self.related.set_client(self.payment.client)
+        self.service.client = self.workspace.connection.client
         self.window.statusBar().clearMessage()
         if self.navigation.connection is not self.workspace.connection:
             self.navigation.set_connection(self.workspace.connection)
@@ -211,8 +191,9 @@ class AppController:
     # ---- opening payments ----------------------------------------------------------------------
 
     def open_url(self, url: str) -> None:
-        """Open a payment by its API URL (latest wins: the previous load is cancelled)."""
-        self.payment.load(url)
+        """Open a payment by its API URL: the previous load is cancelled before this one's request starts."""
+        self._related_refresh = True
+        self.payment_slot.start(self.payment.load(url))
         nav = self.navigation
         if nav.environment:
             self.settings.set(LAST_ENVIRONMENT, nav.environment)
@@ -220,6 +201,26 @@ class AppController:
             self.settings.set(LAST_COMPANY, nav.company_id)
         if nav.journal_id:
             self.settings.set(LAST_JOURNAL, nav.journal_id)
+
+    async def reload_payment(self) -> None:
+        """The open payment again, through the same slot a click uses (Watch and F5)."""
+        coro = self.payment.refresh()
+        if coro is not None:
+            await self._await_slot(coro)
+
+    async def _await_slot(self, coro: Coroutine[Any, Any, Record | None]) -> None:
+        task = self.payment_slot.start(coro)
+        try:
+            await task
+        except BaseException:  # cancelled by a newer load: that one shows
+            if not task.cancelled():
+                raise
+
+    def _payment_loaded(self, record: Record) -> None:
+        # The related records follow the payment; a refresh of the same payment reloads only changed ids.
+        self.related.follow(record, refresh=self._related_refresh)
+        self._related_refresh = False  # Watch reloads: only related records whose id changed
+        self.navigation.update_payment(record.values)
 
     def open_forwarded(self, text: str | None) -> None:
         """A later launch handed over ``text`` (or just asked to be shown): raise the window and open it."""
@@ -241,7 +242,7 @@ class AppController:
         except (ValueError, ViewerError) as exc:
             self.window.statusBar().showMessage(f"Cannot open: {exc}", 10000)
             return
-        self._remember(text)
+        self.recent.remember(text)
         self.open_url(url)
         await self._follow_in_navigator(url)
 
@@ -250,7 +251,7 @@ class AppController:
         from viewer.refs import RefError, parse
 
         try:
-            ref = parse(url)
+            ref: PaymentRef = parse(url)
         except RefError:
             return
         nav = self.navigation
@@ -259,120 +260,16 @@ class AppController:
         journal = ref.journal_id
         if journal is None:
             # A direct-route URL or bare GUIDs: v2.0 says the journal in the payment itself.
-            record = await self.payment.wait()
+            await self.payment_slot.wait()
+            record = self.payment.record
             if record is not None and record.url == url:
                 journal = str(record.values.get("journalId") or "") or None
         if journal and journal != nav.journal_id and nav.journals.row_of(journal) >= 0:
             await nav.select_journal(journal)
         self.window.navigator.sync_from_navigation()
 
-    def _wire_history_and_watch(self) -> None:
-        from viewer.snapshots import SnapshotStore
-        from viewer.tracking import ChangeTracker
-        from viewer.watch import Watcher
-
-        enabled = bool(self.settings.get(HISTORY_ENABLED))
-        # In memory until start() has opened the file off the GUI thread (opening may migrate or move a
-        # damaged file aside); nothing is loaded before then.
-        self.store = SnapshotStore(None, enabled=enabled)
-        self.tracker = ChangeTracker(self.payment, self.store, locale=QLocale(), parent=self.window)
-        panel = self.window.payment
-        self.tracker.summaryChanged.connect(
-            lambda text: panel.show_summary(text, marks=bool(self.payment.changes()))
-        )
-        self.tracker.notice.connect(lambda text: self.window.statusBar().showMessage(text, 15000))
-        panel.ack_button.clicked.connect(self.tracker.acknowledge)
-        panel.history.source = self.tracker.history
-        panel.history.forgetRequested.connect(lambda: self._spawn(self._forget_history()))
-        self.watcher = Watcher(self.payment, interval=float(self.settings.get(WATCH_INTERVAL)), parent=self.window)
-        row = panel.watch_interval.findData(int(self.watcher.interval))
-        if row >= 0:
-            panel.watch_interval.setCurrentIndex(row)
-        panel.watch_button.toggled.connect(lambda on: self.watcher.start() if on else self.watcher.stop())
-        panel.watch_interval.currentIndexChanged.connect(self._watch_interval)
-        self.watcher.statusChanged.connect(panel.set_watch_status)
-        self.watcher.changed.connect(self._watched_change)
-        self.window.visibleChanged.connect(lambda shown: self.watcher.set_paused("window hidden", not shown))
-        self._tray: Any = None
-
-        menu = self.window.payment_menu
-        menu.addSeparator()
-        export = QAction("&Export as JSON file…", self.window)
-        export.triggered.connect(self.export_json)
-        menu.addAction(export)
-        keep = QAction("&Keep a history of payments", self.window)
-        keep.setCheckable(True)
-        keep.setChecked(enabled)
-        keep.toggled.connect(self._keep_history)
-        menu.addAction(keep)
-        forget = QAction("&Forget history", self.window)
-        forget.triggered.connect(lambda: self._spawn(self._forget_history()))
-        menu.addAction(forget)
-
-    async def _open_history(self) -> None:
-        from viewer.snapshots import SnapshotStore, default_path
-
-        store = await asyncio.to_thread(SnapshotStore, default_path(), enabled=self.store.enabled)
-        self.store.close()
-        self.store = self.tracker.store = store
-        if store.notice:
-            self.window.statusBar().showMessage(store.notice, 15000)
-
-    def _keep_history(self, on: bool) -> None:
-        self.settings.set(HISTORY_ENABLED, on)
-        self.store.enabled = on
-        self.window.statusBar().showMessage(
-            "History is kept (in the app-data folder, readable only by you)." if on
-            else "History is off: nothing new is stored; changes since the last refresh are still marked.", 10000)
-
-    def export_json(self) -> None:
-        """Save the payment as received (without annotations) — also after it was posted and is gone."""
-        from PySide6.QtWidgets import QFileDialog
-
-        record = self.payment.record
-        if record is None:
-            return
-        dialog = QFileDialog(self.window, "Export payment as JSON")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter("JSON (*.json)")
-        dialog.setDefaultSuffix("json")
-        dialog.selectFile(f"payment-{record.values.get('documentNumber') or record.values.get('id')}.json")
-
-        def save(path: str) -> None:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(record.as_json() + "\n")
-            self.window.statusBar().showMessage(f"Saved {path}", 10000)
-
-        dialog.fileSelected.connect(save)
-        dialog.open()  # not exec(): no nested event loop inside the qasync loop
-
-    def _watch_interval(self, _row: int) -> None:
-        seconds = int(self.window.payment.watch_interval.currentData())
-        self.watcher.interval = seconds
-        self.settings.set(WATCH_INTERVAL, seconds)
-
-    def _watched_change(self, kind: str) -> None:
-        """A desktop notification where there is a tray; the status bar otherwise."""
-        record = self.payment.record
-        name = f"Payment {record.values.get('documentNumber') or ''}".strip() if record else "The payment"
-        text = (f"{name} changed: {self.tracker.summary}" if kind == "changed"
-                else f"{name} is no longer in the journal — probably posted or deleted.")
-        self.window.statusBar().showMessage(text, 15000)
-        from PySide6.QtWidgets import QSystemTrayIcon
-
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            if self._tray is None:
-                self._tray = QSystemTrayIcon(self.window.windowIcon(), self.window)
-                self._tray.show()
-            self._tray.showMessage("BC Payment Viewer", text)
-
-    async def _forget_history(self) -> None:
-        await self.tracker.forget()
-        self.window.payment.history.show_snapshots([])
-        self.window.statusBar().showMessage("History forgotten: no snapshots are kept on this computer now.", 10000)
-
     def _payment_state(self, state: LoadState) -> None:
-        if state == LoadState.EMPTY:
+        if state == LoadState.EMPTY or (state in (LoadState.FAILED, LoadState.GONE) and self.payment.record is None):
             self.related.clear()
 
     def _auth_kind(self) -> tuple[str, str]:
@@ -385,9 +282,12 @@ class AppController:
 
     def refresh(self) -> None:
         if self.payment.url:
-            self.payment.refresh()
+            self._related_refresh = True  # F5 refreshes the related records too
+            self._spawn(self.reload_payment())
 
     def show_open_dialog(self) -> None:
+        from ui.open_dialog import OpenDialog
+
         if self._open_dialog is None:
             self._open_dialog = OpenDialog(lambda text: describe(text, self.navigation), self.window)
             self._open_dialog.accepted_text.connect(lambda text: self._spawn(self.open_text(text)))
@@ -404,35 +304,13 @@ class AppController:
                 self._spawn(self.activate(profile, silent=True))
 
     def show_profile_dialog(self) -> None:
+        from ui.profile_dialog import ProfileDialog
+
         if self._profile_dialog is None:
             self._profile_dialog = ProfileDialog(self.settings, parent=self.window)
             self._profile_dialog.saved.connect(self._profiles_saved)
         self._profile_dialog.reload()
         self._profile_dialog.open()
-
-    # ---- recent --------------------------------------------------------------------------------
-
-    def _recent(self) -> list[str]:
-        try:
-            items = json.loads(self.settings.get(RECENT_URLS))
-        except ValueError:
-            return []
-        return [str(i) for i in items if isinstance(i, str)] if isinstance(items, list) else []
-
-    def _remember(self, text: str) -> None:
-        items = [text, *[i for i in self._recent() if i != text]][:MAX_RECENT]
-        self.settings.set(RECENT_URLS, json.dumps(items))
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        menu = self.window.recent_menu
-        menu.clear()
-        for text in self._recent():
-            action = QAction(text if len(text) < 90 else text[:40] + "…" + text[-45:], menu)
-            action.setToolTip(text)
-            action.triggered.connect(lambda _=False, t=text: self._spawn(self.open_text(t)))
-            menu.addAction(action)
-        menu.setEnabled(bool(menu.actions()))
 
     # ---- status and errors -------------------------------------------------------------------------
 
@@ -458,10 +336,8 @@ class AppController:
                 self.workspace.lost_sign_in()
         self.window.statusBar().showMessage(text, 15000)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.tasks.spawn(coro)
 
     # ---- window state --------------------------------------------------------------------------
 

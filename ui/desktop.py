@@ -13,7 +13,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from ui.app import APP_ID
+from viewer.paths import APP_ID
 
 __all__ = ["APP_ID", "install_desktop_entry", "uninstall_desktop_entry"]
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import schema
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:
     from viewer.copying import Clip
@@ -44,7 +44,8 @@ class HistoryView(QWidget):
         self.setAccessibleName("History")
         self.source: SnapshotSource | None = None
         self.snapshots: list[Snapshot] = []
-        self._task: asyncio.Task[Any] | None = None
+        self._slot = TaskSlot("history")
+        self._stale = True
         self.timeline = QListWidget()
         self.timeline.setObjectName("historyTimeline")
         self.timeline.setAccessibleName("Snapshots, newest first (select two to compare)")
@@ -91,9 +92,25 @@ class HistoryView(QWidget):
     def reload(self) -> None:
         if self.source is None:
             return
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = asyncio.ensure_future(self._reload(self.source))
+        self._stale = False
+        self._slot.start(self._reload(self.source))
+
+    def follow(self) -> None:
+        """The open payment changed or was reloaded: show its history now if visible, else when next shown.
+
+        Never keeps another payment's snapshots on screen: a stale list is emptied at once.
+        """
+        if self.isVisible():
+            self.reload()
+        else:
+            self._stale = True
+            self._slot.cancel()
+            self.show_snapshots([])
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
 
     async def _reload(self, source: SnapshotSource) -> None:
         self.show_snapshots(await source())

@@ -27,6 +27,8 @@ class MainWindow(QMainWindow):
     visibleChanged = Signal(bool)  # False while hidden or minimised (the watcher pauses)
     openRequested = Signal()
     refreshRequested = Signal()
+    exportRequested = Signal()
+    forgetHistoryRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, deferred: bool = False) -> None:
         super().__init__(parent)
@@ -104,6 +106,16 @@ class MainWindow(QMainWindow):
         payment_menu.addAction(self.payment.form.raw_action)
         payment_menu.addSeparator()
         payment_menu.addActions(self.payment.form.copy_actions)
+        payment_menu.addSeparator()
+        export = QAction("&Export as JSON file…", self)
+        export.triggered.connect(self.exportRequested)
+        payment_menu.addAction(export)
+        self.keep_history_action = QAction("&Keep a history of payments", self)
+        self.keep_history_action.setCheckable(True)
+        payment_menu.addAction(self.keep_history_action)
+        forget = QAction("&Forget history", self)
+        forget.triggered.connect(self.forgetHistoryRequested)
+        payment_menu.addAction(forget)
 
         view_menu = self.menuBar().addMenu("&View")
         # Alt+P/E/C/J already reach profile, environment, company and journal (label mnemonics).

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -74,8 +75,9 @@ class FieldEdit(QLineEdit):
     def __init__(self, json_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.json_name = json_name
-        self.was_label: QLabel | None = None  # the row's "was: …" label (none on placeholder rows)
+        self.was_label: QLabel | None = None  # the row's "was: …" label
         self.caption: QLabel | None = None
+        self.holder: QWidget | None = None  # the row's field widget in the form layout
         self.caption_text = json_name
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
@@ -129,7 +131,7 @@ class JsonHighlighter(QSyntaxHighlighter):
 
 
 class RecordSection(QGroupBox):
-    """A titled group of label | value | copy rows bound to rows of a record model."""
+    """A titled group of label | value | copy rows; rows are made once and then only shown, hidden and filled."""
 
     def __init__(self, title: str, object_name: str, parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
@@ -138,9 +140,121 @@ class RecordSection(QGroupBox):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.edits: dict[str, FieldEdit] = {}
 
+    def add_row(self, name: str, label_text: str, tooltip: str, on_copy: Callable[[str, str], None]) -> FieldEdit:
+        edit = FieldEdit(name)
+        edit.setAccessibleName(label_text)  # until a value arrives ("Amount: 1,500.00")
+        edit.copyRequested.connect(on_copy)
+        label = QLabel(label_text + ":")
+        label.setBuddy(edit)
+        label.setToolTip(tooltip)
+        copy = QToolButton()
+        copy.setText("Copy")
+        copy.setObjectName(f"copy:{name}")
+        copy.setAccessibleName(f"Copy {label_text}")
+        copy.setToolTip(f"Copy {label_text} (Ctrl+C in the field; right-click for the raw value)")
+        copy.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab walks the values; each value has Ctrl+C itself
+        menu = QMenu(copy)
+        for text, mode in (("Copy value", "display"), ("Copy raw value", "raw"), ('Copy "name": value', "pair")):
+            menu.addAction(text, partial(on_copy, name, mode))
+        copy.setMenu(menu)
+        copy.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        copy.clicked.connect(lambda _=False, n=name: on_copy(n, "display"))
+        was = QLabel()
+        was.setObjectName(f"was:{name}")
+        was.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        was.setWordWrap(True)  # under the value, wrapping: the old value never squeezes the new one
+        # Never widens the window: a long old value wraps within the width the row already has.
+        was.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        was.hide()
+        holder = QWidget()
+        row_layout = QHBoxLayout(holder)
+        row_layout.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(edit)
+        column.addWidget(was)
+        row_layout.addLayout(column, 1)
+        row_layout.addWidget(copy, 0, Qt.AlignmentFlag.AlignTop)
+        edit.was_label = was
+        edit.caption = label
+        edit.caption_text = label_text
+        edit.holder = holder
+        self.form.addRow(label, holder)
+        self.edits[name] = edit
+        return edit
+
+    def set_row_visible(self, name: str, visible: bool) -> None:
+        edit = self.edits[name]
+        if edit.holder is not None and edit.holder.isVisibleTo(self) != visible:
+            self.form.setRowVisible(edit.holder, visible)
+
+    def labels(self) -> list[QLabel]:
+        return [edit.caption for edit in self.edits.values() if edit.caption is not None]
+
+
+class FieldPage(QWidget):
+    """Every field of one (entity, API version), grouped as the schema groups them: built once, then reused.
+
+    A payment only sets texts and properties on it; a field this version does not return is hidden, and a field
+    the schema does not know gets a row under "Other" the first time it is seen.
+    """
+
+    def __init__(self, entity: str, api_version: str, on_copy: Callable[[str, str], None]) -> None:
+        super().__init__()
+        self.entity = entity
+        self.api_version = api_version
+        self.on_copy = on_copy
+        self.setObjectName(f"fieldPage:{api_version}")
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.sections: dict[str, RecordSection] = {}
+        self.edits: dict[str, FieldEdit] = {}
+        for spec in _ordered_specs(entity, api_version):
+            self._add(spec.name, spec.label, spec.group, f"{spec.name} ({spec.type_name})")
+        self._add("@odata.etag", "ETag", "System", "@odata.etag (Text)")
+
+    def _add(self, name: str, label: str, group: str, tooltip: str) -> FieldEdit:
+        section = self.sections.get(group)
+        if section is None:
+            section = RecordSection(group, f"group:{group}")
+            self.sections[group] = section
+            self.layout_.addWidget(section)
+        edit = section.add_row(name, label, tooltip, self.on_copy)
+        self.edits[name] = edit
+        return edit
+
+    def row_for(self, name: str, label: str, group: str, tooltip: str) -> FieldEdit:
+        edit = self.edits.get(name)
+        return edit if edit is not None else self._add(name, label, group, tooltip)
+
+    def show_only(self, names: set[str]) -> None:
+        for section in self.sections.values():
+            any_shown = False
+            for name in section.edits:
+                shown = name in names
+                section.set_row_visible(name, shown)
+                any_shown = any_shown or shown
+            section.setVisible(any_shown)
+
+    def labels(self) -> list[QLabel]:
+        return [label for section in self.sections.values() for label in section.labels()]
+
+
+def _ordered_specs(entity: str, api_version: str) -> list[schema.FieldSpec]:
+    """Schema fields in the form's order: by group (schema.GROUPS), then schema order — as schema.describe does."""
+    rank = {group: i for i, group in enumerate(schema.GROUPS)}
+    specs = list(enumerate(schema.fields_for(entity, api_version)))
+    specs.sort(key=lambda item: (rank.get(item[1].group, len(rank)), item[0]))
+    return [spec for _, spec in specs]
+
 
 class PaymentForm(QWidget):
-    """``copied(Clip)`` for every copy so the window can confirm it; ``copy_handler`` puts clips on the clipboard."""
+    """``copied(Clip)`` for every copy so the window can confirm it; ``copy_handler`` puts clips on the clipboard.
+
+    Widgets are built once per (entity, API version) and reused: opening another payment sets texts and
+    properties only (docs/ARCHITECTURE.md, "The path of one click").
+    """
 
     copied = Signal(object)
 
@@ -159,20 +273,28 @@ class PaymentForm(QWidget):
         self.tabs.setObjectName("paymentTabs")
         self.tabs.setAccessibleName("Payment views")
 
-        # Fields tab: one scroll area with the payment's groups, then the related records.
+        # Fields tab: one scroll area with the payment's field page, then the related records.
         self.fields_page = QWidget()
         self.fields_layout = QVBoxLayout(self.fields_page)
         self.fields_layout.setContentsMargins(4, 4, 4, 4)
+        self.pages_box = QVBoxLayout()
+        self.pages_box.setContentsMargins(0, 0, 0, 0)
+        self.fields_layout.addLayout(self.pages_box)
+        self.related_box = QVBoxLayout()
+        self.related_box.setContentsMargins(0, 0, 0, 0)
+        self.fields_layout.addLayout(self.related_box)
+        self.fields_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.fields_page)
         scroll.setObjectName("fieldsScroll")
-        self.sections: dict[str, RecordSection] = {}
+        self.pages: dict[str, FieldPage] = {}
+        self.page: FieldPage | None = None
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
         self.tabs.addTab(scroll, "&Fields")
 
-        # Raw JSON tab.
+        # Raw JSON tab: the body as received, annotations included.
         json_page = QWidget()
         self.json_view = QPlainTextEdit()
         self.json_view.setObjectName("rawJson")
@@ -244,133 +366,87 @@ class PaymentForm(QWidget):
 
     def bind(self, model: RecordModel, related: Related | None = None) -> None:
         self.model = model
-        model.modelReset.connect(self.rebuild)
+        model.modelReset.connect(self.refill)
         model.dataChanged.connect(self._on_data_changed)
         model.loaded.connect(lambda _record: self._fill_json())  # once per load, not once per changed row
         model.stateChanged.connect(lambda _s: self._on_state())
         if related is not None:
             self.related = related
             for kind, related_model in related.models.items():
-                related_model.modelReset.connect(lambda k=kind: self._rebuild_related(k))
+                self._build_related(kind, related_model)
+                related_model.modelReset.connect(lambda k=kind: self._refresh_related(k))
                 related_model.dataChanged.connect(lambda *_a, k=kind: self._refresh_related(k))
                 related_model.stateChanged.connect(lambda _s, k=kind: self._related_state(k))
-        self.rebuild()
+        self.refill()
 
-    # ---- building rows from the model -----------------------------------------------------------------
+    # ---- pages ---------------------------------------------------------------------------------------------
 
-    def rebuild(self) -> None:
-        """The model's rows changed shape (another payment, another API version): lay the groups out again."""
-        for section in self.sections.values():
-            section.setParent(None)
-            section.deleteLater()
-        self.sections.clear()
-        for section in self.related_sections.values():
-            section.setParent(None)
-            section.deleteLater()
-        self.related_sections.clear()
-        self.related_status.clear()
-        while self.fields_layout.count():
-            self.fields_layout.takeAt(0)
+    def _page_for(self, api_version: str) -> FieldPage:
+        page = self.pages.get(api_version)
+        if page is None:
+            page = FieldPage("customerPayment", api_version, self._copy_payment_field)
+            self.pages[api_version] = page
+            self.pages_box.addWidget(page)
+            self._align_labels()
+        if self.page is not page:
+            if self.page is not None:
+                self.page.hide()
+            page.show()
+            self.page = page
+        return page
+
+    def _version(self) -> str:
+        model = self.model
+        if model is None:
+            return "v2.0"
+        if model.record is not None and not model.showing_other:
+            return model.record.api_version
+        return api_version_of(model.url) if model.url else "v2.0"
+
+    def refill(self) -> None:
+        """The model's rows changed shape (another payment, another API version): show the right rows, fill them."""
         model = self.model
         if model is None:
             return
-        if model.rowCount() == 0 and model.state == LoadState.LOADING:
-            self._placeholder_rows()
-        else:
-            for row in range(model.rowCount()):
-                index = model.index(row, 1)
-                box = self._section(str(index.data(GroupRole) or "Other"))
-                self._add_row(box, model, row, self._copy_payment_field)
-        if self.related is not None and model.rowCount():
-            for kind in self.related.models:
-                section = RecordSection(TITLES[kind], f"related:{kind}")
-                status = QLabel()
-                status.setObjectName(f"relatedStatus:{kind}")
-                status.setEnabled(False)  # the palette's quiet text colour
-                section.form.addRow(status)
-                copy = QPushButton(f"Copy {TITLES[kind].lower()}")
-                copy.setObjectName(f"relatedCopy:{kind}")
-                copy.setAccessibleName(f"Copy the {TITLES[kind].lower()}")
-                copy.clicked.connect(lambda _=False, k=kind: self.copy_related(k))
-                copy_row = QHBoxLayout()
-                copy_row.addStretch(1)
-                copy_row.addWidget(copy)
-                section.form.addRow(copy_row)
-                self.related_sections[kind] = section
-                self.related_status[kind] = status
-                self.fields_layout.addWidget(section)
-                self._rebuild_related(kind)
-        self.fields_layout.addStretch(1)
-        self._align_labels()
+        has_rows = model.rowCount() > 0
+        loading = model.state == LoadState.LOADING
+        self.fields_page.setVisible(has_rows or loading)
+        if not has_rows and not loading:
+            self._fill_json()
+            return
+        page = self._page_for(self._version())
+        if not has_rows:
+            # Loading with nothing shown yet: the layout to come, with quiet placeholders (not a blank).
+            page.show_only(set(page.edits) - {"@odata.etag"})
+            for edit in page.edits.values():
+                edit.clear()
+                edit.setPlaceholderText("Loading…")
+                edit.setAccessibleName(f"{edit.caption_text}: loading")
+                self._show_change(edit, False, "", "", None)
+            return
+        names: set[str] = set()
+        for row in range(model.rowCount()):
+            index = model.index(row, 1)
+            name = str(index.data(JsonNameRole))
+            names.add(name)
+            edit = page.row_for(name, str(index.data(LabelRole)), str(index.data(GroupRole) or "Other"),
+                                str(model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)))
+            self._show_value(edit, index)
+        page.show_only(names)
         self._fill_json()
+        for kind in self.related_sections:
+            self._related_state(kind)
 
     def _align_labels(self) -> None:
-        """One label column across all groups, so values line up down the whole form."""
-        boxes = [*self.sections.values(), *self.related_sections.values()]
-        found = [box.form.labelForField(edit.parentWidget() or edit) for box in boxes for edit in box.edits.values()]
-        labels = [label for label in found if isinstance(label, QLabel)]
+        """One label column across all groups, so values line up down the whole form (once per page built)."""
+        labels = [label for page in self.pages.values() for label in page.labels()]
+        labels += [label for section in self.related_sections.values() for label in section.labels()]
+        if not labels:
+            return
         # Room for the change glyph too, so marking a field never shifts the column.
-        widths = [label.fontMetrics().horizontalAdvance("◆ " + label.text()) + 8 for label in labels]
+        width = max(label.fontMetrics().horizontalAdvance("◆ " + label.text()) + 8 for label in labels)
         for label in labels:
-            label.setMinimumWidth(max(widths))
-
-    def _section(self, group: str) -> RecordSection:
-        box = self.sections.get(group)
-        if box is None:
-            box = RecordSection(group, f"group:{group}")
-            self.sections[group] = box
-            self.fields_layout.addWidget(box)
-        return box
-
-    def _placeholder_rows(self) -> None:
-        """Loading with nothing to show yet: the layout to come, with quiet placeholders (not a blank)."""
-        version = api_version_of(self.model.url) if self.model is not None and self.model.url else "v2.0"
-        for spec in schema.fields_for("customerPayment", version):
-            section = self._section(spec.group)
-            edit = FieldEdit(spec.name)
-            edit.setPlaceholderText("Loading…")
-            edit.setAccessibleName(f"{spec.label}: loading")
-            section.form.addRow(spec.label + ":", edit)
-            section.edits[spec.name] = edit
-
-    def _add_row(self, section: RecordSection, model: RecordModel, row: int,
-                 on_copy: Callable[[str, str], None]) -> None:
-        index = model.index(row, 1)
-        name = str(index.data(JsonNameRole))
-        label_text = str(index.data(LabelRole))
-        edit = FieldEdit(name)
-        edit.copyRequested.connect(on_copy)
-        label = QLabel(label_text + ":")
-        label.setBuddy(edit)
-        label.setToolTip(str(model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)))
-        copy = QToolButton()
-        copy.setText("Copy")
-        copy.setObjectName(f"copy:{name}")
-        copy.setAccessibleName(f"Copy {label_text}")
-        copy.setToolTip(f"Copy {label_text} (Ctrl+C in the field; right-click for the raw value)")
-        copy.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab walks the values; each value has Ctrl+C itself
-        menu = QMenu(copy)
-        for text, mode in (("Copy value", "display"), ("Copy raw value", "raw"), ('Copy "name": value', "pair")):
-            menu.addAction(text, partial(on_copy, name, mode))
-        copy.setMenu(menu)
-        copy.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        copy.clicked.connect(lambda _=False, n=name: on_copy(n, "display"))
-        holder = QWidget()
-        row_layout = QHBoxLayout(holder)
-        row_layout.setContentsMargins(0, 0, 0, 0)
-        row_layout.addWidget(edit, 1)
-        was = QLabel()
-        was.setObjectName(f"was:{name}")
-        was.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        was.hide()
-        row_layout.addWidget(was)
-        row_layout.addWidget(copy)
-        edit.was_label = was
-        edit.caption = label
-        edit.caption_text = label_text
-        section.form.addRow(label, holder)
-        section.edits[name] = edit
-        self._show_value(edit, index)
+            label.setMinimumWidth(width)
 
     def _show_value(self, edit: FieldEdit, index: QModelIndex) -> None:
         display = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
@@ -399,7 +475,7 @@ class PaymentForm(QWidget):
             when = ""
             if kind == "visit" and isinstance(since, datetime):
                 when = f"since {since.astimezone().strftime('%Y-%m-%d %H:%M')}, "
-            was.setText(f"{when}was: {_elide(previous)}")
+            was.setText(f"{when}was: {previous}")
             was.setToolTip(f"Before: {previous}")
             was.show()
             palette = edit.palette()
@@ -410,7 +486,7 @@ class PaymentForm(QWidget):
             edit.setFrame(True)
             if caption is not None:
                 caption.setText(("◆ " if kind == "refresh" else "◇ ") + edit.caption_text + ":")
-        else:
+        elif not was.isHidden() or edit.hasFrame():
             was.hide()
             was.clear()
             edit.setPalette(self.palette())
@@ -420,39 +496,56 @@ class PaymentForm(QWidget):
 
     def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
         model = self.model
-        if model is None:
+        if model is None or self.page is None:
             return
         for row in range(top.row(), bottom.row() + 1):
             index = model.index(row, 1)
-            if (edit := self.field_edit(str(index.data(JsonNameRole)))) is not None:
+            if (edit := self.page.edits.get(str(index.data(JsonNameRole)))) is not None:
                 self._show_value(edit, index)
 
     def _on_state(self) -> None:
         model = self.model
-        if model is not None and model.state == LoadState.LOADING and model.rowCount() == 0 and not self.sections:
-            self.rebuild()
+        if model is None:
+            return
+        # Another payment on its way: the previous values stay, dimmed, until the new ones arrive.
+        dim = model.showing_other
+        for page in self.pages.values():
+            page.setEnabled(not dim)
+        if model.rowCount() == 0:
+            self.refill()
+        for kind in self.related_sections:
+            self._related_state(kind)
 
     def _fill_json(self) -> None:
         record = self.model.record if self.model is not None else None
-        text = record.as_json() if record is not None else ""
+        text = record.received_json() if record is not None else ""
         if self.json_view.toPlainText() != text:
             self.json_view.setPlainText(text)
 
     # ---- related -----------------------------------------------------------------------------------------
 
-    def _rebuild_related(self, kind: str) -> None:
-        section = self.related_sections.get(kind)
-        if section is None or self.related is None:
-            return
-        model = self.related.models[kind]
-        for edit in list(section.edits.values()):
-            holder = edit.parentWidget()
-            if holder is not None:
-                section.form.removeRow(holder)
-        section.edits.clear()
-        for row in range(model.rowCount()):
-            self._add_row(section, model, row, partial(self._copy_related_field, kind))
-        self._related_state(kind)
+    def _build_related(self, kind: str, model: RecordModel) -> None:
+        section = RecordSection(TITLES[kind], f"related:{kind}")
+        status = QLabel()
+        status.setObjectName(f"relatedStatus:{kind}")
+        status.setEnabled(False)  # the palette's quiet text colour
+        status.setWordWrap(True)
+        section.form.addRow(status)
+        for name in model.only or ():
+            spec = schema.spec_for(model.entity, "v2.0", name)
+            section.add_row(name, spec.label, f"{name} ({spec.type_name})", partial(self._copy_related_field, kind))
+        copy = QPushButton(f"Copy {TITLES[kind].lower()}")
+        copy.setObjectName(f"relatedCopy:{kind}")
+        copy.setAccessibleName(f"Copy the {TITLES[kind].lower()}")
+        copy.clicked.connect(lambda _=False, k=kind: self.copy_related(k))
+        copy_row = QHBoxLayout()
+        copy_row.addStretch(1)
+        copy_row.addWidget(copy)
+        section.form.addRow(copy_row)
+        self.related_sections[kind] = section
+        self.related_status[kind] = status
+        self.related_box.addWidget(section)
+        self._refresh_related(kind)
         self._align_labels()
 
     def _refresh_related(self, kind: str) -> None:
@@ -460,21 +553,30 @@ class PaymentForm(QWidget):
         if section is None or self.related is None:
             return
         model = self.related.models[kind]
+        shown: set[str] = set()
         for row in range(model.rowCount()):
             index = model.index(row, 1)
-            edit = section.edits.get(str(index.data(JsonNameRole)))
+            name = str(index.data(JsonNameRole))
+            edit = section.edits.get(name)
             if edit is not None:
                 self._show_value(edit, index)
+                shown.add(name)
+        for name in section.edits:
+            section.set_row_visible(name, name in shown)
+        self._related_state(kind)
 
     def _related_state(self, kind: str) -> None:
         status = self.related_status.get(kind)
         if status is None or self.related is None:
             return
         model = self.related.models[kind]
+        payment = self.model
+        section = self.related_sections[kind]
+        section.setVisible(payment is not None and (payment.record is not None or payment.rowCount() > 0))
         if self.related.urls.get(kind) is None and model.record is None and model.state != LoadState.LOADING:
             text = {"customer": "No customer on this line.", "invoice": "Not applied to an invoice.",
                     "journal": "The journal is not named by this line."}[kind]
-        elif model.state == LoadState.LOADING:
+        elif model.state == LoadState.LOADING and model.record is None:
             text = "Loading…"
         elif model.state == LoadState.GONE:
             text = "Not found (it may have been deleted)."
@@ -484,7 +586,9 @@ class PaymentForm(QWidget):
                 text += f" · correlation id {model.error.correlation_id}"  # type: ignore[attr-defined]
         else:
             text = ""
-        status.setText(text)
+        section.setEnabled(not model.showing_other)
+        if status.text() != text:
+            status.setText(text)
         status.setVisible(bool(text))
 
     # ---- raw values, JSON search -------------------------------------------------------------------------
@@ -494,10 +598,10 @@ class PaymentForm(QWidget):
         if self.raw_action.isChecked() != raw:
             self.raw_action.setChecked(raw)
         model = self.model
-        if model is not None:
+        if model is not None and self.page is not None:
             for row in range(model.rowCount()):
                 index = model.index(row, 1)
-                if (edit := self.field_edit(str(index.data(JsonNameRole)))) is not None:
+                if (edit := self.page.edits.get(str(index.data(JsonNameRole)))) is not None:
                     self._show_value(edit, index)
         for kind in self.related_sections:
             self._refresh_related(kind)
@@ -532,9 +636,9 @@ class PaymentForm(QWidget):
     def _copy_field(self, model: RecordModel | None, name: str, mode: str) -> None:
         from viewer.copying import field_clip
 
-        if model is None:
+        if model is None or model.showing_other:
             return
-        field = next((f for f in model.fields() if f.json_name == name), None)
+        field = model.field(name)
         if field is not None:
             self._emit(field_clip(field, _mode(mode)))
 
@@ -549,7 +653,7 @@ class PaymentForm(QWidget):
 
         model = self.model
         record = model.record if model is not None else None
-        if model is None or record is None:
+        if model is None or record is None or model.showing_other:
             return
         url = self.url_provider() or record.url
         auth, user = self.auth_provider()
@@ -570,13 +674,19 @@ class PaymentForm(QWidget):
         self._emit(clip)
 
     def field_edit(self, name: str) -> FieldEdit | None:
-        for section in self.sections.values():
-            if name in section.edits:
-                return section.edits[name]
-        return None
+        return self.page.edits.get(name) if self.page is not None else None
 
     def value_edits(self) -> list[FieldEdit]:
-        return [edit for section in self.sections.values() for edit in section.edits.values()]
+        """The value widgets shown now, in visual order."""
+        if self.page is None:
+            return []
+        return [edit for section in self.page.sections.values() if section.isVisibleTo(self.page)
+                for edit in section.edits.values() if edit.holder is not None and edit.holder.isVisibleTo(self.page)]
+
+    @property
+    def sections(self) -> dict[str, RecordSection]:
+        """The groups of the page shown now (tests and assistive-technology checks walk them)."""
+        return self.page.sections if self.page is not None else {}
 
 
 def _blend(base: QColor, accent: QColor, amount: float) -> QColor:
@@ -586,10 +696,6 @@ def _blend(base: QColor, accent: QColor, amount: float) -> QColor:
         round(base.green() + (accent.green() - base.green()) * amount),
         round(base.blue() + (accent.blue() - base.blue()) * amount),
     )
-
-
-def _elide(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mode(mode: str) -> CopyMode:

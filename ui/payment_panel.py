@@ -195,7 +195,7 @@ class PaymentPanel(QWidget):
         model = self.model
         if model is None:
             return
-        record: PaymentRecord | None = model.record
+        record: PaymentRecord | None = None if model.showing_other else model.record
         state = model.state
         if record is not None:
             v = record.values
@@ -205,7 +205,7 @@ class PaymentPanel(QWidget):
             self.title.setText("Loading payment…")
         else:
             self.title.setText("No payment open")
-        empty = record is None and state == LoadState.EMPTY
+        empty = model.record is None and state == LoadState.EMPTY
         self.form.setVisible(not empty)
         for widget in (self.watch_button, self.watch_interval, self.watch_status):
             widget.setVisible(record is not None)
@@ -243,7 +243,7 @@ class PaymentPanel(QWidget):
     def _show_facts(self) -> None:
         from viewer.copying import age_text
 
-        record = self.model.record if self.model is not None else None
+        record = self.model.record if self.model is not None and not self.model.showing_other else None
         if record is None:
             self.facts.clear()
             return

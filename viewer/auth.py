@@ -20,7 +20,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -65,6 +65,7 @@ AADSTS_HINTS: dict[int, str] = {
 }
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
+T = TypeVar("T")
 
 
 class AuthFailed(ViewerError):
@@ -88,6 +89,49 @@ def explain(result: dict[str, Any]) -> AuthFailed:
     first_line = description.split("\n", 1)[0].split(" Trace ID:", 1)[0].strip()
     text = first_line or error.replace("_", " ")
     return AuthFailed(f"Sign-in failed: {text}", codes[0] if codes else None)
+
+
+class IdentityUnavailable(AuthFailed):
+    """The sign-in service could not be reached (DNS, connection, TLS, timeout, a broken discovery answer)."""
+
+
+def identity_error(exc: BaseException, authority: str = "") -> ViewerError:
+    """Anything MSAL, its HTTP client or the keyring raised, as a typed error with a plain message.
+
+    MSAL raises plain ``ValueError``s and lets its HTTP client's errors through; none of them may reach the crash
+    dialog (docs/ARCHITECTURE.md, "Sign-in never blocks and never escapes").
+    """
+    if isinstance(exc, ViewerError):
+        return exc
+    host = authority.split("://", 1)[-1].split("/", 1)[0] or "the sign-in service"
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__cause__, ssl.SSLError):
+            return IdentityUnavailable(f"Cannot sign in: the certificate of {host} is not trusted (TLS). If your "
+                                       "network inspects TLS, give the profile your organisation's CA file.")
+        if any(word in text.lower() for word in ("name or service not known", "nodename nor servname",
+                                                  "getaddrinfo", "name resolution", "no address")):
+            return IdentityUnavailable(f"Cannot sign in: the name {host} could not be found (DNS). Check the "
+                                       "address and your network.")
+        return IdentityUnavailable(f"Cannot sign in: {host} cannot be reached. Check your network or proxy.")
+    if isinstance(exc, httpx.TimeoutException):
+        return IdentityUnavailable(f"Cannot sign in: {host} did not answer in time.")
+    if isinstance(exc, httpx.HTTPError | OSError):
+        return IdentityUnavailable(f"Cannot sign in: the connection to {host} failed ({type(exc).__name__}).")
+    if isinstance(exc, ValueError) and ("authority" in text.lower() or "openid" in text.lower()):
+        return IdentityUnavailable(f"Cannot sign in: {host} did not describe itself as a Microsoft sign-in "
+                                   "service (OpenID discovery failed). Check the tenant and the address.")
+    return AuthFailed(f"Sign-in failed: {type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": "))
+
+
+async def in_thread(authority: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking MSAL/keyring call off the GUI thread; its failures come back as ``ViewerError``."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except ViewerError:
+        raise
+    except Exception as exc:
+        raise identity_error(exc, authority) from None
 
 
 @dataclass(frozen=True)
@@ -228,6 +272,7 @@ class UserSession:
     ) -> None:
         self.scopes = scopes or [BC_SCOPE]
         self.cache = cache
+        self.authority = authority
         self._http = msal_http_client(verify)
         self.app = msal.PublicClientApplication(
             client_id,
@@ -245,7 +290,7 @@ class UserSession:
         self._http.close()
 
     async def accounts(self) -> list[Account]:
-        raws = await asyncio.to_thread(self.app.get_accounts)
+        raws = await in_thread(self.authority, self.app.get_accounts)
         return [Account.from_msal(r, self._claims_for(r)) for r in raws]
 
     def _claims_for(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +308,7 @@ class UserSession:
         return {}
 
     async def select(self, account: Account) -> None:
-        raws = await asyncio.to_thread(self.app.get_accounts)
+        raws = await in_thread(self.authority, self.app.get_accounts)
         for raw in raws:
             if raw.get("home_account_id") == account.home_account_id:
                 self._raw_account, self.account = raw, account
@@ -277,11 +322,11 @@ class UserSession:
         if self.account is not None:
             accounts.sort(key=lambda a: a.home_account_id != self.account.home_account_id)  # type: ignore[union-attr]
         for account in accounts:
-            raws = await asyncio.to_thread(self.app.get_accounts)
+            raws = await in_thread(self.authority, self.app.get_accounts)
             raw = next((r for r in raws if r.get("home_account_id") == account.home_account_id), None)
             if raw is None:
                 continue
-            result = await asyncio.to_thread(self.app.acquire_token_silent, self.scopes, raw)
+            result = await in_thread(self.authority, self.app.acquire_token_silent, self.scopes, raw)
             if result and "access_token" in result:
                 self._raw_account, self.account = raw, account
                 self._memo.put(result)
@@ -293,8 +338,9 @@ class UserSession:
             return f"Bearer {token}"
         if self._raw_account is None:
             raise SignInRequired("Please sign in to Business Central.")
-        result = await asyncio.to_thread(
-            self.app.acquire_token_silent_with_error, self.scopes, self._raw_account, force_refresh=refresh
+        result = await in_thread(
+            self.authority, self.app.acquire_token_silent_with_error, self.scopes, self._raw_account,
+            force_refresh=refresh,
         )
         if result and "access_token" in result:
             return f"Bearer {self._memo.put(result)}"
@@ -333,7 +379,8 @@ class UserSession:
         receiver = LoopbackReceiver()
         await receiver.start()
         try:
-            flow = await asyncio.to_thread(
+            flow = await in_thread(
+                self.authority,
                 self.app.initiate_auth_code_flow,
                 self.scopes,
                 redirect_uri=receiver.redirect_uri,
@@ -352,7 +399,7 @@ class UserSession:
             await receiver.close()
         if "error" in params and "code" not in params:
             raise explain({"error": params.get("error"), "error_description": params.get("error_description")})
-        result = await asyncio.to_thread(self._finish_auth_code, flow, params)
+        result = await in_thread(self.authority, self._finish_auth_code, flow, params)
         return self._accept(result)
 
     def _finish_auth_code(self, flow: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
@@ -363,7 +410,7 @@ class UserSession:
 
     async def sign_in_device_code(self, on_code: Callable[[DeviceCode], None]) -> Account:
         """Device code: ``on_code`` shows the code; cancelling the task stops MSAL's polling."""
-        flow = await asyncio.to_thread(self.app.initiate_device_flow, self.scopes)
+        flow = await in_thread(self.authority, self.app.initiate_device_flow, self.scopes)
         if "user_code" not in flow:
             raise explain(flow)
         on_code(
@@ -383,7 +430,7 @@ class UserSession:
                 done.set()
 
         try:
-            result = await asyncio.to_thread(poll)
+            result = await in_thread(self.authority, poll)
         except asyncio.CancelledError:
             # MSAL polls until "expires_at"; moving it into the past ends the loop at its next tick.
             flow["expires_at"] = 0
@@ -398,10 +445,10 @@ class UserSession:
         target = account or self.account
         if target is None:
             return
-        raws = await asyncio.to_thread(self.app.get_accounts)
+        raws = await in_thread(self.authority, self.app.get_accounts)
         for raw in raws:
             if raw.get("home_account_id") == target.home_account_id:
-                await asyncio.to_thread(self.app.remove_account, raw)
+                await in_thread(self.authority, self.app.remove_account, raw)
         if self.account and self.account.home_account_id == target.home_account_id:
             self.account = None
             self._raw_account = None
@@ -516,6 +563,7 @@ class AppSession:
         certificate, as the keyring keeps it)."""
         self.scopes = scopes or [BC_SCOPE]
         self.client_id = client_id
+        self.authority = authority
         credential: str | dict[str, str]
         if client_certificate:
             credential = certificate_credential(client_certificate)
@@ -550,7 +598,7 @@ class AppSession:
             return f"Bearer {token}"
         if refresh:
             self.app = self._build()  # a fresh cache: MSAL has no force_refresh for app tokens
-        result = await asyncio.to_thread(self.app.acquire_token_for_client, self.scopes)
+        result = await in_thread(self.authority, self.app.acquire_token_for_client, self.scopes)
         if result and "access_token" in result:
             return f"Bearer {self._memo.put(result)}"
         failure = explain(result or {})

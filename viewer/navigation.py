@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject, Signal
@@ -17,6 +18,7 @@ from viewer import query, schema
 from viewer.errors import ViewerError
 from viewer.models.lists import RecordListModel
 from viewer.models.paged import Column, Formatter, PagedTableModel
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
     from viewer.client import ResponseFacts
@@ -92,15 +94,14 @@ class Navigation(QObject):
         self.journal_id: str | None = None
         self.search_field = "documentNumber"
         self.search_text = ""
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._slots = {name: TaskSlot(name) for name in ("environments", "companies", "journals")}
         self._busy = 0
 
     # ---- wiring ------------------------------------------------------------------------------
 
     def set_connection(self, connection: Connection | None) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
+        for slot in self._slots.values():
+            slot.cancel()
         self.connection = connection
         self.payments.client = connection.client if connection else None
         self.environment = connection.environment if connection else None
@@ -195,6 +196,10 @@ class Navigation(QObject):
         if self.company_id and self.journal_id:
             await self._reload_payments()
 
+    def update_payment(self, values: dict[str, Any]) -> None:
+        """A payment was (re)loaded: its row in the list shows the same values as the form."""
+        self.payments.update_item("id", values)
+
     def payment_filter(self) -> str | None:
         if not self.search_text:
             return None
@@ -228,20 +233,14 @@ class Navigation(QObject):
         self.payments.clear()
         self.selectionChanged.emit()
 
-    async def _run(self, name: str, coro: Any) -> Any:
-        """Run one level's request; a newer request for the same level cancels this one."""
-        old = self._tasks.get(name)
-        if old is not None and not old.done():
-            old.cancel()
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks[name] = task
+    async def _run(self, name: str, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run one level's request in its slot: a newer request for the same level cancels this one."""
+        task = self._slots[name].start(coro)
         self._set_busy(+1)
         try:
             return await task
         finally:
             self._set_busy(-1)
-            if self._tasks.get(name) is task:
-                del self._tasks[name]
 
     def _set_busy(self, delta: int) -> None:
         before = self._busy > 0

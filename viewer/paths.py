@@ -8,6 +8,8 @@ from pathlib import Path
 
 APP_NAME = "bc-payment-viewer"
 ORG_NAME = "bc-payment-viewer"
+# The desktop id: desktop entry and icon names, the Wayland app id (ui/app.py) and the launchers (ui/desktop.py).
+APP_ID = "io.github.bc_payment_viewer"
 
 
 def data_dir() -> Path:

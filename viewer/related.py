@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QLocale, QObject
 
 from viewer import refs, schema
-from viewer.models.payment import PaymentRecord, RecordModel
+from viewer.models.payment import LoadState, RecordModel
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:
-    from viewer.client import BcClient
+    from viewer.loading import PaymentService, Record
 
 # kind → (schema entity, entity set in the URL, the key fields shown, the payment field holding the id)
 RELATED: dict[str, tuple[str, str, tuple[str, ...], str]] = {
@@ -59,15 +60,20 @@ def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str |
 
 
 class Related(QObject):
-    """Three record models that follow the payment: ``follow(record)`` after each payment load."""
+    """Three record models that follow the payment: ``follow(record)`` after each payment load.
 
-    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+    Each has its own latest-wins slot, so a slow invoice never holds up the customer, and a newer payment's
+    customer replaces the older one's before its request goes out.
+    """
+
+    def __init__(self, service: PaymentService | None = None, *, locale: QLocale | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.models: dict[str, RecordModel] = {
-            kind: RecordModel(client, locale=locale, entity=entity, only=fields, parent=self)
+            kind: RecordModel(service, locale=locale, entity=entity, only=fields, parent=self)
             for kind, (entity, _set, fields, _id) in RELATED.items()
         }
+        self.slots = {kind: TaskSlot(f"related:{kind}") for kind in RELATED}
         self.urls: dict[str, str | None] = dict.fromkeys(RELATED)
 
     @property
@@ -82,22 +88,28 @@ class Related(QObject):
     def journal(self) -> RecordModel:
         return self.models["journal"]
 
-    def set_client(self, client: BcClient | None) -> None:
-        for model in self.models.values():
-            model.client = client
+    def follow(self, record: Record | None, *, refresh: bool = False) -> None:
+        """Load what the payment points at (each independently); clear what it no longer points at.
 
-    def follow(self, record: PaymentRecord | None, *, refresh: bool = False) -> None:
-        """Load what the payment points at (each independently); clear what it no longer points at."""
+        ``refresh=False`` (a watch reload, the same payment again) reloads only records whose id changed.
+        """
         urls = related_urls(record.url, record.values) if record is not None else dict.fromkeys(RELATED)
+        self.urls = urls
         for kind, url in urls.items():
             model = self.models[kind]
             if url is None:
+                self.slots[kind].cancel()
                 model.clear()
-            elif refresh or url != model.url or model.record is None:
-                model.load(url)
-        self.urls = urls
+            elif refresh or url != model.url or (model.record is None and model.state != LoadState.LOADING):
+                self.slots[kind].start(model.load(url))
 
     def clear(self) -> None:
-        for model in self.models.values():
+        for kind, model in self.models.items():
+            self.slots[kind].cancel()
             model.clear()
         self.urls = dict.fromkeys(RELATED)
+
+    async def wait(self) -> None:
+        """Wait for the loads in flight (tests, benchmarks)."""
+        for slot in self.slots.values():
+            await slot.wait()

@@ -94,6 +94,19 @@ class Settings:
     def sync(self) -> None:
         self._qs.sync()
 
+    # ---- recent URLs -----------------------------------------------------------------------------
+
+    def recent_urls(self) -> list[str]:
+        """What the user opened, newest first (a JSON list in one key, like the profiles)."""
+        try:
+            items = json.loads(str(self._qs.value(RECENT_URLS.name, "[]", str)))
+        except ValueError:
+            return []
+        return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []
+
+    def set_recent_urls(self, urls: list[str]) -> None:
+        self._qs.setValue(RECENT_URLS.name, json.dumps([str(u) for u in urls], ensure_ascii=False))
+
     # ---- profiles ---------------------------------------------------------------------------------
 
     def profiles(self) -> list[Profile]:

@@ -11,46 +11,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from viewer.client import RetryPolicy
-from viewer.errors import ApiError, NetworkError, NotFound, SignInRequired, ViewerError
-from viewer.models.payment import LoadState
+from viewer.errors import ApiError, NetworkError, SignInRequired, ViewerError
+from viewer.loading import Probe
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:
-    from viewer.models.payment import PaymentModel
+    from viewer.loading import PaymentService, Record
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
 MIN_INTERVAL = 5.0
 MAX_BACKOFF = 600.0
-# The watcher backs off itself; the client must not add its own retries on top.
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 class Watcher(QObject):
-    """``changed(kind)`` after a full reload caused by a change ("changed") or a disappearance ("gone")."""
+    """``changed(kind)`` after a full reload caused by a change ("changed") or a disappearance ("gone").
+
+    It talks to the load service, never to a model: ``current()`` says which record is on screen (None while a load
+    is in flight or nothing is open), ``reload()`` runs the app's own load path (the same latest-wins slot a click
+    uses), so a watched change is diffed, marked and counted exactly like a refresh.
+    """
 
     changed = Signal(str)
     statusChanged = Signal(str)
     runningChanged = Signal(bool)
 
-    def __init__(self, model: PaymentModel, *, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, service: PaymentService, current: Callable[[], Record | None],
+                 reload: Callable[[], Awaitable[object]], *, interval: float = DEFAULT_INTERVAL,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.service = service
+        self.current = current
+        self.reload = reload
         self._interval = max(MIN_INTERVAL, interval)
-        self._task: asyncio.Task[None] | None = None
+        self._slot = TaskSlot("watch")
         self._paused: set[str] = set()
         self._wake = asyncio.Event()
         self.backoff = 0.0
         self.checks = 0
         self.status = ""
         self._checking = False
-
     @property
     def interval(self) -> float:
         return self._interval
@@ -61,28 +67,24 @@ class Watcher(QObject):
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._slot.running
 
     def start(self) -> None:
         if not self.running:
             self._wake = asyncio.Event()
-            self._task = asyncio.ensure_future(self._run())
+            self._slot.start(self._run())
             self.runningChanged.emit(True)
             self._say(f"Watching every {self._interval:.0f} s")
 
     def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = None
+        self._slot.cancel()
         self.backoff = 0.0
         self.runningChanged.emit(False)
         self._say("")
 
     async def aclose(self) -> None:
-        task = self._task
         self.stop()
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+        await self._slot.wait()
 
     def set_paused(self, reason: str, paused: bool) -> None:
         """Pause for ``reason`` ("hidden", "offline", …) until every reason is gone."""
@@ -119,56 +121,53 @@ class Watcher(QObject):
 
     async def check(self) -> str:
         """One check: "same", "changed", "gone", "skipped" or "error". Public so tests can drive it."""
-        model = self.model
-        record, client, url = model.record, model.client, model.url
-        if record is None or client is None or url is None or model.state == LoadState.LOADING or self._checking:
+        record = self.current()
+        if record is None or self._checking:
             return "skipped"  # nothing to watch, or a request is already in flight: never two at once
         self._checking = True
         try:
-            return await self._check(record, client, url)
+            return await self._check(record)
         finally:
             self._checking = False
 
-    async def _check(self, record: Any, client: Any, url: str) -> str:
+    async def _check(self, record: Record) -> str:
         self.checks += 1
         try:
-            response = await client.get_json(url, params={"$select": "lastModifiedDateTime"}, retry=NO_RETRY)
-        except NotFound:
-            await self._reload()
-            self.changed.emit("gone")
-            self._say("No longer in the journal — probably posted or deleted")
-            return "gone"
+            probe = await self.service.probe(record)
         except ApiError as exc:
             if exc.status in (429, 503):
                 wait = exc.retry_after if exc.retry_after is not None else max(self.backoff * 2, self._interval)
                 self.backoff = min(MAX_BACKOFF, max(wait, self.backoff * 2, self._interval))
                 self._say(f"Busy service (HTTP {exc.status}): next check in {self._interval + self.backoff:.0f} s")
+            else:
+                self._back_off(f"Check failed ({exc.status}): will try again")
             return "error"
         except NetworkError:
-            self.backoff = min(MAX_BACKOFF, max(self._interval, self.backoff * 2))
-            self._say("Offline: will check again")
+            self._back_off("Offline: will check again")
             return "error"
         except SignInRequired:
             self.set_paused("signed out", True)  # until the app reports a sign-in again
             self._say("Paused: sign in again to keep watching")
             return "error"
-        except ViewerError:
+        except ViewerError as exc:
+            self._back_off(f"Check failed ({exc}): will try again")
             return "error"
         self.backoff = 0.0
-        data = response.data
-        etag = data.get("@odata.etag") or response.facts.etag
-        if etag == record.etag and data.get("lastModifiedDateTime") == record.values.get("lastModifiedDateTime"):
+        if probe is Probe.SAME:
             self._say(f"Watching every {self._interval:.0f} s · no change")
             return "same"
-        await self._reload()
-        self.changed.emit("changed")
+        await self.reload()
+        if probe is Probe.GONE:
+            self._say("No longer in the journal — probably posted or deleted")
+            self.changed.emit("gone")
+            return "gone"
         self._say("Changed — reloaded")
+        self.changed.emit("changed")
         return "changed"
 
-    async def _reload(self) -> None:
-        task = self.model.refresh()
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+    def _back_off(self, text: str) -> None:
+        self.backoff = min(MAX_BACKOFF, max(self._interval, self.backoff * 2))
+        self._say(text)
 
     def _say(self, text: str) -> None:
         self.status = text

@@ -94,9 +94,15 @@ class Workspace(QObject):
         await self.close()
         try:
             browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
-            from viewer.connection import Connection  # here, not at import: it brings in msal and httpx
+            from viewer.auth import in_thread  # here, not at import: it brings in msal and httpx
+            from viewer.connection import Connection
 
-            self.connection = Connection.open(profile, sandbox=self.sandbox, open_browser=browser)
+            # MSAL's set-up (OpenID discovery over the network), the token cache and the keyring all block:
+            # never on the GUI thread; whatever they raise comes back as a ViewerError.
+            self.connection = await in_thread(
+                getattr(profile, "authority", ""), Connection.open, profile, sandbox=self.sandbox,
+                open_browser=browser,
+            )
         except ViewerError as exc:
             self.failed.emit(exc)
             self.connectionChanged.emit(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 )
 
 from viewer.errors import ViewerError
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
     from viewer.client import BcClient, Page, ResponseFacts
@@ -75,8 +76,8 @@ class PagedTableModel(QAbstractTableModel):
         self.formatter = formatter or _plain
         self._rows: list[dict[str, Any]] = []
         self._next_link: str | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._generation = 0
+        self._slot = TaskSlot("list")
+        self._generation = 0  # which load the pages belong to (a sort or a search starts a new one)
         self._loading = False
         self.url: str | None = None
         self.params: dict[str, str] = {}
@@ -145,6 +146,22 @@ class PagedTableModel(QAbstractTableModel):
     def record(self, row: int) -> dict[str, Any] | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    def update_item(self, key: str, values: dict[str, Any]) -> bool:
+        """Replace the row whose ``key`` field equals ``values[key]`` (a record reloaded elsewhere); only the cells
+        that changed are announced. False when no row has it."""
+        wanted = values.get(key)
+        if wanted is None:
+            return False
+        for row, item in enumerate(self._rows):
+            if item.get(key) == wanted:
+                changed = [c for c, column in enumerate(self.columns)
+                           if column.field in values and item.get(column.field) != values[column.field]]
+                self._rows[row] = {**item, **values}
+                if changed:
+                    self.dataChanged.emit(self.index(row, min(changed)), self.index(row, max(changed)))
+                return True
+        return False
+
     def load(self, url: str, params: dict[str, str] | None = None) -> asyncio.Task[None]:
         """Start over at ``url``; cancels whatever was loading. Returns the task (tests await it)."""
         self.url = url
@@ -166,30 +183,19 @@ class PagedTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._slot.cancel()
         self._set_loading(False)
 
     async def wait(self) -> None:
         """Wait for the current load (if any) to finish; errors are reported via ``failed``."""
-        task = self._task
-        if task is not None:
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if task.cancelled():
-                    return
-                raise
+        await self._slot.wait()
 
-    def _start(self, coro: Any) -> asyncio.Task[None]:
-        # Never cancel the running task: it is the one that emitted the signal that led here, its work is done.
-        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
-            self._task.cancel()
-        self._task = asyncio.get_event_loop().create_task(coro)
+    def _start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = self._slot.start(coro)
         # Loading from this moment, not from when the task first runs: a view calling fetchMore again before
         # then must see canFetchMore() == False, or it would restart the same page.
         self._set_loading(True)
-        return self._task
+        return task
 
     async def _fetch(self, url: str, generation: int, *, first: bool) -> None:
         if self.client is None:

@@ -1,28 +1,28 @@
-"""One payment as a Qt model: a row per field, columns Field | Value, roles for everything else.
+"""One record as a Qt model: a row per field, columns Field | Value, roles for everything else.
 
-``load(url)`` is latest-wins: a newer load cancels the older one and a late answer is dropped. When a
-load fails, the last good data stays, marked stale (or gone, for a 404), and ``failed`` says why.
+A thin adapter (docs/ARCHITECTURE.md): ``load(url)`` awaits the load service (viewer/loading.py) and applies the
+answer; the model keeps no task, no generation, no diff and no snapshot of its own. Which load still matters is
+decided by the caller's ``TaskSlot`` (viewer/tasks.py). When a load fails, the last good data of the same record
+stays, marked stale (or gone, for a 404), and ``failed`` says why.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Mapping
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from viewer import schema
+from viewer import odata, schema
 from viewer.errors import NotFound, ViewerError
 from viewer.fields import FieldView, field_views
+from viewer.loading import ChangeKind, Loaded, PaymentRecord, PaymentService, Record, api_version_of
+from viewer.snapshots import ChangeSet
 
-if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
-    from viewer.client import BcClient, ResponseFacts
-
+__all__ = ["LoadState", "PaymentModel", "PaymentRecord", "Record", "RecordModel", "api_version_of"]
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -50,44 +50,15 @@ class LoadState(Enum):
 
 @dataclass(frozen=True)
 class FieldChange:
-    kind: str  # "refresh" or "visit"
+    kind: ChangeKind  # REFRESH or VISIT
     previous: str  # the old value for people ("(blank)" for a blank)
     previous_raw: Any
     since: datetime | None
 
 
-@dataclass(frozen=True)
-class PaymentRecord:
-    """A payment as received: field values (annotations removed), ETag, the URL and the facts."""
-
-    url: str
-    values: dict[str, Any]
-    etag: str | None
-    facts: ResponseFacts
-    api_version: str
-
-    @property
-    def fetched_at(self) -> datetime:
-        return self.facts.fetched_at
-
-    def as_json(self) -> str:
-        return json.dumps(self.values, ensure_ascii=False, indent=2)
-
-
-def api_version_of(url: str) -> str:
-    for part in url.split("/"):
-        if part in ("v2.0", "v1.0", "beta"):
-            return part
-    return "v2.0"
-
-
-def strip_annotations(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if not k.startswith("@odata.")}
-
-
 def _changed_roles(old: FieldView, new: FieldView) -> list[int]:
     roles: list[int] = []
-    if old.display != new.display:
+    if old.display != new.display or old.accessible != new.accessible:
         roles += [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole]
     if old.raw != new.raw or old.utc != new.utc:
         roles += [RawRole, Qt.ItemDataRole.ToolTipRole]
@@ -107,28 +78,28 @@ class RecordModel(QAbstractTableModel):
 
     stateChanged = Signal(object)  # LoadState
     failed = Signal(object)  # ViewerError
-    loaded = Signal(object)  # PaymentRecord
+    loaded = Signal(object)  # Record
     factsChanged = Signal(object)  # ResponseFacts
 
     COLUMNS = ("Field", "Value")
 
-    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+    def __init__(self, service: PaymentService | None = None, *, locale: QLocale | None = None,
                  entity: str = "customerPayment", only: tuple[str, ...] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.entity = entity
         self.only = only
-        self.client = client
+        self.service = service or PaymentService()
         self.locale = locale or QLocale()
-        self.record: PaymentRecord | None = None
+        self.record: Record | None = None
         self.state = LoadState.EMPTY
         self.error: ViewerError | None = None
         self._fields: list[FieldView] = []
+        self._rows: dict[str, int] = {}
         self._changes: dict[str, FieldChange] = {}
-        self.change_kind = ""
+        self.change_set = ChangeSet()
+        self.change_kind: ChangeKind | None = None
         self.change_since: datetime | None = None
-        self._task: asyncio.Task[PaymentRecord | None] | None = None
-        self._generation = 0
         self.url: str | None = None
 
     # ---- Qt model API --------------------------------------------------------------------------
@@ -170,18 +141,23 @@ class RecordModel(QAbstractTableModel):
             return f.group
         if role == BlankRole:
             return f.blank
+        change = self._changes.get(f.json_name)
         if role == ChangedRole:
-            return f.json_name in self._changes
+            return change is not None
         if role == PreviousRole:
-            return self._changes[f.json_name].previous if f.json_name in self._changes else ""
+            return change.previous if change else ""
         if role == ChangeKindRole:
-            return self._changes[f.json_name].kind if f.json_name in self._changes else ""
+            return change.kind.value if change else ""
         if role == SinceRole:
-            return self._changes[f.json_name].since if f.json_name in self._changes else None
+            return change.since if change else None
         return None
 
     def field_row(self, json_name: str) -> int:
-        return next((i for i, f in enumerate(self._fields) if f.json_name == json_name), -1)
+        return self._rows.get(json_name, -1)
+
+    def field(self, json_name: str) -> FieldView | None:
+        row = self._rows.get(json_name)
+        return self._fields[row] if row is not None else None
 
     def fields(self) -> list[FieldView]:
         return list(self._fields)
@@ -192,119 +168,126 @@ class RecordModel(QAbstractTableModel):
     def stale(self) -> bool:
         return self.record is not None and self.state in (LoadState.FAILED, LoadState.GONE, LoadState.LOADING)
 
-    def load(self, url: str) -> asyncio.Task[PaymentRecord | None]:
-        """Start loading ``url``; cancels the previous load. Returns the task (tests await it)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._generation += 1
-        if url != self.url:
-            # Another payment: never show the previous one as if it were this one.
-            self._set_record(None)
-        self.url = url
-        self._set_state(LoadState.LOADING)
-        self._task = asyncio.ensure_future(self._load(url, self._generation))
-        return self._task
+    @property
+    def showing_other(self) -> bool:
+        """Loading another record while the previous one is still on screen (dimmed by the views)."""
+        return self.record is not None and self.state == LoadState.LOADING and self.record.url != self.url
 
-    def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+    def load(self, url: str) -> Coroutine[Any, Any, Record | None]:
+        """Mark ``url`` as loading now; the returned coroutine fetches and applies it (run it in a TaskSlot).
+
+        Until the answer comes, the previous values stay on screen (views dim them when they belong to another
+        record); nothing is cleared, so nothing flickers.
+        """
+        self.url = url
+        self.error = None
+        self._set_state(LoadState.LOADING)
+        return self._load(url)
+
+    async def _load(self, url: str) -> Record | None:
+        try:
+            loaded = await self._fetch(url)
+        except ViewerError as exc:
+            self._fail(url, exc)
+            return None
+        self.apply(loaded)
+        return loaded.record
+
+    async def _fetch(self, url: str) -> Loaded:
+        record = await self.service.fetch(url)
+        return Loaded(record, ChangeSet(), ChangeKind.FIRST)
+
+    def refresh(self) -> Coroutine[Any, Any, Record | None] | None:
+        return self.load(self.url) if self.url else None
+
+    def cancelled(self) -> None:
+        """The load in flight was cancelled with nothing after it: show what is there as it was."""
+        if self.state == LoadState.LOADING:
+            if self.record is not None and self.record.url != self.url:
+                self.url = self.record.url
             self._set_state(LoadState.READY if self.record else LoadState.EMPTY)
 
     def clear(self) -> None:
-        self.cancel()
-        self._generation += 1
         self.url = None
         self.error = None
-        self._set_record(None)
+        self._set_record(None, {})
         self._set_state(LoadState.EMPTY)
 
-    async def wait(self) -> PaymentRecord | None:
-        """Wait for the load in flight (if any); the record shown afterwards."""
-        task = self._task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
-        return self.record
+    def _fail(self, url: str, exc: ViewerError) -> None:
+        if self.record is not None and self.record.url != url:
+            # Another record failed: never show the previous one as if it were this one.
+            self._set_record(None, {})
+        self.error = exc
+        self._set_state(LoadState.GONE if isinstance(exc, NotFound) else LoadState.FAILED)
+        self.failed.emit(exc)
 
-    def refresh(self) -> asyncio.Task[PaymentRecord | None] | None:
-        return self.load(self.url) if self.url else None
-
-    async def _load(self, url: str, generation: int) -> PaymentRecord | None:
-        assert self.client is not None, "PaymentModel needs a client"
-        try:
-            response = await self.client.get_json(url)
-        except ViewerError as exc:
-            if generation != self._generation:
-                return None
-            self.error = exc
-            self._set_state(LoadState.GONE if isinstance(exc, NotFound) else LoadState.FAILED)
-            self.failed.emit(exc)
-            return None
-        if generation != self._generation:
-            return None
-        record = PaymentRecord(
-            url=url,
-            values=strip_annotations(response.data),
-            etag=response.data.get("@odata.etag") or response.facts.etag,
-            facts=response.facts,
-            api_version=api_version_of(url),
-        )
+    def apply(self, loaded: Loaded) -> None:
+        """Show ``loaded``: values and change marks in one pass, only the changed roles of the changed rows."""
+        record = loaded.record
         self.error = None
-        self._set_record(record)
+        self.url = record.url
+        self._set_record(record, self._marks(loaded))
         self._set_state(LoadState.READY)
-        self.factsChanged.emit(response.facts)
+        self.factsChanged.emit(record.facts)
         self.loaded.emit(record)
-        return record
 
-    def _set_record(self, record: PaymentRecord | None) -> None:
+    def _marks(self, loaded: Loaded) -> dict[str, FieldChange]:
+        self.change_set = loaded.changes
+        if loaded.kind is ChangeKind.FIRST or not loaded.changes:
+            self.change_kind, self.change_since = None, None
+            return {}
+        self.change_kind, self.change_since = loaded.kind, loaded.since
+        version = loaded.record.api_version
+        marks: dict[str, FieldChange] = {}
+        for change in loaded.changes.changes:
+            if change.name == odata.ETAG:
+                continue
+            spec = schema.spec_for(self.entity, version, change.name)
+            shown = schema.format_value(spec, change.old, self.locale)
+            marks[change.name] = FieldChange(loaded.kind, "(blank)" if shown.blank else shown.display, change.old,
+                                             loaded.since)
+        return marks
+
+    def _set_record(self, record: Record | None, marks: dict[str, FieldChange]) -> None:
         new_fields = (
             field_views(self._shown(record.values), record.api_version, self.locale,
                         etag=record.etag if self.only is None else None, entity=self.entity)
             if record else []
         )
         self.record = record
+        old_marks = self._changes
         same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
         if same_shape and new_fields:
-            old_fields, self._fields = self._fields, new_fields
+            old_fields, self._fields, self._changes = self._fields, new_fields, marks
             for row, (old, new) in enumerate(zip(old_fields, new_fields, strict=True)):
                 roles = _changed_roles(old, new)
+                marks_changed = old_marks.get(new.json_name) != marks.get(new.json_name)
+                if marks_changed:
+                    roles += CHANGE_ROLES
                 if roles:
-                    # Only the value column changes on a refresh of the same payment, and only these roles.
-                    self.dataChanged.emit(self.index(row, 1), self.index(row, 1), roles)
+                    # Only the roles that changed; the label column only when its change mark did.
+                    self.dataChanged.emit(self.index(row, 0 if marks_changed else 1), self.index(row, 1), roles)
             return
-        self.beginResetModel()
-        self._fields = new_fields
-        self._changes = {}
-        self.change_kind, self.change_since = "", None
-        self.endResetModel()
+        if not same_shape or old_marks != marks:
+            self.beginResetModel()
+            self._fields = new_fields
+            self._rows = {f.json_name: i for i, f in enumerate(new_fields)}
+            self._changes = marks
+            self.endResetModel()
 
-    # ---- change marks (fed by the change tracker; the form only renders them) ------------------------
-
-    def set_changes(self, changes: Mapping[str, tuple[Any, Any]], kind: str, since: datetime | None) -> None:
-        """Mark ``changes`` (JSON name → (old, new)) as changed ``kind`` ("refresh" or "visit"); the rest unmarked."""
-        api_version = self.record.api_version if self.record is not None else "v2.0"
-        marks: dict[str, FieldChange] = {}
-        for name, (old, _new) in changes.items():
-            spec = schema.spec_for(self.entity, api_version, name)
-            shown = schema.format_value(spec, old, self.locale)
-            previous = "(blank)" if shown.blank else shown.display
-            marks[name] = FieldChange(kind, previous, old, since)
-        self._apply_marks(marks)
-        self.change_kind, self.change_since = (kind, since) if marks else ("", None)
+    # ---- change marks (from the load service's ChangeSet; the form only renders them) ----------------
 
     def clear_changes(self) -> None:
         """The user acknowledged the marks."""
-        self._apply_marks({})
-        self.change_kind, self.change_since = "", None
+        before, self._changes = self._changes, {}
+        self.change_set = ChangeSet()
+        self.change_kind, self.change_since = None, None
+        for row, f in enumerate(self._fields):
+            if f.json_name in before:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, 1), CHANGE_ROLES)
 
     def changes(self) -> dict[str, FieldChange]:
         return dict(self._changes)
-
-    def _apply_marks(self, marks: dict[str, FieldChange]) -> None:
-        before, self._changes = self._changes, marks
-        for row, field in enumerate(self._fields):
-            if before.get(field.json_name) != marks.get(field.json_name):
-                for column in (0, 1):
-                    self.dataChanged.emit(self.index(row, column), self.index(row, column), CHANGE_ROLES)
 
     def _shown(self, values: dict[str, Any]) -> dict[str, Any]:
         if self.only is None:
@@ -318,8 +301,24 @@ class RecordModel(QAbstractTableModel):
 
 
 class PaymentModel(RecordModel):
-    """The payment's fields (every field its API version returns, plus the ETag)."""
+    """The payment's fields (every field its API version returns, plus the ETag), with change marks."""
 
-    def __init__(self, client: BcClient | None = None, *, locale: QLocale | None = None,
+    changesChanged = Signal(object)  # Loaded: emitted with every payment load, after the marks are applied
+
+    def __init__(self, service: PaymentService | None = None, *, locale: QLocale | None = None,
                  parent: QObject | None = None) -> None:
-        super().__init__(client, locale=locale, entity="customerPayment", parent=parent)
+        super().__init__(service, locale=locale, entity="customerPayment", parent=parent)
+        self.last: Loaded | None = None
+
+    async def _fetch(self, url: str) -> Loaded:
+        return await self.service.load(url)
+
+    def apply(self, loaded: Loaded) -> None:
+        self.last = loaded
+        super().apply(loaded)
+        self.changesChanged.emit(loaded)
+
+    def clear(self) -> None:
+        self.last = None
+        super().clear()
+

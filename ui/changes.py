@@ -1,0 +1,188 @@
+"""Change tracking in the window: the history store, Watch, the tray, the summary line and the History tab.
+
+One piece (split out of the controller): everything here reads the load service's ``Loaded`` through the payment
+model, so the form's marks, the summary, the status bar, the screen-reader announcement and the History tab all
+come from the same ``ChangeSet`` (docs/ARCHITECTURE.md, "Who owns what").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QLocale, QObject
+
+from viewer.loading import Loaded, PaymentService, Record
+from viewer.models.payment import LoadState, PaymentModel
+from viewer.settings import HISTORY_ENABLED, WATCH_INTERVAL, Settings
+from viewer.tasks import TaskSet
+from viewer.tracking import summary_text
+from viewer.watch import Watcher
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+
+class ChangeTracking(QObject):
+    """Owns the snapshot store's life, the watcher and the History actions of the window."""
+
+    def __init__(self, window: MainWindow, model: PaymentModel, service: PaymentService, settings: Settings,
+                 reload: Callable[[], Awaitable[object]], tasks: TaskSet) -> None:
+        super().__init__(window)
+        self.window = window
+        self.model = model
+        self.service = service
+        self.settings = settings
+        self.tasks = tasks
+        self.locale = QLocale()
+        self.summary = ""
+        self._tray: Any = None
+        enabled = bool(settings.get(HISTORY_ENABLED))
+        # In memory until open_store() has opened the file off the GUI thread (opening may migrate or move a
+        # damaged file aside); nothing is loaded before then.
+        from viewer.snapshots import SnapshotStore
+
+        service.store = SnapshotStore(None, enabled=enabled)
+        panel = window.payment
+        model.changesChanged.connect(self._on_loaded)
+        model.stateChanged.connect(self._on_state)
+        panel.ack_button.clicked.connect(self.acknowledge)
+        panel.history.source = lambda: service.history(self._shown_record())
+        panel.history.forgetRequested.connect(lambda: self.tasks.spawn(self.forget()))
+
+        self.watcher = Watcher(service, self._watchable, reload, interval=float(settings.get(WATCH_INTERVAL)),
+                               parent=self)
+        row = panel.watch_interval.findData(int(self.watcher.interval))
+        if row >= 0:
+            panel.watch_interval.setCurrentIndex(row)
+        panel.watch_button.toggled.connect(lambda on: self.watcher.start() if on else self.watcher.stop())
+        panel.watch_interval.currentIndexChanged.connect(self._watch_interval)
+        self.watcher.statusChanged.connect(panel.set_watch_status)
+        self.watcher.changed.connect(self._watched_change)
+        window.visibleChanged.connect(lambda shown: self.watcher.set_paused("window hidden", not shown))
+
+        window.keep_history_action.setChecked(enabled)
+        window.keep_history_action.toggled.connect(self.keep_history)
+        window.forgetHistoryRequested.connect(lambda: self.tasks.spawn(self.forget()))
+        window.exportRequested.connect(self.export_json)
+
+    @property
+    def store(self) -> Any:
+        return self.service.store
+
+    async def open_store(self) -> None:
+        from viewer.snapshots import SnapshotStore, default_path
+
+        store = await asyncio.to_thread(SnapshotStore, default_path(), enabled=self.service.store.enabled)
+        self.service.store.close()
+        self.service.store = store
+        if store.notice:
+            self.window.statusBar().showMessage(store.notice, 15000)
+
+    def _shown_record(self) -> Record | None:
+        model = self.model
+        return None if model.showing_other else model.record
+
+    def _watchable(self) -> Record | None:
+        """What Watch checks: the payment on screen, when no load is in flight and it is not gone."""
+        if self.model.state in (LoadState.LOADING, LoadState.GONE, LoadState.EMPTY):
+            return None
+        return self.model.record
+
+    # ---- what changed -----------------------------------------------------------------------------------
+
+    def _on_loaded(self, loaded: Loaded) -> None:
+        text = summary_text(loaded, datetime.now(UTC), self.locale)
+        self._say(text)
+        self.window.payment.history.follow()
+        if self.service.notice:
+            self.window.statusBar().showMessage(self.service.notice, 15000)
+
+    def _on_state(self, state: LoadState) -> None:
+        if state in (LoadState.EMPTY, LoadState.GONE, LoadState.FAILED) or self.model.showing_other:
+            if self.model.record is None or self.model.showing_other:
+                self._say("")
+            self.window.payment.history.follow()
+
+    def acknowledge(self) -> None:
+        self.model.clear_changes()
+        self._say("")
+
+    def _say(self, text: str) -> None:
+        self.summary = text
+        self.window.payment.show_summary(text, marks=bool(self.model.changes()))
+
+    # ---- watch --------------------------------------------------------------------------------------------
+
+    def _watch_interval(self, _row: int) -> None:
+        seconds = int(self.window.payment.watch_interval.currentData())
+        self.watcher.interval = seconds
+        self.settings.set(WATCH_INTERVAL, seconds)
+
+    def _watched_change(self, kind: str) -> None:
+        """A desktop notification where there is a tray; the status bar otherwise. Same words as the form."""
+        record = self.model.record
+        name = f"Payment {record.values.get('documentNumber') or ''}".strip() if record else "The payment"
+        text = (f"{name} changed: {self.summary}" if kind == "changed"
+                else f"{name} is no longer in the journal — probably posted or deleted.")
+        self.window.statusBar().showMessage(text, 15000)
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(self.window.windowIcon(), self.window)
+                self._tray.show()
+            self._tray.showMessage("BC Payment Viewer", text)
+
+    # ---- history actions ------------------------------------------------------------------------------------
+
+    def keep_history(self, on: bool) -> None:
+        self.settings.set(HISTORY_ENABLED, on)
+        if on:
+            self.tasks.spawn(self._set_enabled(on))  # opens the file: off the GUI thread
+        else:
+            self.service.store.enabled = False  # only a flag
+        self.window.statusBar().showMessage(
+            "History is kept (in the app-data folder, readable only by you)." if on
+            else "History is off: nothing new is stored; changes since the last refresh are still marked.", 10000)
+
+    async def _set_enabled(self, on: bool) -> None:
+        store = self.service.store
+
+        def apply() -> None:  # turning history on opens the file: off the GUI thread
+            store.enabled = on
+
+        await asyncio.to_thread(apply)
+
+    async def forget(self) -> None:
+        await self.service.forget()
+        self.window.payment.history.show_snapshots([])
+        self.window.statusBar().showMessage("History forgotten: no snapshots are kept on this computer now.", 10000)
+
+    def export_json(self) -> None:
+        """Save the payment as received (without annotations) — also after it was posted and is gone."""
+        from PySide6.QtWidgets import QFileDialog
+
+        record = self._shown_record()
+        if record is None:
+            return
+        dialog = QFileDialog(self.window, "Export payment as JSON")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("JSON (*.json)")
+        dialog.setDefaultSuffix("json")
+        dialog.selectFile(f"payment-{record.values.get('documentNumber') or record.values.get('id')}.json")
+
+        def save(path: str) -> None:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(record.as_json() + "\n")
+            self.window.statusBar().showMessage(f"Saved {path}", 10000)
+
+        dialog.fileSelected.connect(save)
+        dialog.open()  # not exec(): no nested event loop inside the qasync loop
+
+    async def aclose(self) -> None:
+        await self.watcher.aclose()
+        await self.service.aclose()
+        self.service.store.close()

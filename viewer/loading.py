@@ -1,0 +1,257 @@
+"""The load service: one payment, one load, one typed answer (docs/ARCHITECTURE.md, "The path of one click").
+
+``PaymentService.load(ref)`` fetches the payment through the one HTTP client, diffs it against the last snapshot
+(this run's, or the one before this run for "since your previous visit"), hands the new snapshot to the store in the
+background (sqlite runs in a worker thread) and returns a single ``Loaded``: the record, its ``ChangeSet`` and how
+the comparison was made. Every view of a change (form marks, summary, status bar, screen-reader announcement,
+History) reads that one ``ChangeSet``, so their counts agree.
+
+The Qt models await this service and translate its answers into roles; they do no I/O, no diffing and no snapshot
+writes of their own. Latest-wins is not here either: ``viewer/tasks.py`` decides which load still matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from viewer import odata, refs
+from viewer.errors import NotFound, ViewerError
+from viewer.snapshots import ChangeSet, Snapshot, SnapshotKey, SnapshotStore, diff
+from viewer.tasks import TaskSet
+
+if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+    from viewer.client import BcClient, ResponseFacts
+
+logger = logging.getLogger(__name__)
+
+API_VERSIONS = ("v2.0", "v1.0", "beta")
+
+
+class ChangeKind(Enum):
+    """What a load was compared with."""
+
+    FIRST = "first"  # nothing to compare with: the first time this payment is seen here
+    REFRESH = "refresh"  # the previous load in this run
+    VISIT = "visit"  # the last snapshot from an earlier run ("since your previous visit")
+
+
+class Probe(Enum):
+    """The watcher's cheap check of a payment."""
+
+    SAME = "same"
+    CHANGED = "changed"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Business Central record as received: ``values`` without annotations, ``received`` exactly as sent."""
+
+    url: str
+    values: dict[str, Any]
+    etag: str | None
+    facts: ResponseFacts
+    api_version: str
+    ref: refs.PaymentRef | None = None  # parsed once, when the record is a payment
+    received: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def fetched_at(self) -> datetime:
+        return self.facts.fetched_at
+
+    def as_json(self) -> str:
+        """The fields, pretty-printed (what "Copy as JSON" and "Export" write)."""
+        return json.dumps(self.values, ensure_ascii=False, indent=2, default=str)
+
+    def received_json(self) -> str:
+        """The body as received, annotations included (the Raw JSON tab)."""
+        return json.dumps(self.received or self.values, ensure_ascii=False, indent=2, default=str)
+
+
+# The payment's record: the same shape, named for what it holds.
+PaymentRecord = Record
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one payment load gives: the record and what changed, compared with ``kind``'s snapshot."""
+
+    record: Record
+    changes: ChangeSet
+    kind: ChangeKind
+    since: datetime | None = None  # when the compared snapshot was fetched
+
+    @property
+    def changed_names(self) -> set[str]:
+        return self.changes.names()
+
+
+def api_version_of(url: str) -> str:
+    """The version segment after ``/api/`` (``…/api/v1.0/…``, or ``…/api/{publisher}/{group}/{version}/…``).
+
+    Never the cloud service's own ``/v2.0/{tenant}/…`` prefix, which every cloud URL starts with.
+    """
+    parts = url.split("?", 1)[0].split("/")
+    for i, part in enumerate(parts):
+        if part.lower() == "api":
+            rest = parts[i + 1:]
+            for candidate in rest[:3]:
+                if candidate.lower() in API_VERSIONS:
+                    return candidate.lower() if candidate.lower() == "beta" else candidate
+    return "v2.0"
+
+
+def _record(url: str, data: dict[str, Any], facts: ResponseFacts, ref: refs.PaymentRef | None) -> Record:
+    version = ref.endpoint.api_version if ref is not None else api_version_of(url)
+    return Record(url=url, values=odata.strip(data), etag=odata.etag_of(data, facts.etag), facts=facts,
+                  api_version=version, ref=ref, received=data)
+
+
+def _comparable(older: Snapshot, values: dict[str, Any], api_version: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both sides limited to the fields both API versions returned: a field only one version has is no change
+    (opening a v2.0 payment again through beta must not report ``journalId`` as changed)."""
+    if older.api_version == api_version:
+        return older.values, values
+    common = older.values.keys() & values.keys()
+    return ({k: v for k, v in older.values.items() if k in common},
+            {k: v for k, v in values.items() if k in common})
+
+
+class PaymentService:
+    """Loads payments and the records around them. ``client`` and ``store`` are set by the app as it signs in and
+    opens the history file; ``started_at`` splits "since the last refresh" from "since your previous visit"."""
+
+    def __init__(self, client: BcClient | None = None, store: SnapshotStore | None = None, *,
+                 started_at: datetime | None = None) -> None:
+        self.client = client
+        self.store = store or SnapshotStore(None)
+        self.started_at = started_at or datetime.now(UTC)
+        self._last: dict[SnapshotKey, Snapshot] = {}
+        self._writes = TaskSet()
+
+    def _client(self) -> BcClient:
+        if self.client is None:
+            from viewer.errors import SignInRequired
+
+            raise SignInRequired("Not signed in: sign in to load payments.")
+        return self.client
+
+    # ---- loads --------------------------------------------------------------------------------------
+
+    async def fetch(self, url: str) -> Record:
+        """One record, no history (the customer, invoice and journal around a payment)."""
+        response = await self._client().get_json(url)
+        return _record(url, response.data, response.facts, None)
+
+    async def load(self, target: str | refs.PaymentRef) -> Loaded:
+        """The payment ``target`` names, compared with what was seen before. Raises ``ViewerError``."""
+        ref, url = self._ref_and_url(target)
+        response = await self._client().get_json(url)
+        record = _record(url, response.data, response.facts, ref)
+        return await self._compare_and_keep(record)
+
+    def _ref_and_url(self, target: str | refs.PaymentRef) -> tuple[refs.PaymentRef | None, str]:
+        if isinstance(target, refs.PaymentRef):
+            return target, target.url()
+        try:
+            return refs.parse(target), target
+        except refs.RefError:
+            return None, target  # still loadable; just no history key
+
+    async def _compare_and_keep(self, record: Record) -> Loaded:
+        key = SnapshotKey.from_ref(record.ref) if record.ref is not None else None
+        if key is None:
+            return Loaded(record, ChangeSet(), ChangeKind.FIRST)
+        snap = Snapshot(key=key, fetched_at=record.fetched_at.astimezone(UTC), etag=record.etag,
+                        values=dict(record.values), api_version=record.api_version)
+        older = self._last.get(key)
+        kind = ChangeKind.REFRESH
+        if older is None:
+            kind = ChangeKind.VISIT
+            older = await asyncio.to_thread(self._before, key)
+        self._last[key] = snap
+        # Written in the background: the form paints now; the next load compares with _last, not the file.
+        self._writes.spawn(self._keep(snap))
+        if older is None:
+            return Loaded(record, ChangeSet(), ChangeKind.FIRST)
+        old_values, new_values = _comparable(older, snap.values, record.api_version)
+        changes = diff(old_values, new_values, api_version=record.api_version, old_etag=older.etag,
+                       new_etag=snap.etag, since=older.fetched_at)
+        return Loaded(record, changes, kind, older.fetched_at)
+
+    def _before(self, key: SnapshotKey) -> Snapshot | None:
+        try:
+            return self.store.before(key, self.started_at)
+        except Exception as exc:  # history is a convenience: it must never stop a payment from showing
+            logger.warning("could not read the history: %s", exc)
+            return None
+
+    async def _keep(self, snap: Snapshot) -> None:
+        try:
+            await asyncio.to_thread(self.store.add, snap)
+        except Exception as exc:
+            logger.warning("could not store a snapshot: %s", exc)
+
+    async def probe(self, record: Record) -> Probe:
+        """Cheap: ``$select=lastModifiedDateTime`` (the ETag comes along). Raises ``ViewerError`` on failure."""
+        from viewer.client import RetryPolicy
+
+        try:
+            response = await self._client().get_json(
+                record.url, params={"$select": "lastModifiedDateTime"},
+                retry=RetryPolicy(attempts=1),  # the watcher backs off itself; no client retries on top
+            )
+        except NotFound:
+            return Probe.GONE
+        data = response.data
+        if (odata.etag_of(data, response.facts.etag) == record.etag
+                and data.get("lastModifiedDateTime") == record.values.get("lastModifiedDateTime")):
+            return Probe.SAME
+        return Probe.CHANGED
+
+    # ---- history ------------------------------------------------------------------------------------
+
+    async def history(self, record: Record | None) -> list[Snapshot]:
+        key = SnapshotKey.from_ref(record.ref) if record is not None and record.ref is not None else None
+        if key is None:
+            return []
+        await self.flush()
+        try:
+            return await asyncio.to_thread(self.store.history, key)
+        except Exception as exc:
+            logger.warning("could not read the history: %s", exc)
+            return []
+
+    async def forget(self) -> None:
+        await self.flush()
+        await asyncio.to_thread(self.store.forget, None)
+        self._last.clear()
+
+    @property
+    def notice(self) -> str | None:
+        return self.store.notice
+
+    async def flush(self) -> None:
+        """Wait for snapshot writes in flight."""
+        await self._writes.join()
+
+    async def aclose(self) -> None:
+        await self.flush()
+
+
+__all__ = [
+    "ChangeKind",
+    "Loaded",
+    "PaymentRecord",
+    "PaymentService",
+    "Probe",
+    "Record",
+    "ViewerError",
+    "api_version_of",
+]
