@@ -29,8 +29,8 @@ def main(out: Path) -> int:
 
     from ui.app import apply_color_scheme, build_parser
     from ui.controller import AppController
-    from ui.sandbox_run import SandboxRun
     from ui.main_window import MainWindow
+    from ui.sandbox_run import SandboxRun
     from viewer.models.payment import LoadState
     from viewer.profiles import SandboxProfile
     from viewer.sandbox import Sandbox

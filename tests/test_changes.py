@@ -16,42 +16,64 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from tests.test_ui_form import Harness
+from viewer.loading import ChangeKind, Loaded, Record
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
 from viewer.snapshots import SnapshotStore
-from viewer.tracking import ChangeTracker
+from viewer.tracking import summary_text
 from viewer.watch import Watcher
 
 
 class Tracked(Harness):
-    """The form harness plus a change tracker on a snapshot store, and a watcher."""
+    """The form harness with the load service on a snapshot store, the summary line and a watcher — wired as
+    ui/changes.py wires them in the app."""
 
     def __init__(self, sandbox: Sandbox, qloop: qasync.QEventLoop, store: SnapshotStore,
                  started_at: datetime | None = None) -> None:
         super().__init__(sandbox, qloop)
         self.store = store
-        self.tracker = ChangeTracker(self.model, store, started_at=started_at, locale=QLocale("en_US"))
-        self.tracker.summaryChanged.connect(
-            lambda text: self.panel.show_summary(text, marks=bool(self.model.changes())))
-        self.panel.ack_button.clicked.connect(self.tracker.acknowledge)
-        self.panel.history.source = self.tracker.history
-        self.watcher = Watcher(self.model, interval=5)
+        self.service.store = store
+        if started_at is not None:
+            self.service.started_at = started_at
+        self.summary = ""
+        self.model.changesChanged.connect(self._on_loaded)
+        self.panel.ack_button.clicked.connect(self.acknowledge)
+        self.panel.history.source = lambda: self.service.history(self.model.record)
+        self.watcher = Watcher(self.service, self._watchable, self._reload, interval=5)
+
+    def _on_loaded(self, loaded: Loaded) -> None:
+        self.summary = summary_text(loaded, datetime.now(UTC), QLocale("en_US"))
+        self.panel.show_summary(self.summary, marks=bool(self.model.changes()))
+        self.panel.history.follow()
+
+    def acknowledge(self) -> None:
+        self.model.clear_changes()
+        self.summary = ""
+        self.panel.show_summary("", marks=False)
+
+    def _watchable(self) -> Record | None:
+        return None if self.model.state in (LoadState.LOADING, LoadState.GONE) else self.model.record
+
+    async def _reload(self) -> None:
+        coro = self.model.refresh()
+        if coro is not None:
+            await self.slot.start(coro)
 
     def load_tracked(self, url: str) -> None:
         self.load(url)
-        self.wait(lambda: bool(self.tracker.summary))
+        self.wait(lambda: bool(self.summary))
 
     def refresh(self) -> None:
-        self.tracker.summary = ""  # the next summary is this load's
-        self.model.refresh()
-        self.wait(lambda: bool(self.tracker.summary))
+        self.summary = ""  # the next summary is this load's
+        super().refresh()
+        self.wait(lambda: bool(self.summary))
 
     def run(self, coro: object) -> object:
         return self.qloop.run_until_complete(coro)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.run(self.watcher.aclose())
-        self.run(self.tracker.aclose())
+        self.run(self.service.aclose())
         super().close()
 
 
@@ -66,7 +88,7 @@ def tracked(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication, tmp_
 
 def test_refresh_marks_changed_fields_with_glyph_background_and_old_value(tracked: Tracked, sandbox: Sandbox) -> None:
     tracked.load_tracked(tracked.url())
-    assert "First time" in tracked.tracker.summary and not tracked.model.changes()
+    assert "First time" in tracked.summary and not tracked.model.changes()
     demo = sandbox.store().demo
     sandbox.store().patch_payment(demo.payment_id, {"description": "Changed description", "amount": 1700})
     tracked.refresh()
@@ -86,7 +108,7 @@ def test_refresh_marks_changed_fields_with_glyph_background_and_old_value(tracke
     assert amount.text() == "1,700.00"
     # The next load with no change clears nothing new in.
     tracked.refresh()
-    assert not tracked.model.changes() and "No changes since the last refresh" in tracked.tracker.summary
+    assert not tracked.model.changes() and "No changes since the last refresh" in tracked.summary
 
 
 def test_changes_since_the_previous_visit_survive_a_restart(sandbox: Sandbox, qloop: qasync.QEventLoop,
@@ -103,11 +125,11 @@ def test_changes_since_the_previous_visit_survive_a_restart(sandbox: Sandbox, ql
     try:
         second.load_tracked(second.url())
         changes = second.model.changes()
-        assert set(changes) == {"comment", "lastModifiedDateTime"} and changes["comment"].kind == "visit"
+        assert set(changes) == {"comment", "lastModifiedDateTime"} and changes["comment"].kind is ChangeKind.VISIT
         comment = second.edit("comment")
         assert comment.caption is not None and comment.caption.text().startswith("◇")  # type: ignore[attr-defined]
         assert "since " in comment.was_label.text() and "was: (blank)" in comment.was_label.text()  # type: ignore
-        assert "2 fields changed since your last visit (today" in second.tracker.summary
+        assert "2 fields changed since your last visit (today" in second.summary
     finally:
         second.close()
         second.store.close()
@@ -201,7 +223,7 @@ def test_corrupt_database_degrades_with_a_notice_and_still_tracks(sandbox: Sandb
     t = Tracked(sandbox, qloop, store)
     try:
         t.load_tracked(t.url())
-        assert "First time" in t.tracker.summary
+        assert "First time" in t.summary
         # A fresh database took the damaged one's place (which was moved aside), private like the first.
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and store.persistent
         assert list(tmp_path.glob("history.sqlite3.corrupt-*"))
