@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from viewer import refs
+from viewer import odata, refs
 from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
 
 EXIT_OK, EXIT_INPUT, EXIT_SIGN_IN, EXIT_NOT_FOUND, EXIT_SERVICE = 0, 2, 3, 4, 5
@@ -149,7 +149,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         await connection.aclose()
     data = response.data
     if args.format == "json":
-        values = {k: v for k, v in data.items() if not k.startswith("@odata.")}
+        values = odata.strip(data)
         return json.dumps(values, ensure_ascii=False, indent=2) + "\n"
     return _table(data, ref.endpoint.api_version)
 

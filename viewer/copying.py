@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from viewer import odata
+
 if TYPE_CHECKING:
     # Type-only: viewer.fields pulls in QtCore (QLocale) and viewer.client pulls in httpx; neither is needed to
     # format text, and importing them here would break the "no Qt" promise at runtime.
@@ -44,7 +46,6 @@ Auth = Literal["bearer", "basic"]
 TOKEN_PLACEHOLDER = "$TOKEN"
 USER_PLACEHOLDER = "USERNAME"
 
-_ODATA = "@odata."
 # Every character that would start a new cell or row when a spreadsheet parses tab-separated text.
 _TSV_BREAKS = re.compile(r"\r\n|[\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Line breaks that would split one "Label: value" line into several.
@@ -83,19 +84,10 @@ def field_clip(field: FieldView, mode: CopyMode) -> Clip:
 # --- whole record ------------------------------------------------------------------------------------------------
 
 
-def _without_odata(value: object) -> object:
-    # Annotations (etag, context, navigation links) are transport metadata, not data a person wants to paste; nested
-    # (expanded) entities carry their own, so strip at every level. Dict order is kept: "as received".
-    if isinstance(value, Mapping):
-        return {str(k): _without_odata(v) for k, v in value.items() if _ODATA not in str(k)}
-    if isinstance(value, list | tuple):
-        return [_without_odata(v) for v in value]
-    return value
-
-
 def record_json(values: Mapping[str, object]) -> Clip:
     """The record's own fields as pretty JSON, in the order the server sent them."""
-    text = json.dumps(_without_odata(values), indent=2, ensure_ascii=False)
+    # Annotations are transport metadata, not data a person wants to paste (viewer/odata.py strips every level).
+    text = json.dumps(odata.strip(values), indent=2, ensure_ascii=False)
     return Clip(text, label="Record (JSON)")
 
 

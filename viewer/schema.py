@@ -484,18 +484,15 @@ def format_value(spec: FieldSpec, raw: object, locale: QLocale, *, tz: QTimeZone
     return DisplayField(spec, raw, text, text if display is None else display, False, utc)
 
 
-def _is_annotation(key: str) -> bool:
-    # Instance annotations ("@odata.etag") and property annotations ("amount@odata.type") are protocol, not data.
-    return key.startswith("@odata.") or "@odata." in key
-
-
 def normalize(entity: str, api_version: str, record: Mapping[str, object]) -> dict[str, object]:
     """``record`` without ``@odata.*`` annotations, values and key order as received.
 
     ``entity``/``api_version`` are part of the signature so callers need not care whether a version ever needs
     more than stripping; today nothing else is changed, so a copy-as-JSON or diff shows exactly what BC sent.
     """
-    return {key: value for key, value in record.items() if not _is_annotation(key)}
+    from viewer import odata
+
+    return odata.strip(record)
 
 
 def describe(

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from viewer import paths, refs
+from viewer import odata, paths, refs
 
 __all__ = [
     "ETAG",
@@ -45,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ETAG = "@odata.etag"
+ETAG = odata.ETAG
 FILE_NAME = "history.sqlite3"
 
 # ---- value classes ---------------------------------------------------------------------------------------------
@@ -172,13 +172,8 @@ def _show(value: Any) -> str:
 # ---- diff ------------------------------------------------------------------------------------------------------
 
 
-def _is_annotation(key: str) -> bool:
-    # Instance ("@odata.etag") and property ("amount@odata.type") annotations are protocol, not data.
-    return key.startswith("@odata.") or "@odata." in key
-
-
 def _strip_annotations(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if not _is_annotation(key)}
+    return odata.strip(record)  # the one rule for annotations (viewer/odata.py)
 
 
 def diff(
