@@ -17,6 +17,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -25,6 +26,10 @@ from PySide6.QtWidgets import QApplication
 
 from ui.loop import EventLoop
 from viewer.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from ui.controller import AppController
+    from ui.main_window import MainWindow
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +95,56 @@ async def until(predicate: Callable[[], object], timeout: float = 10.0, interval
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+# ---- the whole app on the sandbox (tests/test_ui_app.py, tests/test_load_path.py) ----------------------------
+
+Start = Callable[..., "tuple[MainWindow, AppController]"]
+
+
+@pytest.fixture
+def start_app(qtbot: Any, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Iterator[Start]:
+    from PySide6.QtTest import QAbstractItemModelTester
+
+    from ui.app import build_parser
+    from ui.controller import AppController
+    from ui.main_window import MainWindow
+    from ui.sandbox_run import SandboxRun
+    from viewer.models.payment import LoadState
+    from viewer.settings import Settings
+
+    running: list[AppController] = []
+
+    def start(*argv: str, box: Sandbox | None = None) -> tuple[MainWindow, AppController]:
+        # Not qtbot.addWidget: pytest-qt closes those before fixtures finalise, and the controller must shut
+        # down (cancel, close the client) while its window still exists.
+        window = MainWindow()
+        window.show()
+        args = build_parser().parse_args(["--sandbox", "--activity", "0", *argv])
+        controller = AppController(window, args, settings=Settings(), sandbox=SandboxRun.attach(box or sandbox))
+        running.append(controller)
+        for model in (controller.navigation.environments, controller.navigation.companies,
+                      controller.navigation.journals, controller.navigation.payments, controller.payment):
+            QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+
+        async def up() -> None:
+            await controller.start()
+            await until(lambda: controller.navigation.payments.rowCount() > 0, timeout=20)
+            # Every test starts from a settled window: start-up work (a deep link's load) is done.
+            await until(lambda: not controller.tasks and controller.payment.state != LoadState.LOADING, timeout=20)
+
+        qloop.run_until_complete(up())
+        return window, controller
+
+    yield start
+    for controller in running:
+        qloop.run_until_complete(controller.shutdown())
+        controller.window.close()
+        controller.window.deleteLater()
+
+
+def payment_url(sandbox: Sandbox, payment_id: str | None = None, version: str = "v2.0") -> str:
+    assert sandbox.info is not None
+    demo = sandbox.store().demo
+    return (f"{sandbox.info.api_root}/{version}/companies({demo.company_id})/customerPaymentJournals({demo.journal_id})"
+            f"/customerPayments({payment_id or demo.payment_id})")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 import qasync
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtTest import QAbstractItemModelTester
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -23,56 +20,14 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from tests.conftest import until
+from tests.conftest import Start, payment_url, until
 from ui.app import build_parser
 from ui.controller import AppController
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
-from ui.sandbox_run import SandboxRun
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
 from viewer.settings import HISTORY_ENABLED, Settings
-
-Start = Callable[..., tuple[MainWindow, AppController]]
-
-
-@pytest.fixture
-def start_app(qtbot: QtBot, qloop: qasync.QEventLoop, sandbox: Sandbox) -> Iterator[Start]:
-    running: list[AppController] = []
-
-    def start(*argv: str, box: Sandbox | None = None) -> tuple[MainWindow, AppController]:
-        # Not qtbot.addWidget: pytest-qt closes those before fixtures finalise, and the controller must shut
-        # down (cancel, close the client) while its window still exists.
-        window = MainWindow()
-        window.show()
-        args = build_parser().parse_args(["--sandbox", "--activity", "0", *argv])
-        controller = AppController(window, args, settings=Settings(), sandbox=SandboxRun.attach(box or sandbox))
-        running.append(controller)
-        for model in (controller.navigation.environments, controller.navigation.companies,
-                      controller.navigation.journals, controller.navigation.payments, controller.payment):
-            QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
-
-        async def up() -> None:
-            await controller.start()
-            await until(lambda: controller.navigation.payments.rowCount() > 0, timeout=20)
-            # Every test starts from a settled window: start-up work (a deep link's load) is done.
-            await until(lambda: not controller.tasks and controller.payment.state != LoadState.LOADING, timeout=20)
-
-        qloop.run_until_complete(up())
-        return window, controller
-
-    yield start
-    for controller in running:
-        qloop.run_until_complete(controller.shutdown())
-        controller.window.close()
-        controller.window.deleteLater()
-
-
-def payment_url(sandbox: Sandbox, payment_id: str | None = None, version: str = "v2.0") -> str:
-    assert sandbox.info is not None
-    demo = sandbox.store().demo
-    return (f"{sandbox.info.api_root}/{version}/companies({demo.company_id})/customerPaymentJournals({demo.journal_id})"
-            f"/customerPayments({payment_id or demo.payment_id})")
 
 
 def test_start_signs_in_and_restores_the_navigation(start_app: Start, sandbox: Sandbox) -> None:

@@ -149,6 +149,12 @@ class SignInWidget(QFrame):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice_label.hide()
         self.error_label.hide()
+        # A profile that could not even connect (identity server unreachable, TLS, DNS): try it again.
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.setObjectName("retrySignIn")
+        self.retry_button.setAccessibleName("Try connecting again")
+        self.retry_button.clicked.connect(self._retry)
+        self.retry_button.hide()
         self.help_button = QToolButton()
         self.help_button.setText("App registration help")
         self.help_button.setAccessibleName("App registration help")
@@ -175,7 +181,10 @@ class SignInWidget(QFrame):
         layout.addLayout(row)
         layout.addWidget(self.code_panel)
         layout.addWidget(self.notice_label)
-        layout.addWidget(self.error_label)
+        error_row = QHBoxLayout()
+        error_row.addWidget(self.error_label, 1)
+        error_row.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(error_row)
         layout.addWidget(self.help_label)
         self._hide_code()
         self._show_identity(None)
@@ -189,6 +198,7 @@ class SignInWidget(QFrame):
         workspace.deviceCodeIssued.connect(self._show_code)
         workspace.notice.connect(self._show_notice)
         workspace.connectionChanged.connect(lambda _c: self._set_busy(self.busy))
+        workspace.failed.connect(self._show_failure)
         self.reload_profiles()
 
     def reload_profiles(self, current: str | None = None) -> None:
@@ -275,7 +285,18 @@ class SignInWidget(QFrame):
             self.account_label.setText(f"<b>{_esc(identity.title)}</b> &lt;{_esc(identity.detail)}&gt;{_esc(tenant)}")
             self.account_label.setToolTip(f"{identity.detail}{tenant}")
             _show_text(self.error_label, "")
+            self.retry_button.hide()
         self._set_busy(self.busy)
+
+    def _show_failure(self, error: ViewerError) -> None:
+        """Any identity failure, in plain words; when the profile could not connect at all, with a retry."""
+        _show_text(self.error_label, str(error))
+        self.retry_button.setVisible(self.workspace is not None and self.workspace.connection is None)
+
+    def _retry(self) -> None:
+        self.retry_button.hide()
+        _show_text(self.error_label, "")
+        self._on_profile_activated(self.profile_combo.currentIndex())
 
     def _show_notice(self, text: str) -> None:
         _show_text(self.notice_label, f"ℹ {text}" if text else "")

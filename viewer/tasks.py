@@ -29,26 +29,29 @@ class TaskSlot:
         self.name = name
         self.generation = 0
         self._task: asyncio.Task[Any] | None = None
+        self._unfinished: list[asyncio.Task[Any]] = []
 
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         loop = asyncio.get_event_loop()
         previous = self._task
-        if previous is None or previous.done():
-            previous = None
-        elif previous is not asyncio.current_task(loop):  # (a Qt slot may run outside the running loop)
-            previous.cancel()
-        # else: started from inside the running task (a signal it emitted): it ends on its own; wait for it.
+        if previous is not None and not previous.done() and previous is not asyncio.current_task(loop):
+            previous.cancel()  # (current_task(loop): a Qt slot may run outside the running loop)
+        # A task started from inside the running one (a signal it emitted) is not cancelled: it ends on its own.
+        # Wait for every earlier task that has not ended yet, not just the last: one cancelled before it ever ran
+        # ends at once, while the one it would have waited for may still be unwinding its request.
+        earlier = [task for task in self._unfinished if not task.done()]
         self.generation += 1
-        task: asyncio.Task[T] = loop.create_task(self._run(coro, previous, self.generation))
+        task: asyncio.Task[T] = loop.create_task(self._run(coro, earlier, self.generation))
+        self._unfinished = [*earlier, task]
         # Cancelled before it ever ran: close ``coro`` so Python does not warn "never awaited" (a no-op otherwise).
         task.add_done_callback(lambda _task: coro.close())
         self._task = task
         return task
 
-    async def _run(self, coro: Coroutine[Any, Any, T], previous: asyncio.Task[Any] | None, generation: int) -> T:
-        if previous is not None:
-            # Let the cancelled task unwind first (its httpx request closes), so at most one is in flight.
-            await asyncio.gather(previous, return_exceptions=True)
+    async def _run(self, coro: Coroutine[Any, Any, T], earlier: list[asyncio.Task[Any]], generation: int) -> T:
+        if earlier:
+            # Let the cancelled tasks unwind first (their httpx requests close), so at most one is in flight.
+            await asyncio.wait(earlier)
         await asyncio.sleep(0)  # one event pass: a newer start() may replace this one before any I/O
         if generation != self.generation:
             raise asyncio.CancelledError

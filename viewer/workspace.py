@@ -99,8 +99,10 @@ class Workspace(QObject):
 
             # MSAL's set-up (OpenID discovery over the network), the token cache and the keyring all block:
             # never on the GUI thread; whatever they raise comes back as a ViewerError.
+            authority = (self.sandbox.authority if isinstance(profile, SandboxProfile) and self.sandbox
+                         else str(getattr(profile, "authority", "")))
             self.connection = await in_thread(
-                getattr(profile, "authority", ""), Connection.open, profile, sandbox=self.sandbox,
+                authority, Connection.open, profile, sandbox=self.sandbox,
                 open_browser=browser,
             )
         except ViewerError as exc:

@@ -1,0 +1,356 @@
+"""One payment, one load (docs/ARCHITECTURE.md): the load service's one answer feeds every view of a change; latest
+wins with at most one payment request in flight; the form is updated in place; sign-in failures are typed."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import qasync
+from PySide6.QtCore import QLocale
+from PySide6.QtWidgets import QApplication
+
+from tests.conftest import Start, payment_url, until
+from tests.test_ui_form import Harness
+from viewer.auth import IdentityUnavailable
+from viewer.client import BcClient
+from viewer.connection import SandboxEndpoints
+from viewer.errors import ViewerError
+from viewer.loading import ChangeKind, PaymentService, api_version_of
+from viewer.models.payment import LoadState, PaymentModel
+from viewer.profiles import SandboxProfile
+from viewer.sandbox import Sandbox
+from viewer.settings import Settings
+from viewer.tasks import TaskSet, TaskSlot
+from viewer.workspace import Workspace
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts payment requests in flight from the client's side (sent, until the whole body is read)."""
+
+    def __init__(self, verify: object) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=verify)  # type: ignore[arg-type]
+        self.in_flight = 0
+        self.peak = 0
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        counted = "/customerPayments(" in request.url.path
+        if counted:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.sent.append(request.url.path)
+        try:
+            response = await self.inner.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
+        finally:
+            if counted:
+                self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class Token:
+    def __init__(self, sandbox: Sandbox) -> None:
+        assert sandbox.identity is not None
+        self.token = sandbox.identity.issue_access_token()
+
+    async def authorization(self, *, refresh: bool = False) -> str:
+        return f"Bearer {self.token}"
+
+
+@pytest.fixture
+def counted(sandbox: Sandbox, qloop: qasync.QEventLoop) -> Iterator[tuple[CountingTransport, BcClient]]:
+    transport = CountingTransport(sandbox.ssl_context())
+    client = BcClient(Token(sandbox), transport=transport)
+    yield transport, client
+    qloop.run_until_complete(client.aclose())
+
+
+def _url(sandbox: Sandbox, payment_id: str, version: str = "v2.0") -> str:
+    return payment_url(sandbox, payment_id, version)
+
+
+# ---- latest wins, one request in flight ------------------------------------------------------------------------
+
+
+def test_a_new_load_cancels_the_previous_before_its_request_starts(
+    sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient]
+) -> None:
+    transport, client = counted
+    demo = sandbox.store().demo
+    model = PaymentModel(PaymentService(client))
+    slot = TaskSlot("payment")
+    painted: list[str] = []
+    model.loaded.connect(lambda record: painted.append(record.values["id"]))
+    sandbox.add_fault("latency", demo.payment_id, latency_ms=400, count=1)
+
+    async def scenario() -> None:
+        first = slot.start(model.load(_url(sandbox, demo.payment_id)))
+        await until(lambda: transport.in_flight == 1)  # the slow request is on the wire
+        second = slot.start(model.load(_url(sandbox, demo.blank_payment_id)))
+        await asyncio.gather(first, second, return_exceptions=True)
+        assert first.cancelled() and not second.cancelled()
+
+    qloop.run_until_complete(scenario())
+    assert transport.peak == 1, "the second request must wait until the first one is gone"
+    assert painted == [demo.blank_payment_id]
+    assert model.record is not None and model.record.values["id"] == demo.blank_payment_id
+
+
+def test_a_burst_of_selections_sends_few_requests_one_at_a_time_and_paints_only_the_last(
+    sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient]
+) -> None:
+    transport, client = counted
+    demo = sandbox.store().demo
+    ids = [p["id"] for p in sandbox.store().journal_payments(demo.journal_id)][:20]
+    model = PaymentModel(PaymentService(client))
+    slot = TaskSlot("payment")
+    painted: list[str] = []
+    model.loaded.connect(lambda record: painted.append(record.values["id"]))
+
+    async def burst() -> None:
+        for i in range(100):
+            slot.start(model.load(_url(sandbox, ids[i % len(ids)])))
+            if i % 3 == 0:
+                await asyncio.sleep(0.002)  # a held arrow key: some selections arrive between event passes
+        await slot.wait()
+
+    qloop.run_until_complete(burst())
+    assert transport.peak == 1
+    assert len(transport.sent) < 100  # queued selections coalesce before any request
+    last = ids[99 % len(ids)]
+    assert model.record is not None and model.record.values["id"] == last
+    assert painted[-1] == last and model.state is LoadState.READY
+
+
+def test_task_set_keeps_tasks_and_cancels_them_on_close(qloop: qasync.QEventLoop) -> None:
+    tasks = TaskSet()
+    done: list[int] = []
+
+    async def work(n: int) -> None:
+        await asyncio.sleep(0 if n == 1 else 10)
+        done.append(n)
+
+    async def scenario() -> None:
+        tasks.spawn(work(1))
+        tasks.spawn(work(2))
+        await until(lambda: done == [1])
+        assert len(tasks) == 1
+        await tasks.aclose()
+        assert not tasks
+
+    qloop.run_until_complete(scenario())
+    assert done == [1]
+
+
+# ---- one ChangeSet for every view --------------------------------------------------------------------------------
+
+
+def test_versions_never_make_a_phantom_change(sandbox: Sandbox, qloop: qasync.QEventLoop,
+                                              counted: tuple[CountingTransport, BcClient]) -> None:
+    """beta has no journalId: opening the same payment through beta after v2.0 is no change at all."""
+    _transport, client = counted
+    demo = sandbox.store().demo
+    service = PaymentService(client)
+
+    async def scenario() -> None:
+        first = await service.load(_url(sandbox, demo.payment_id, "v2.0"))
+        assert first.kind is ChangeKind.VISIT or first.kind is ChangeKind.FIRST
+        again = await service.load(_url(sandbox, demo.payment_id, "beta"))
+        assert again.kind is ChangeKind.REFRESH and again.record.api_version == "beta"
+        assert not again.changes.names(), again.changes
+        back = await service.load(_url(sandbox, demo.payment_id, "v2.0"))
+        assert not back.changes.names(), back.changes
+
+    qloop.run_until_complete(scenario())
+
+
+def test_api_version_comes_from_the_api_segment_never_the_service_prefix() -> None:
+    root = "https://api.businesscentral.dynamics.com/v2.0/contoso.com/production/api"
+    assert api_version_of(f"{root}/beta/companies(1)/customerPayments(2)") == "beta"
+    assert api_version_of(f"{root}/v1.0/companies(1)/customerPayments(2)") == "v1.0"
+    assert api_version_of(f"{root}/v2.0/companies(1)/customerPayments(2)") == "v2.0"
+    assert api_version_of("https://bc.contoso.local:7048/BC/api/contoso/app1/beta/companies(1)") == "beta"
+
+
+def test_summary_status_bar_marks_and_history_agree(start_app: Start, qloop: qasync.QEventLoop,
+                                                    sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    demo = sandbox.store().demo
+    history = window.payment.history
+    window.payment.form.tabs.setCurrentWidget(history)
+    sandbox.store().patch_payment(demo.payment_id, {"description": "Counted", "comment": "Also counted"})
+    assert qloop.run_until_complete(controller.watcher.check()) == "changed"
+    qloop.run_until_complete(until(lambda: "changed" in window.statusBar().currentMessage()))
+    marked = {name for name, _change in controller.payment.changes().items()}
+    summary = window.payment.summary.text()
+    status = window.statusBar().currentMessage()
+    count = int(re.search(r"(\d+) fields? changed", summary).group(1))  # type: ignore[union-attr]
+    assert count == len(marked) == 3  # description, comment, lastModifiedDateTime
+    assert f"{count} fields changed" in status
+    qloop.run_until_complete(until(lambda: history.timeline.count() >= 2))
+    newest = history.timeline.item(0).text()
+    assert f"{count} changes" in newest, newest
+
+
+def test_history_tab_follows_the_open_payment_also_after_a_404(start_app: Start, qloop: qasync.QEventLoop,
+                                                              sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    demo = sandbox.store().demo
+    history = window.payment.history
+    window.payment.form.tabs.setCurrentWidget(history)
+    qloop.run_until_complete(until(lambda: history.timeline.count() == 1))
+    assert history.snapshots[0].key.payment_id == demo.payment_id
+
+    controller.open_url(payment_url(sandbox, demo.blank_payment_id))
+    qloop.run_until_complete(until(lambda: bool(history.snapshots)
+                                   and history.snapshots[0].key.payment_id == demo.blank_payment_id))
+
+    sandbox.store().post_journal(demo.company_id, demo.journal_id)
+    window.refresh_action.trigger()
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.GONE))
+    qloop.run_until_complete(asyncio.sleep(0.2))
+    assert history.snapshots and all(s.key.payment_id == demo.blank_payment_id for s in history.snapshots)
+
+    # Another payment that does not exist: nothing of the previous one stays in the History tab.
+    controller.open_url(payment_url(sandbox, "00000000-0000-0000-0000-0000000000ab"))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.GONE))
+    qloop.run_until_complete(until(lambda: not history.snapshots and history.timeline.count() == 0))
+
+
+def test_the_list_row_shows_what_the_form_shows_after_a_refresh(start_app: Start, qloop: qasync.QEventLoop,
+                                                                sandbox: Sandbox) -> None:
+    window, controller = start_app()
+    payments = controller.navigation.payments
+    first = payments.record(0)
+    assert first is not None
+    url = controller.navigation.payment_url(str(first["id"]))
+    assert url is not None
+    controller.open_url(url)
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    sandbox.store().patch_payment(str(first["id"]), {"amount": 4321.5, "description": "New words"})
+    window.refresh_action.trigger()
+    amount = window.payment.form.field_edit("amount")
+    assert amount is not None
+    qloop.run_until_complete(until(lambda: controller.payment.record is not None
+                                   and controller.payment.record.values["description"] == "New words"))
+    assert "4321" in amount.text().replace(",", "").replace(".", "").replace("\u00a0", "")
+    columns = [c.field for c in payments.columns]
+    assert payments.index(0, columns.index("amount")).data() == amount.text()
+    assert payments.index(0, columns.index("description")).data() == "New words"
+
+
+def test_the_form_is_built_once_per_version_and_reused(start_app: Start, qloop: qasync.QEventLoop,
+                                                      sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    form = window.payment.form
+    edit = form.field_edit("documentNumber")
+    pages = dict(form.pages)
+    demo = sandbox.store().demo
+    for payment_id in (demo.blank_payment_id, demo.long_text_payment_id, demo.payment_id):
+        controller.open_url(payment_url(sandbox, payment_id))
+        qloop.run_until_complete(until(lambda pid=payment_id: controller.payment.record is not None  # type: ignore
+                                       and controller.payment.record.values["id"] == pid))
+        assert form.field_edit("documentNumber") is edit
+        assert edit is not None and edit.text() == controller.payment.record.values["documentNumber"]  # type: ignore
+    assert form.pages == pages
+
+
+def test_another_payment_dims_the_previous_values_until_the_new_ones_arrive(
+    start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox
+) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    form = window.payment.form
+    demo = sandbox.store().demo
+    sandbox.add_fault("latency", demo.blank_payment_id, latency_ms=400, count=1)
+    controller.open_url(payment_url(sandbox, demo.blank_payment_id))
+    assert controller.payment.showing_other
+    assert form.page is not None and not form.page.isEnabled()  # the old values, dimmed, never "Loading…"
+    assert form.field_edit("amount").placeholderText() != "Loading…"  # type: ignore[union-attr]
+    form.copy_record("json")  # nothing is copied from the payment being replaced
+    assert window.payment.title.text() == "Loading payment…"
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    assert form.page.isEnabled() and controller.payment.record.values["id"] == demo.blank_payment_id  # type: ignore
+
+
+def test_raw_json_tab_shows_the_body_as_received(start_app: Start, qloop: qasync.QEventLoop,
+                                                 sandbox: Sandbox) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    text = window.payment.form.json_view.toPlainText()
+    assert '"@odata.etag"' in text and '"@odata.context"' in text
+    assert controller.payment.record is not None and "@odata.etag" not in controller.payment.record.values
+
+
+# ---- sign-in never blocks and never escapes ------------------------------------------------------------------------
+
+
+def test_an_unreachable_identity_server_gives_a_clear_message(qloop: qasync.QEventLoop, qapp: QApplication,
+                                                              sandbox: Sandbox) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert sandbox.info is not None
+    dead = SandboxEndpoints(authority=f"https://127.0.0.1:{port}/contoso", api_root=sandbox.info.api_root,
+                            environments_url=sandbox.info.environments_url,
+                            public_client_id=sandbox.info.public_client_id, ca_file=sandbox.info.ca_file)
+    workspace = Workspace(Settings(), sandbox=dead)
+    failures: list[ViewerError] = []
+    workspace.failed.connect(failures.append)
+
+    async def scenario() -> None:
+        with pytest.raises(ViewerError):
+            await workspace.activate(SandboxProfile(), silent=True)
+
+    qloop.run_until_complete(scenario())
+    assert len(failures) == 1 and isinstance(failures[0], IdentityUnavailable)
+    assert "127.0.0.1" in str(failures[0]) and "cannot be reached" in str(failures[0])
+    assert workspace.connection is None
+
+
+def test_unreachable_identity_server_in_the_sign_in_bar_with_a_retry(qloop: qasync.QEventLoop, qapp: QApplication,
+                                                                     sandbox: Sandbox) -> None:
+    from ui.signin import SignInWidget
+
+    assert sandbox.info is not None
+    dead = SandboxEndpoints(authority="https://127.0.0.1:9/contoso", api_root=sandbox.info.api_root,
+                            environments_url=sandbox.info.environments_url,
+                            public_client_id=sandbox.info.public_client_id, ca_file=sandbox.info.ca_file)
+    workspace = Workspace(Settings(), sandbox=dead)
+    widget = SignInWidget()
+    widget.bind(workspace)
+    widget.show()
+    chosen: list[object] = []
+    widget.profileChosen.connect(chosen.append)
+
+    async def scenario() -> None:
+        with pytest.raises(ViewerError):
+            await workspace.activate(SandboxProfile(), silent=True)
+
+    qloop.run_until_complete(scenario())
+    assert "cannot be reached" in widget.error_label.text() and widget.retry_button.isVisible()
+    widget.retry_button.click()
+    assert chosen and isinstance(chosen[0], SandboxProfile)
+    widget.close()
+
+
+def test_form_marks_come_from_the_same_load(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication) -> None:
+    """The model's marks and the Loaded's ChangeSet are one: no second diff anywhere."""
+    harness = Harness(sandbox, qloop, QLocale("en_US"))
+    try:
+        harness.load(harness.url())
+        demo = sandbox.store().demo
+        sandbox.store().patch_payment(demo.payment_id, {"amount": 99})
+        harness.refresh()
+        harness.wait(lambda: harness.model.state is LoadState.READY and bool(harness.model.changes()))
+        last = harness.model.last
+        assert last is not None and set(harness.model.changes()) == last.changes.names()
+    finally:
+        harness.close()
