@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.test_sandbox_api import company_url, demo, error, get, headers, ok, payment_url, payments_url, root
 from viewer.sandbox import Sandbox
@@ -80,6 +82,18 @@ def test_unknown_segments_are_404_with_a_business_central_body(sandbox: Sandbox,
     error(get(http, sandbox, f"{v1}/dimensionSetLines"), 404, "BadRequest_ResourceNotFound")
 
 
+def test_v2_payment_expands_dimension_set_lines(sandbox: Sandbox, http: httpx.Client) -> None:
+    d = demo(sandbox)
+    for url in (payment_url(sandbox), direct_url(sandbox)):
+        body = ok(get(http, sandbox, url, **{"$expand": "dimensionSetLines"}))
+        dims = sandbox.store().payment(d.payment_id)["dimensions"]  # type: ignore[index]
+        assert [(x["code"], x["valueCode"]) for x in body["dimensionSetLines"]] == [
+            (dim["code"], dim["valueCode"]) for dim in dims]
+        assert all(x["parentId"] == d.payment_id for x in body["dimensionSetLines"])
+    listed = ok(get(http, sandbox, payments_url(sandbox), **{"$expand": "dimensionSetLines($select=code)"}))
+    assert all(set(x) <= {"code"} for p in listed["value"] for x in p["dimensionSetLines"])
+
+
 def test_keys_inside_navigation_collections(sandbox: Sandbox, http: httpx.Client) -> None:
     d = demo(sandbox)
     journal = f"{company_url(sandbox)}/customerPaymentJournals({d.journal_id})"
@@ -142,3 +156,31 @@ def test_an_unsupported_accept_is_406_and_json_is_always_fine(sandbox: Sandbox, 
     error(http.get(metadata, headers=headers(sandbox, Accept="application/json")), 406)
     counted = http.get(f"{payments_url(sandbox)}/$count", headers=headers(sandbox, Accept="text/plain"))
     assert counted.status_code == 200 and counted.text.isdigit()
+
+
+_SEGMENTS = ["customerPaymentJournals", "customerPaymentsJournals", "customerPayments", "customers", "salesInvoices",
+             "customer", "customerPaymentJournal", "dimensionSetLines", "currency", "account", "paymentTerm",
+             "customerFinancialDetails", "salesInvoiceLines", "picture", "$count", "$metadata", "$value", "foo",
+             "Microsoft.NAV.post", "companies", "amount", "", "%24count", "customers(x)", "customerPayments('a')"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tail=st.lists(st.sampled_from([*_SEGMENTS, "KEY"]), max_size=4),
+       method=st.sampled_from(["GET", "OPTIONS", "HEAD", "PUT", "MERGE"]),
+       version=st.sampled_from(["v2.0", "v1.0", "beta"]))
+def test_no_path_gets_a_server_error(sandbox: Sandbox, http: httpx.Client, tail: list[str], method: str,
+                                     version: str) -> None:
+    d = demo(sandbox)
+    keys = {"customerPaymentJournals": d.journal_id, "customerPayments": d.payment_id, "customers": d.customer_id,
+            "salesInvoices": d.invoice_id}
+    parts: list[str] = []
+    for segment in tail:
+        if segment == "KEY" and parts and parts[-1] in keys:
+            parts[-1] = f"{parts[-1]}({keys[parts[-1]]})"
+        elif segment != "KEY":
+            parts.append(segment)
+    url = "/".join([company_url(sandbox, version), *parts])
+    response = http.request(method, url, headers=headers(sandbox))
+    assert response.status_code < 500, (method, url, response.text)
+    if response.status_code >= 400 and method != "HEAD":
+        error(response, response.status_code)  # always Business Central's JSON error body
