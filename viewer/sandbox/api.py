@@ -1,9 +1,12 @@
 """The Business Central API routes of the sandbox: cloud (bearer) and on-prem (Basic), API v2.0/v1.0/beta.
 
-Paths, field sets, envelopes and errors follow ``bc-api/SPEC.md``. Routing is done here rather than with
-one Starlette route per entity because OData keys (``companies(<guid>)``) are part of path segments.
-Unknown ids answer 404 ``Internal_RecordNotFound`` ("The <table> does not exist. …"), unknown segments
-404 ``BadRequest_ResourceNotFound``, unknown versions or URL shapes 404 ``BadRequest_NotFound``.
+Paths, field sets, envelopes and errors follow ``bc-api/SPEC.md``; the entity model and ``$metadata`` are
+in ``edm.py``. Routing is done here rather than with one Starlette route per entity because OData keys
+(``companies(<guid>)``) are part of path segments: ``_Call.dispatch`` walks the path one segment at a time,
+the same way for the nested and the direct routes. After an entity come its navigation properties
+(``related.py``), after a collection ``/$count``. Unknown ids answer 404 ``Internal_RecordNotFound`` ("The
+<table> does not exist. …"), unknown segments 404 ``BadRequest_ResourceNotFound``, unknown versions or
+URL shapes 404 ``BadRequest_NotFound``. viewer/sandbox/README.md has the fidelity table.
 """
 
 from __future__ import annotations
