@@ -64,10 +64,20 @@ def _authorize(sandbox: Sandbox, http: httpx.Client, challenge: str, *, accept: 
 
 def test_discovery_for_guid_domain_and_organizations(sandbox: Sandbox, http: httpx.Client) -> None:
     assert sandbox.info is not None
-    for tenant in (sandbox.info.tenant, sandbox.info.tenant_domain, "organizations", "common"):
+    base = sandbox.info.base_url
+    for tenant in (sandbox.info.tenant, sandbox.info.tenant_domain):
         config = _config(sandbox, http, tenant)
-        assert config["issuer"] == f"{sandbox.info.base_url}/{sandbox.info.tenant}/v2.0"
-        assert config["token_endpoint"].startswith("https://127.0.0.1:")
+        assert config["issuer"] == f"{base}/{sandbox.info.tenant}/v2.0"
+        assert config["token_endpoint"] == f"{base}/{sandbox.info.tenant}/oauth2/v2.0/token"
+        assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
+    # Entra's multi-tenant aliases: their own endpoints, and the issuer as a template filled from "tid".
+    for alias in ("organizations", "common"):
+        config = _config(sandbox, http, alias)
+        assert config["issuer"] == f"{base}/{{tenantid}}/v2.0"
+        assert config["token_endpoint"] == f"{base}/{alias}/oauth2/v2.0/token"
+        assert config["jwks_uri"] == f"{base}/{alias}/discovery/v2.0/keys"
+        assert {"client_secret_post", "client_secret_basic", "private_key_jwt"} <= set(
+            config["token_endpoint_auth_methods_supported"])
     unknown = http.get(f"{sandbox.info.base_url}/contoso.example/v2.0/.well-known/openid-configuration")
     assert unknown.status_code == 400 and unknown.json()["error_codes"] == [90002]
 
@@ -91,9 +101,12 @@ def test_auth_code_with_pkce_gives_verifiable_tokens(sandbox: Sandbox, http: htt
     assert {"access_token", "refresh_token", "id_token", "client_info", "expires_in"} <= tokens.keys()
     keys = http.get(config["jwks_uri"]).json()["keys"]
     public = jwt.PyJWK(keys[0]).key
-    claims = jwt.decode(tokens["access_token"], public, algorithms=["RS256"], audience=BC, issuer=config["issuer"])
-    assert claims["preferred_username"] == sandbox.info.users[1]["username"]
-    id_claims = jwt.decode(tokens["id_token"], public, algorithms=["RS256"], audience=sandbox.info.public_client_id)
+    # Business Central's tokens are v1.0 ones (issuer sts.windows.net/{tid}/); the id token is v2.0.
+    claims = jwt.decode(tokens["access_token"], public, algorithms=["RS256"], audience=BC,
+                        issuer=f"https://sts.windows.net/{sandbox.info.tenant}/")
+    assert claims["upn"] == sandbox.info.users[1]["username"]
+    id_claims = jwt.decode(tokens["id_token"], public, algorithms=["RS256"], audience=sandbox.info.public_client_id,
+                           issuer=config["issuer"])
     assert id_claims["nonce"] == "n-1" and id_claims["tid"] == sandbox.info.tenant
     # A code is good once.
     again = http.post(config["token_endpoint"], data=form)
@@ -152,7 +165,7 @@ def test_device_code_pending_then_approved_on_the_page(sandbox: Sandbox, http: h
     assert page.status_code == 200 and "signed in" in page.text
     tokens = http.post(config["token_endpoint"], data=poll).json()
     claims = sandbox._verify_bc_token(tokens["access_token"])
-    assert claims["preferred_username"] == sandbox.info.users[1]["username"]
+    assert claims["upn"] == sandbox.info.users[1]["username"]
     assert http.post(config["token_endpoint"], data=poll).status_code == 400  # used once
 
 

@@ -1,9 +1,12 @@
 """The Business Central API routes of the sandbox: cloud (bearer) and on-prem (Basic), API v2.0/v1.0/beta.
 
-Paths, field sets, envelopes and errors follow ``bc-api/SPEC.md``. Routing is done here rather than with
-one Starlette route per entity because OData keys (``companies(<guid>)``) are part of path segments.
-Unknown ids answer 404 ``Internal_RecordNotFound`` ("The <table> does not exist. …"), unknown segments
-404 ``BadRequest_ResourceNotFound``, unknown versions or URL shapes 404 ``BadRequest_NotFound``.
+Paths, field sets, envelopes and errors follow ``bc-api/SPEC.md``; the entity model and ``$metadata`` are
+in ``edm.py``. Routing is done here rather than with one Starlette route per entity because OData keys
+(``companies(<guid>)``) are part of path segments: ``_Call.dispatch`` walks the path one segment at a time,
+the same way for the nested and the direct routes. After an entity come its navigation properties
+(``related.py``), after a collection ``/$count``. Unknown ids answer 404 ``Internal_RecordNotFound`` ("The
+<table> does not exist. …"), unknown segments 404 ``BadRequest_ResourceNotFound``, unknown versions or
+URL shapes 404 ``BadRequest_NotFound``. viewer/sandbox/README.md has the fidelity table.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from viewer.sandbox import related
 from viewer.sandbox.bcerrors import bc_error, unauthorized
 from viewer.sandbox.data import DataError, DataStore
+from viewer.sandbox.edm import COMPANY_SETS, JOURNALS, PAYMENTS, SCHEMAS, VERSIONS, metadata_xml
 from viewer.sandbox.odata import (
     SERVER_MAX_PAGE_SIZE,
     EntityType,
@@ -47,14 +52,11 @@ logger = logging.getLogger(__name__)
 Record = Mapping[str, Any]
 
 CONTENT_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true"
-VERSIONS = ("v2.0", "v1.0", "beta")
-JOURNALS = "customerPaymentJournals"
 JOURNALS_ALIAS = "customerPaymentsJournals"  # the docs' misspelling (SPEC §1.1), accepted on purpose
-PAYMENTS = "customerPayments"
 POST_ACTION = "Microsoft.NAV.post"
 DEFAULT_ENVIRONMENT = "production"
 MUST_FILTER = "You must specify a journal batch ID or a journal ID to get a journal line."
-ALL_METHODS = ["GET", "POST", "PATCH", "DELETE", "PUT"]
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "MERGE", "TRACE", "CONNECT"]
 
 
 @dataclass
@@ -69,101 +71,11 @@ class ApiContext:
     onprem_instance: str
 
 
-# ---- field sets per API version (SPEC §1.2, §1.3, §2) -----------------------------------------------
-
-_G, _S, _I, _D = Prop("guid"), Prop("string"), Prop("int"), Prop("decimal")
-_DATE, _DT = Prop("date"), Prop("datetime")
-_RO_GUID, _RO_DT = Prop("guid", read_only=True), Prop("datetime", read_only=True)
-
-
-def _s(n: int) -> Prop:
-    return Prop("string", n)
-
-
-_PAYMENT_COMMON_HEAD: dict[str, Prop] = {"lineNumber": _I, "customerId": _G, "customerNumber": _s(20)}
-_PAYMENT_COMMON_TAIL: dict[str, Prop] = {
-    "postingDate": _DATE, "documentNumber": _s(20), "externalDocumentNumber": _s(35), "amount": _D,
-    "appliesToInvoiceId": _G, "appliesToInvoiceNumber": _s(20), "description": _s(100), "comment": _s(250),
-}
-PAYMENT_V2 = {
-    "id": _RO_GUID, "journalId": _G, "journalDisplayName": _s(10), **_PAYMENT_COMMON_HEAD, **_PAYMENT_COMMON_TAIL,
-    "lastModifiedDateTime": _RO_DT,
-}
-PAYMENT_V1 = {
-    "id": _RO_GUID, "journalDisplayName": Prop("string", read_only=True), **_PAYMENT_COMMON_HEAD,
-    "contactId": _s(250), **_PAYMENT_COMMON_TAIL, "dimensions": Prop("collection"), "lastModifiedDateTime": _RO_DT,
-}
-JOURNAL_PROPS = {
-    "id": _RO_GUID, "code": _s(10), "displayName": _s(100), "lastModifiedDateTime": _RO_DT,
-    "balancingAccountId": _G, "balancingAccountNumber": Prop("string", 20, read_only=True),
-}
-COMPANY_V2 = {
-    "id": _RO_GUID, "systemVersion": _S, "timestamp": Prop("int64"), "name": _s(30), "displayName": _s(250),
-    "businessProfileId": _s(250), "systemCreatedAt": _DT, "systemCreatedBy": _G, "systemModifiedAt": _DT,
-    "systemModifiedBy": _G,
-}
-COMPANY_V1 = {k: COMPANY_V2[k] for k in ("id", "systemVersion", "name", "displayName", "businessProfileId")}
-_CUSTOMER_IDS: dict[str, Prop] = {
-    "taxLiable": Prop("bool"), "taxAreaId": _G, "taxAreaDisplayName": _S, "taxRegistrationNumber": _S,
-    "currencyId": _G, "currencyCode": _S, "paymentTermsId": _G, "shipmentMethodId": _G, "paymentMethodId": _G,
-}
-CUSTOMER_V2 = {
-    "id": _RO_GUID, "number": _s(20), "displayName": _s(100), "type": Prop("enum"), "addressLine1": _s(100),
-    "addressLine2": _s(50), "city": _s(30), "state": _s(30), "country": _s(10), "postalCode": _s(20),
-    "phoneNumber": _s(30), "email": _s(80), "website": _s(80), "salespersonCode": _s(20), "balanceDue": _D,
-    "creditLimit": _D, **_CUSTOMER_IDS, "blocked": Prop("enum"), "lastModifiedDateTime": _RO_DT,
-}
-CUSTOMER_V1 = {
-    "id": _RO_GUID, "number": _s(20), "displayName": _s(100), "type": Prop("enum"), "address": Prop("complex"),
-    "phoneNumber": _s(30), "email": _s(80), "website": _s(80), **_CUSTOMER_IDS, "blocked": Prop("enum"),
-    "lastModifiedDateTime": _RO_DT,
-}
-_INVOICE_HEAD: dict[str, Prop] = {"id": _RO_GUID, "number": _s(20), "externalDocumentNumber": _s(35),
-                                  "invoiceDate": _DATE}
-_INVOICE_TAIL: dict[str, Prop] = {
-    "dueDate": _DATE, "customerPurchaseOrderReference": _s(35), "customerId": _G, "customerNumber": _s(20),
-    "customerName": _S, "billToName": _S, "billToCustomerId": _G, "billToCustomerNumber": _s(20),
-    "currencyId": _G, "currencyCode": _S, "pricesIncludeTax": Prop("bool"), "discountAmount": _D,
-    "totalAmountExcludingTax": _D, "totalTaxAmount": _D, "totalAmountIncludingTax": _D, "remainingAmount": _D,
-    "status": Prop("enum"), "lastModifiedDateTime": _RO_DT, "phoneNumber": _S, "email": _S,
-}
-INVOICE_V2 = {**_INVOICE_HEAD, "postingDate": _DATE, **_INVOICE_TAIL}
-INVOICE_V1 = {**_INVOICE_HEAD, **_INVOICE_TAIL}
-
 # The table behind each entity, for "The <table> does not exist." messages.
 _TABLES = {
     "company": "Company", "customerPaymentJournal": "Gen. Journal Batch", "customerPayment": "Gen. Journal Line",
     "customer": "Customer", "salesInvoice": "Sales Invoice Entity Aggregate",
 }
-
-
-@dataclass(frozen=True)
-class Schema:
-    company: EntityType
-    journal: EntityType
-    payment: EntityType
-    customer: EntityType
-    invoice: EntityType
-
-
-def _schema(version: str) -> Schema:
-    v2 = version == "v2.0"
-    customer = EntityType("customer", CUSTOMER_V2 if v2 else CUSTOMER_V1)
-    plain_journal = EntityType("customerPaymentJournal", JOURNAL_PROPS)
-    payment_navs: dict[str, EntityType] = {"customer": customer}
-    if v2:
-        payment_navs["customerPaymentJournal"] = plain_journal
-    payment = EntityType("customerPayment", PAYMENT_V2 if v2 else PAYMENT_V1, payment_navs)
-    return Schema(
-        company=EntityType("company", COMPANY_V2 if v2 else COMPANY_V1),
-        journal=EntityType("customerPaymentJournal", JOURNAL_PROPS, {PAYMENTS: payment}),
-        payment=payment,
-        customer=customer,
-        invoice=EntityType("salesInvoice", INVOICE_V2 if v2 else INVOICE_V1, {"customer": customer}),
-    )
-
-
-SCHEMAS = {version: _schema(version) for version in VERSIONS}
 
 
 # ---- small helpers ---------------------------------------------------------------------------------
@@ -228,13 +140,42 @@ def _standard_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _error_response(exc: ODataError | DataError, headers: Mapping[str, str] | None = None) -> Response:
-    return bc_error(exc.status, exc.code, exc.message, headers={"OData-Version": "4.0", **(headers or {})})
+    extra = exc.headers if isinstance(exc, ODataError) else {}
+    return bc_error(exc.status, exc.code, exc.message, headers={"OData-Version": "4.0", **extra, **(headers or {})})
 
 
-def _method_not_allowed(method: str, name: str, kind: str) -> ODataError:
+def _method_not_allowed(method: str, name: str, kind: str, allowed: Sequence[str]) -> ODataError:
     return ODataError(
         f"'{method}' requests for '{name}' of EdmType '{kind}' are not allowed within Dynamics 365 Business "
-        "Central OData web services.", status=405, code="BadRequest_MethodNotAllowed")
+        "Central OData web services.", status=405, code="BadRequest_MethodNotAllowed",
+        headers={"Allow": ", ".join(allowed)})
+
+
+# ---- content negotiation ----------------------------------------------------------------------------
+
+_JSON_TYPES = ("application/json",)
+_XML_TYPES = ("application/xml", "text/xml")
+_TEXT_TYPES = ("text/plain",)
+
+
+def acceptable(accept: str | None, offered: Sequence[str]) -> bool:
+    """Whether an ``Accept`` header admits one of the ``offered`` media types (RFC 9110 §12.5.1; q=0 refuses)."""
+    if accept is None or not accept.strip():
+        return True
+    for item in accept.split(","):
+        media, *params = (p.strip().lower() for p in item.split(";"))
+        q = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        try:
+            if float(q) <= 0:
+                continue
+        except ValueError:
+            continue
+        main, _, sub = media.partition("/")
+        for offer in offered:
+            offer_main, _, offer_sub = offer.partition("/")
+            if media == "*/*" or (main == offer_main and sub in ("*", offer_sub)):
+                return True
+    return False
 
 
 # ---- write bodies ----------------------------------------------------------------------------------
@@ -326,14 +267,14 @@ class _Call:
         self.schema = SCHEMAS[version]
         self.method = request.method
         self.params = list(request.query_params.multi_items())
-        self.prefix: list[str] = []  # context path parts before the entity set, e.g. ["companies(<id>)"]
 
     # -- responses --
 
     def context(self, parts: Sequence[str], select: Sequence[str] | None, entity: bool) -> str:
-        path = [*self.prefix, *parts]
-        last = path[-1] + (f"({','.join(select)})" if select else "")
-        tail = "/".join([*path[:-1], last]) + ("/$entity" if entity else "")
+        """``…/$metadata#companies(<id>)/customerPaymentJournals(<id>)/customerPayments(sel)/$entity``: the
+        path with keys, except on its last segment, which carries the ``$select``."""
+        last = parts[-1].split("(")[0] + (f"({','.join(select)})" if select else "")
+        tail = "/".join([*parts[:-1], last]) + ("/$entity" if entity else "")
         return f"{self.root}/$metadata#{tail}"
 
     def query(self, etype: EntityType) -> Query:
@@ -350,14 +291,12 @@ class _Call:
         return out
 
     def navigate(self, record: Record, etype: EntityType, nav: str) -> Record | Sequence[Record] | None:
-        company = str(record.get("_company", ""))
-        if nav == "customer":
-            return self.store.customer(str(record.get("customerId", "")), company)
-        if nav == "customerPaymentJournal":
-            return self.store.journal(company, str(record.get("journalId", "")))
-        if nav == PAYMENTS:
-            return self.store.journal_payments(str(record["id"]))
-        raise etype.unknown(nav)
+        if nav not in etype.navigations:
+            raise etype.unknown(nav)
+        try:
+            return related.navigate(self.store, record, etype.name, nav)
+        except related.MustFilter as exc:
+            raise ODataError(MUST_FILTER, code="Application_DialogException") from exc
 
     def entity(self, record: Record, etype: EntityType, parts: Sequence[str], *, status: int = 200,
                etag: bool = True, headers: Mapping[str, str] | None = None) -> Response:
@@ -393,7 +332,7 @@ class _Call:
 
     def allow(self, allowed: Sequence[str], name: str, kind: str) -> None:
         if self.method not in allowed and not (self.method == "HEAD" and "GET" in allowed):
-            raise _method_not_allowed(self.method, name, kind)
+            raise _method_not_allowed(self.method, name, kind, allowed)
 
     # -- routing --
 
@@ -406,30 +345,144 @@ class _Call:
             self.allow(["GET"], "$metadata", "Metadata")
             return self.metadata()
         if head.name == "companies":
-            if head.key is None:
-                if len(segments) > 1:
-                    raise _resource_not_found(segments[1].raw)
-                self.allow(["GET"], "companies", "EntitySet")
-                return self.collection(self.store.companies(), self.schema.company, ["companies"], etag=False)
-            company_id = _guid(head.key)
-            company = self.store.company(company_id)
-            if company is None:
-                raise _record_not_found(self.schema.company, head.key)
-            self.prefix = [f"companies({company_id})"]
+            node = self.companies(head)
             rest = segments[1:]
-            if not rest:
-                self.allow(["GET"], "companies", "Entity")
-                self.prefix = []
-                return self.entity(company, self.schema.company, ["companies"], etag=False)
-            return await self.company_level(company_id, rest)
-        company_param = self.request.query_params.get("company")
-        if company_param is not None:
-            found = self.find_company(company_param)
-            return await self.company_level(str(found["id"]), segments)
-        if head.name in (JOURNALS, JOURNALS_ALIAS, PAYMENTS, "customers", "salesInvoices"):
+        elif (company_param := self.request.query_params.get("company")) is not None:
+            # ?company= stands for companies(<id>)/ (contexts then start at the set, as Business Central's do).
+            node = _Node(self.schema.company, [], record=self.find_company(company_param))
+            rest = segments
+        elif head.name in (*COMPANY_SETS, JOURNALS_ALIAS):
             raise ODataError("Cannot determine the company: put companies({id}) in the path or add ?company={id}.",
                              code="Internal_CompanyNotFound")
-        raise _resource_not_found(head.raw)
+        else:
+            raise _resource_not_found(head.raw)
+        for index, segment in enumerate(rest):
+            node = self.step(node, segment, last=index == len(rest) - 1)
+        return await self.answer(node)
+
+    def companies(self, head: Segment) -> _Node:
+        company_type = self.schema.company
+        if head.key is None:
+            return _Node(company_type, ["companies"], kind="collection", rows=self.store.companies)
+        company = self.store.company(_guid(head.key))
+        if company is None:
+            raise _record_not_found(company_type, head.key)
+        return _Node(company_type, [f"companies({company['id']})"], record=company)
+
+    def step(self, node: _Node, segment: Segment, *, last: bool) -> _Node:
+        """One more path segment: a navigation property, a key, ``$count`` or the journal's post action."""
+        if node.kind == "collection":
+            if segment.name == "$count" and segment.key is None and last:
+                return node.with_kind("count")
+            raise _resource_not_found(segment.raw)
+        if node.kind != "entity" or node.record is None:
+            raise _resource_not_found(segment.raw)
+        etype, record = node.etype, node.record
+        if segment.name == POST_ACTION and etype.name == "customerPaymentJournal" and segment.key is None and last:
+            return _Node(etype, [*node.path, "post"], record=record, kind="action")
+        name = JOURNALS if segment.name == JOURNALS_ALIAS and etype.name == "company" else segment.name
+        target = etype.navigations.get(name)
+        if target is None:
+            raise _resource_not_found(segment.raw)
+        if name not in etype.many:
+            if segment.key is not None:
+                raise _resource_not_found(segment.raw)
+            found = self.navigate(record, etype, name)
+            return _Node(target, [*node.path, name], record=found if isinstance(found, Mapping) else None)
+        collection = _Node(target, [*node.path, name], kind="collection", parent=record, parent_type=etype)
+        if segment.key is None:
+            return collection
+        member = self.member(collection, segment.key)
+        return _Node(target, [*node.path, f"{name}({member.get('id', segment.key)})"], record=member,
+                     parent=record, parent_type=etype)
+
+    def member(self, collection: _Node, key: str) -> Record:
+        """The entity with key ``key`` in a collection (404 ``Internal_RecordNotFound`` when there is none)."""
+        etype, parent = collection.etype, collection.parent
+        company = str(parent["id"]) if collection.parent_type is self.schema.company and parent else ""
+        found: Record | None
+        if etype.name == "customerPayment":
+            found = self.store.payment(_guid(key), company or (str(parent["_company"]) if parent else None))
+            if found is not None and parent is not None and collection.parent_type is not self.schema.company \
+                    and found["journalId"] != parent["id"]:
+                found = None
+        elif company and etype.name == "customerPaymentJournal":
+            found = self.store.journal(company, _guid(key))
+        elif company and etype.name == "customer":
+            found = self.store.customer(_guid(key), company)
+        elif company and etype.name == "salesInvoice":
+            found = self.store.invoice(_guid(key), company)
+        else:
+            wanted = key.lower()
+            found = next((r for r in self.rows(collection) if str(r.get(etype.key[0], "")).lower() == wanted), None)
+        if found is None:
+            raise _record_not_found(etype, key)
+        return found
+
+    def rows(self, collection: _Node, query: Query | None = None) -> Sequence[Record]:
+        if collection.rows is not None:
+            return collection.rows()
+        assert collection.parent is not None and collection.parent_type is not None
+        if collection.etype.name == "customerPayment" and collection.parent_type is self.schema.company:
+            return self.company_payments(str(collection.parent["id"]), query or self.query(collection.etype))
+        found = self.navigate(collection.parent, collection.parent_type, collection.path[-1])
+        return found if isinstance(found, Sequence) else []
+
+    def company_payments(self, company_id: str, query: Query) -> Sequence[Record]:
+        """The direct set: Business Central's page refuses to list lines without a journal or id filter."""
+        if query.filter is None or not ({"journalId", "id"} & query.filter.fields):
+            raise ODataError(MUST_FILTER, code="Application_DialogException")
+        equals = query.filter.equals
+        if isinstance(equals.get("id"), str):
+            one = self.store.payment(equals["id"], company_id)
+            if one is not None:
+                self.store.note_read(str(one["id"]))
+            return [one] if one is not None else []
+        if isinstance(equals.get("journalId"), str):
+            found = self.store.journal(company_id, equals["journalId"])
+            return self.store.journal_payments(str(found["id"])) if found is not None else []
+        return self.store.company_payments(company_id)
+
+    async def answer(self, node: _Node) -> Response:
+        """The response for the resource a whole path names, by method."""
+        name = node.path[-1].split("(")[0] if node.path else ""
+        etype = node.etype
+        is_payment = etype.name == "customerPayment"
+        company_id = self.company_of(node)
+        if node.kind == "action":
+            self.allow(["POST"], "post", "Action")
+            assert node.record is not None
+            self.store.post_journal(company_id, str(node.record["id"]))
+            return Response(status_code=204, headers=_standard_headers())
+        if node.kind == "count":
+            self.allow(["GET"], "$count", "Count")
+            query = self.query(etype)
+            rows = self.rows(node, query)
+            count = sum(1 for r in rows if query.filter is None or query.filter.predicate(r))
+            return Response(str(count), headers=_standard_headers(), media_type="text/plain")
+        if node.kind == "collection":
+            if is_payment:
+                self.allow(["GET", "POST"], name, "EntitySet")
+                journal = node.parent if node.parent_type is not self.schema.company else None
+                if self.method == "POST":
+                    return await self.create_payment(company_id, journal, node.path)
+            else:
+                self.allow(["GET"], name, "EntitySet")
+            query = self.query(etype)
+            return self.collection(self.rows(node, query), etype, node.path, etag=etype.name != "company", query=query)
+        if node.record is None:  # a single-valued navigation with nothing behind it
+            self.allow(["GET"], name, "Entity")
+            return Response(status_code=204, headers=_standard_headers())
+        if is_payment:
+            return await self.payment_entity(company_id, node.record, node.path)
+        self.allow(["GET"], name, "Entity")
+        return self.entity(node.record, etype, node.path, etag=etype.name != "company")
+
+    def company_of(self, node: _Node) -> str:
+        record = node.record if node.record is not None else node.parent
+        if record is None:
+            return ""
+        return str(record["id"]) if "_company" not in record else str(record["_company"])
 
     def find_company(self, value: str) -> Record:
         try:
@@ -440,87 +493,10 @@ class _Call:
             raise ODataError(f"Cannot find the company '{value}'.", status=404, code="Internal_CompanyNotFound")
         return found
 
-    async def company_level(self, company_id: str, rest: list[Segment]) -> Response:
-        head = rest[0]
-        name = JOURNALS if head.name == JOURNALS_ALIAS else head.name
-        schema = self.schema
-        if name == JOURNALS:
-            if head.key is None:
-                if len(rest) > 1:
-                    raise _resource_not_found(rest[1].raw)
-                self.allow(["GET"], JOURNALS, "EntitySet")
-                return self.collection(self.store.journals(company_id), schema.journal, [JOURNALS])
-            journal = self.store.journal(company_id, _guid(head.key))
-            if journal is None:
-                raise _record_not_found(schema.journal, head.key)
-            journal_part = f"{JOURNALS}({journal['id']})"
-            if len(rest) == 1:
-                self.allow(["GET"], JOURNALS, "Entity")
-                return self.entity(journal, schema.journal, [JOURNALS])
-            sub = rest[1]
-            if sub.name == POST_ACTION and sub.key is None and len(rest) == 2:
-                self.allow(["POST"], "post", "Action")
-                self.store.post_journal(company_id, str(journal["id"]))
-                return Response(status_code=204, headers=_standard_headers())
-            if sub.name != PAYMENTS or len(rest) > 3:
-                raise _resource_not_found(sub.raw if sub.name != PAYMENTS else rest[3].raw)
-            if sub.key is None:
-                return await self.payments_collection(company_id, journal, [journal_part, PAYMENTS])
-            payment = self.store.payment(_guid(sub.key), company_id)
-            if payment is None or payment["journalId"] != journal["id"]:
-                raise _record_not_found(schema.payment, sub.key)
-            return await self.payment_entity(company_id, payment, [journal_part, PAYMENTS])
-        if name == PAYMENTS:
-            if len(rest) > 1:
-                raise _resource_not_found(rest[1].raw)
-            if head.key is None:
-                return await self.payments_collection(company_id, None, [PAYMENTS])
-            payment = self.store.payment(_guid(head.key), company_id)
-            if payment is None:
-                raise _record_not_found(schema.payment, head.key)
-            return await self.payment_entity(company_id, payment, [PAYMENTS])
-        if name in ("customers", "salesInvoices"):
-            etype = schema.customer if name == "customers" else schema.invoice
-            if len(rest) > 1:
-                raise _resource_not_found(rest[1].raw)
-            if head.key is None:
-                self.allow(["GET"], name, "EntitySet")
-                rows = self.store.customers(company_id) if name == "customers" else self.store.invoices(company_id)
-                return self.collection(rows, etype, [name])
-            key = _guid(head.key)
-            found = self.store.customer(key, company_id) if name == "customers" else self.store.invoice(key, company_id)
-            if found is None:
-                raise _record_not_found(etype, head.key)
-            self.allow(["GET"], name, "Entity")
-            return self.entity(found, etype, [name])
-        raise _resource_not_found(head.raw)
-
-    async def payments_collection(self, company_id: str, journal: Record | None, parts: list[str]) -> Response:
-        etype = self.schema.payment
-        if self.method == "POST":
-            return await self.create_payment(company_id, journal, parts)
-        self.allow(["GET", "POST"], PAYMENTS, "EntitySet")
-        query = self.query(etype)
-        if journal is not None:
-            return self.collection(self.store.journal_payments(str(journal["id"])), etype, parts, query=query)
-        # The direct set: Business Central's page refuses to list lines without a journal or id filter.
-        if query.filter is None or not ({"journalId", "id"} & query.filter.fields):
-            raise ODataError(MUST_FILTER, code="Application_DialogException")
-        equals = query.filter.equals
-        rows: Sequence[Record]
-        if isinstance(equals.get("id"), str):
-            one = self.store.payment(equals["id"], company_id)
-            rows = [one] if one is not None else []
-        elif isinstance(equals.get("journalId"), str):
-            found = self.store.journal(company_id, equals["journalId"])
-            rows = self.store.journal_payments(str(found["id"])) if found is not None else []
-        else:
-            rows = self.store.company_payments(company_id)
-        return self.collection(rows, etype, parts, query=query)
-
     async def payment_entity(self, company_id: str, payment: Record, parts: list[str]) -> Response:
         self.allow(["GET", "PATCH", "DELETE"], PAYMENTS, "Entity")
-        if self.method == "GET":
+        if self.method in ("GET", "HEAD"):
+            self.store.note_read(str(payment["id"]))
             return self.entity(payment, self.schema.payment, parts)
         if_match = self.request.headers.get("if-match")
         if not if_match:
@@ -551,7 +527,7 @@ class _Call:
         if values.get("journalDisplayName", journal["code"]) != journal["code"]:
             raise ODataError("The Journal Batch Display Name cannot be changed.", code="Application_DialogException")
         record = self.store.create_payment(company_id, str(journal["id"]), values)
-        location = f"{self.root}/{'/'.join(self.prefix + parts)}({record['id']})"
+        location = f"{self.root}/{'/'.join(parts)}({record['id']})"
         return self.entity(record, self.schema.payment, parts, status=201, headers={"Location": location})
 
     async def body(self) -> dict[str, Any]:
@@ -567,40 +543,45 @@ class _Call:
     # -- service document and $metadata --
 
     def service_document(self) -> Response:
-        sets = ["companies", JOURNALS, PAYMENTS, "customers", "salesInvoices"]
         body = {"@odata.context": f"{self.root}/$metadata",
-                "value": [{"name": s, "kind": "EntitySet", "url": s} for s in sets]}
+                "value": [{"name": s, "kind": "EntitySet", "url": s} for s in self.schema.entity_sets]}
         return _json_response(body)
 
     def metadata(self) -> Response:
-        """A small EDMX describing the emulated entity types (enough for tools that read types)."""
-        edm = {"guid": "Edm.Guid", "string": "Edm.String", "enum": "Edm.String", "int": "Edm.Int32",
-               "int64": "Edm.Int64", "decimal": "Edm.Decimal", "date": "Edm.Date", "bool": "Edm.Boolean",
-               "datetime": "Edm.DateTimeOffset", "collection": "Collection(Microsoft.NAV.dimension)",
-               "complex": "Microsoft.NAV.postalAddressType"}
-        schema = self.schema
-        types = [schema.company, schema.journal, schema.payment, schema.customer, schema.invoice]
-        lines = ['<?xml version="1.0" encoding="utf-8"?>',
-                 '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
-                 "<edmx:DataServices>",
-                 '<Schema Namespace="Microsoft.NAV" xmlns="http://docs.oasis-open.org/odata/ns/edm">']
-        for etype in types:
-            lines.append(f'<EntityType Name="{etype.name}"><Key><PropertyRef Name="id"/></Key>')
-            for name, prop in etype.props.items():
-                facets = ' Nullable="false"' if name == "id" else ""
-                if prop.max_length:
-                    facets += f' MaxLength="{prop.max_length}"'
-                lines.append(f'<Property Name="{name}" Type="{edm[prop.kind]}"{facets}/>')
-            for nav, target in etype.navigations.items():
-                many = nav == PAYMENTS
-                kind = f"Collection(Microsoft.NAV.{target.name})" if many else f"Microsoft.NAV.{target.name}"
-                lines.append(f'<NavigationProperty Name="{nav}" Type="{kind}"/>')
-            lines.append("</EntityType>")
-        lines += ["</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
-        return Response("\n".join(lines), headers=_standard_headers(), media_type="application/xml")
+        return Response(metadata_xml(self.schema), headers=_standard_headers(), media_type="application/xml")
+
+
+@dataclass
+class _Node:
+    """What a path names so far: an entity (``record``, None for an empty single-valued navigation), a
+    collection (``rows``, or the navigation ``path[-1]`` of ``parent``), its ``$count`` or the post action."""
+
+    etype: EntityType
+    path: list[str]  # canonical segments with keys, e.g. ["companies(<id>)", "customerPaymentJournals(<id>)"]
+    record: Record | None = None
+    kind: str = "entity"  # or "collection", "count", "action"
+    rows: Callable[[], Sequence[Record]] | None = None
+    parent: Record | None = None
+    parent_type: EntityType | None = None
+
+    def with_kind(self, kind: str) -> _Node:
+        return _Node(self.etype, self.path, self.record, kind, self.rows, self.parent, self.parent_type)
 
 
 # ---- authentication and the routes -----------------------------------------------------------------
+
+
+def negotiate(request: Request, segments: Sequence[str]) -> None:
+    """Refuse an ``Accept`` the resource cannot answer with 406, as OData 4.0 (Part 1, §8.2.1) says a service
+    does; ``$format`` (checked in ``parse_query``) takes precedence over ``Accept``. See viewer/sandbox/README.md."""
+    if any(key == "$format" for key in request.query_params):
+        return
+    last = segments[-1] if segments else ""
+    offered = _XML_TYPES if last == "$metadata" else _TEXT_TYPES if last == "$count" else _JSON_TYPES
+    accept = request.headers.get("accept")
+    if not acceptable(accept, offered):
+        raise ODataError(f"The requested media type '{accept}' is not supported; this resource is served as "
+                         f"{offered[0]}.", status=406, code="BadRequest")
 
 
 def _token_message(exc: TokenError) -> str:
@@ -631,6 +612,7 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
 
     async def run(call: _Call, segments: list[str]) -> Response:
         try:
+            negotiate(call.request, segments)
             return await call.dispatch(parse_segments(segments))
         except (ODataError, DataError) as exc:
             return _error_response(exc)
@@ -719,6 +701,8 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
 
     return [
         Route("/environments/{version:str}", environments, methods=["GET"]),
-        Route("/v2.0/{rest:path}", cloud, methods=ALL_METHODS),
-        Route(f"/{ctx.onprem_instance}/api/{{rest:path}}", onprem, methods=ALL_METHODS),
+        # Every HTTP method reaches the handlers, so OPTIONS and the writes get Business Central's JSON 405
+        # naming what the resource allows, not Starlette's plain-text one.
+        Route("/v2.0/{rest:path}", cloud, methods=HTTP_METHODS),
+        Route(f"/{ctx.onprem_instance}/api/{{rest:path}}", onprem, methods=HTTP_METHODS),
     ]

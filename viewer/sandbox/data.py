@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 BLANK_DATE = "0001-01-01"
 DEFAULT_TOTAL = 300  # payments in a default store, spread over every journal
 LINE_STEP = 10000
+# The activity mode favours payments someone read within this window (the app's open, watched payment).
+RECENT_READ_SECONDS = 120.0
+RECENT_READ_LIMIT = 32
 
 Record = dict[str, Any]
 
@@ -234,6 +238,9 @@ class DataStore:
         rng = random.Random(self.seed)
         self._rng = rng
         self._activity_rng = random.Random(self.seed * 7919 + 17)
+        # payment id -> (first read, last read) in time.monotonic() seconds, newest last; see note_read.
+        self._recent_reads: dict[str, tuple[float, float]] = {}
+        self._activity_edits: dict[str, float] = {}  # payment id -> when the activity mode last edited it
         self._row_version = 1_000_000_000_000_000_000 + rng.randrange(10**17)
         self._companies: list[Record] = []
         self._company_by_id: dict[str, Record] = {}
@@ -419,6 +426,20 @@ class DataStore:
             "lastModifiedDateTime": self._past(200),
             "phoneNumber": customer["phoneNumber"],
             "email": customer["email"],
+            # The rest of BCOAS1.0's v1.0 salesInvoice, derived without drawing from ``rng`` so every
+            # other seeded value stays what it was.
+            "contactId": "",
+            "shipToName": customer["displayName"],
+            "shipToContact": "",
+            "sellingPostalAddress": dict(customer["address"]),
+            "billingPostalAddress": dict(customer["address"]),
+            "shippingPostalAddress": dict(customer["address"]),
+            "orderId": ZERO_GUID,
+            "orderNumber": "",
+            "paymentTermsId": customer["paymentTermsId"],
+            "shipmentMethodId": customer["shipmentMethodId"],
+            "salesperson": customer["salespersonCode"],
+            "discountAppliedBeforeTax": False,
             "_company": company_id,
         }
         return self._stamp(invoice)
@@ -800,18 +821,53 @@ class DataStore:
             self._refresh_balances(company_id)
             return count
 
-    def activity_tick(self) -> str | None:
+    def note_read(self, payment_id: str, now: float | None = None) -> None:
+        """Remember that a client just read this payment (the API calls it on every single-payment GET)."""
+        moment = time.monotonic() if now is None else now
+        with self.lock:
+            first = self._recent_reads.pop(payment_id, (moment, moment))[0]
+            if moment - first > RECENT_READ_SECONDS:
+                first = moment  # read again after a long pause: as good as newly opened
+            self._recent_reads[payment_id] = (first, moment)
+            while len(self._recent_reads) > RECENT_READ_LIMIT:
+                del self._recent_reads[next(iter(self._recent_reads))]
+
+    def first_journal(self) -> Record | None:
+        """The journal a client that takes the first of each list opens: the first company's first journal
+        in API order (``main.py --sandbox`` does exactly that, see ui/controller.py ``_restore_navigation``)."""
+        with self.lock:
+            journals = self._journals.get(self._companies[0]["id"], []) if self._companies else []
+            return journals[0] if journals else None
+
+    def _activity_target(self, now: float) -> Record | None:
+        """The payment the next activity tick edits.
+
+        Someone who opens a payment should see it change within a tick or two (issue 13), so: first a payment
+        newly read since the last edit of it, then, every other tick or so, one of the recently read ones,
+        otherwise a random line of the journal the app opens first (or of the first company).
+        """
+        rng = self._activity_rng
+        recent = [(pid, first) for pid, (first, last) in self._recent_reads.items()
+                  if now - last <= RECENT_READ_SECONDS and pid in self._payment_by_id]
+        fresh = [pid for pid, first in recent if self._activity_edits.get(pid, -1.0) < first]
+        if fresh:
+            return self._payment_by_id[fresh[-1]]
+        if recent and rng.random() < 0.5:
+            return self._payment_by_id[recent[rng.randrange(len(recent))][0]]
+        journal = self.first_journal()
+        lines = self._lines.get(str(journal["id"]), []) if journal is not None else []
+        if not lines:
+            lines = self.company_payments(self.demo.company_id)
+        return lines[rng.randrange(len(lines))] if lines else None
+
+    def activity_tick(self, now: float | None = None) -> str | None:
         """Edit one payment the way a colleague would (amount, texts, external document no.). Returns its id."""
+        moment = time.monotonic() if now is None else now
         with self.lock:
             rng = self._activity_rng
-            demo = self.demo
-            if rng.random() < 0.35 and demo.payment_id in self._payment_by_id:
-                current = self._payment_by_id[demo.payment_id]
-            else:
-                lines = self.company_payments(demo.company_id)
-                if not lines:
-                    return None
-                current = lines[rng.randrange(len(lines))]
+            current = self._activity_target(moment)
+            if current is None:
+                return None
             edits: dict[str, Callable[[Record], Any]] = {
                 "amount": lambda r: _num(round(float(r["amount"]) + rng.choice([-1, 1]) * rng.uniform(1, 250), 2)),
                 "description": lambda r: rng.choice(_DESCRIPTIONS["en"]).format(
@@ -825,6 +881,7 @@ class DataStore:
             values = {**current, **changes}
             updated = self._stamp(values, iso_ms(datetime.now(UTC)))
             self._replace_payment(current, updated)
+            self._activity_edits[str(updated["id"])] = moment
             return str(updated["id"])
 
 

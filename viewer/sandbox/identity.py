@@ -18,17 +18,19 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from viewer.sandbox.bcerrors import BC_RESOURCE
-from viewer.sandbox.tokens import TokenIssuer, b64url
+from viewer.sandbox.tokens import TokenIssuer, b64url, self_signed_certificate
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_CODE_LIFETIME = 900
@@ -38,6 +40,7 @@ DEVICE_POLL_INTERVAL = 1
 # Scopes MSAL adds to every user request; they never name a resource.
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 DELEGATED_SCOPES = "Financials.ReadWrite.All user_impersonation"
+MULTI_TENANT_ALIASES = ("organizations", "common")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ class Identity:
         self.tenant_id = tenant_id
         self.tenant_domain = tenant_domain
         self.issuer = f"{base_url}/{tenant_id}/v2.0"
-        self.tokens = TokenIssuer(issuer=self.issuer, tenant_id=tenant_id, token_lifetime=token_lifetime)
+        self.tokens = TokenIssuer(issuer=self.issuer, tenant_id=tenant_id, token_lifetime=token_lifetime,
+                                  v1_audiences=frozenset({BC_RESOURCE}))
         self._initial_lifetime = token_lifetime
         ns = uuid.uuid5(uuid.NAMESPACE_URL, f"bcpv-identity-{seed}")
         self.public_client_id = str(uuid.uuid5(ns, "public-client"))
@@ -185,7 +189,8 @@ class Identity:
     ) -> str:
         if app:
             token, _ = self.tokens.issue_access_token(
-                audience=audience, client_id=self.service_principal_id, roles=["API.ReadWrite.All"], lifetime=lifetime
+                audience=audience, client_id=self.service_principal_id, roles=["API.ReadWrite.All"], lifetime=lifetime,
+                client_auth="1",
             )
             return token
         token, _ = self.tokens.issue_access_token(
@@ -257,7 +262,7 @@ class Identity:
 
     def _check_tenant(self, request: Request) -> None:
         tenant = str(request.path_params["tenant"]).lower()
-        if tenant not in (self.tenant_id, self.tenant_domain, "organizations", "common"):
+        if tenant not in (self.tenant_id, self.tenant_domain, *MULTI_TENANT_ALIASES):
             raise OAuthError(
                 "invalid_tenant", 90002, f"Tenant '{request.path_params['tenant']}' not found. Check to make sure "
                 "you have the correct tenant ID and are signing into the correct cloud."
@@ -276,17 +281,23 @@ class Identity:
             self._check_tenant(request)
         except OAuthError as exc:
             return exc.response()
+        # As Entra: the multi-tenant aliases keep their own endpoints and give the issuer as a template
+        # ("{tenantid}", filled from the token's tid); a tenant's id or domain gives that tenant's.
+        alias = str(request.path_params["tenant"]).lower()
+        multi = alias in MULTI_TENANT_ALIASES
+        tenant = alias if multi else self.tenant_id
         return JSONResponse(
             {
-                **self._endpoints(self.tenant_id),
-                "issuer": self.issuer,
-                "jwks_uri": f"{self.base_url}/{self.tenant_id}/discovery/v2.0/keys",
+                **self._endpoints(tenant),
+                "issuer": f"{self.base_url}/{{tenantid}}/v2.0" if multi else self.issuer,
+                "jwks_uri": f"{self.base_url}/{tenant}/discovery/v2.0/keys",
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post", "private_key_jwt", "client_secret_basic"],
                 "code_challenge_methods_supported": ["S256"],
                 "tenant_region_scope": "EU",
                 "cloud_instance_name": "sandbox.local",
@@ -503,17 +514,21 @@ class Identity:
                              f"found in the directory '{self.tenant_domain}'.")
         if form.get("client_assertion_type") == ASSERTION_TYPE:
             self._check_assertion(form.get("client_assertion", ""), client_id)
+            client_auth = "2"  # appidacr: a certificate
         # Compare in constant time, and never echo the secret back.
         elif not secrets.compare_digest(form.get("client_secret", ""), self.service_principal_secret):
             raise OAuthError("invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being "
                              "sent in the request is the client secret value, not the client secret ID.", status=401)
+        else:
+            client_auth = "1"  # appidacr: a client secret
         scope = form.get("scope", "")
         if not scope.endswith("/.default"):
             raise OAuthError("invalid_scope", 1002012, "The provided value for scope is not valid. Client "
                              "credential flows must have a scope value with /.default suffixed to the resource "
                              "identifier.")
         access, expires_in = self.tokens.issue_access_token(
-            audience=_resource_of(scope), client_id=client_id, roles=["API.ReadWrite.All", "Automation.ReadWrite.All"]
+            audience=_resource_of(scope), client_id=client_id, roles=["API.ReadWrite.All", "Automation.ReadWrite.All"],
+            client_auth=client_auth,
         )
         return {"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
                 "access_token": access}
@@ -608,24 +623,8 @@ class Identity:
 
 def _make_certificate(client_id: str) -> tuple[str, Any]:
     """A self-signed certificate for the service principal: PEM with its private key, and the public key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"sandbox service principal {client_id[:8]}")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(key, f"sandbox service principal {client_id[:8]}")
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode() + cert.public_bytes(serialization.Encoding.PEM).decode()

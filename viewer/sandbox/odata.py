@@ -53,27 +53,35 @@ _MIN_DATETIME = datetime.min.replace(tzinfo=UTC)
 class ODataError(Exception):
     """A request Business Central would refuse; ``status``/``code``/``message`` make the BC error body."""
 
-    def __init__(self, message: str, *, status: int = 400, code: str = "BadRequest") -> None:
+    def __init__(self, message: str, *, status: int = 400, code: str = "BadRequest",
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
 class Prop:
-    kind: str  # guid, string, enum, int, int64, decimal, date, datetime, bool, collection, complex
+    kind: str  # guid, string, enum, int, int64, decimal, date, datetime, bool, collection, complex, stream
     max_length: int | None = None
     read_only: bool = False
+    type_name: str | None = None  # the EnumType or ComplexType (of the collection) for enum/complex/collection
 
 
 @dataclass(frozen=True)
 class EntityType:
-    """An entity's JSON properties (in response order) and navigation properties."""
+    """An entity's JSON properties (in response order) and navigation properties.
+
+    ``many`` names the collection-valued navigations; the others lead to one entity (or none).
+    """
 
     name: str
     props: Mapping[str, Prop]
     navigations: Mapping[str, EntityType] = field(default_factory=dict)
+    many: frozenset[str] = frozenset()
+    key: tuple[str, ...] = ("id",)
 
     @property
     def qualified(self) -> str:

@@ -12,13 +12,14 @@ import logging
 import shutil
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import trustme
 import uvicorn
@@ -62,6 +63,9 @@ class SandboxInfo:
     basic: dict[str, str]
     scope: str
     users: list[dict[str, str]]
+    # The same for every start with the same seed (tenant, environments, company and payment ids are too),
+    # whatever port this run got: what identifies "this Business Central" to a client keeping history.
+    server_identity: str
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -69,6 +73,33 @@ class SandboxInfo:
 
 def _tenant_id(seed: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bc-payment-viewer-sandbox-tenant-{seed}"))
+
+
+def server_identity(tenant_id: str) -> str:
+    return f"bc-payment-viewer-sandbox/{tenant_id}"
+
+
+# Windows' value of SO_EXCLUSIVEADDRUSE (winsock2.h: ~SO_REUSEADDR); Python defines it only on Windows.
+_SO_EXCLUSIVEADDRUSE = getattr(socket, "SO_EXCLUSIVEADDRUSE", ~socket.SO_REUSEADDR)
+
+
+class _Bindable(Protocol):
+    def setsockopt(self, level: int, option: int, value: int, /) -> None: ...
+    def bind(self, address: tuple[str, int], /) -> None: ...
+
+
+def bind_exclusively(sock: _Bindable, port: int, platform: str = sys.platform) -> None:
+    """Bind ``sock`` to 127.0.0.1:``port`` so that no other process can bind the same port while it is open.
+
+    On Windows, SO_REUSEADDR would let another process bind the very port we listen on (and take our
+    connections); SO_EXCLUSIVEADDRUSE forbids that. On POSIX, SO_REUSEADDR only allows re-binding over
+    connections in TIME_WAIT (a fixed ``--port`` restarted at once) and never a second listener, so it stays.
+    """
+    if platform == "win32":
+        sock.setsockopt(socket.SOL_SOCKET, _SO_EXCLUSIVEADDRUSE, 1)
+    else:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
 
 
 class Sandbox:
@@ -112,9 +143,12 @@ class Sandbox:
         # IPPROTO_TCP explicitly: a socket made without it gets no TCP_NODELAY from uvicorn and
         # answers in ~44 ms instead of ~2 ms (measured here).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._requested_port))
-        sock.listen(128)
+        try:
+            bind_exclusively(sock, self._requested_port)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
         port = sock.getsockname()[1]
         base = f"https://127.0.0.1:{port}"
 
@@ -195,6 +229,7 @@ class Sandbox:
             basic={"user": self.identity.basic_user, "password": self.identity.basic_password},
             scope=f"{BC_RESOURCE}/.default",
             users=users,
+            server_identity=server_identity(self.tenant_id),
         )
         if self.activity:
             self._start_activity(self.activity)
