@@ -1,0 +1,252 @@
+"""Opening a payment, measured in the real app on the sandbox (docs/ARCHITECTURE.md, "The path of one click").
+
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_load.py [pairs]``. Not collected by pytest;
+it prints ratios against baselines taken in the same run, never asserts a time.
+
+- **click → form painted**: from the moment the list's selection changes to the first paint of
+  ``field:documentNumber`` showing the new payment, divided by a raw httpx GET of the same URL from the same process
+  with the same TLS and the same Authorization header. Medians over ``pairs`` interleaved pairs (default 30).
+- **longest UI-thread stall**: the largest gap between ticks of a 1 ms timer while opening 20 payments one after
+  another, and while a refresh finds a change, minus the largest gap of the same timer while idle.
+- **a burst of 100 selections in one second**: the peak number of payment requests in flight (counted in the
+  app's own HTTP transport) and which payment ends up painted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+os.environ.setdefault("BCPV_DATA_DIR", tempfile.mkdtemp(prefix="bcpv-bench-"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import httpx  # noqa: E402
+from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from ui.app import build_parser, quiet_garbage_collector  # noqa: E402
+from ui.controller import AppController  # noqa: E402
+from ui.loop import EventLoop  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+from ui.sandbox_run import SandboxRun  # noqa: E402
+from viewer.models.payment import LoadState  # noqa: E402
+from viewer.sandbox import Sandbox  # noqa: E402
+from viewer.settings import Settings  # noqa: E402
+
+
+class PaintProbe(QObject):
+    """Notes the first paint of a widget after ``arm(text)`` while it shows ``text``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected: str | None = None
+        self.painted_at: float | None = None
+
+    def arm(self, text: str) -> None:
+        self.expected, self.painted_at = text, None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if (event.type() == QEvent.Type.Paint and self.expected is not None and self.painted_at is None
+                and getattr(watched, "text", lambda: None)() == self.expected):
+            self.painted_at = time.perf_counter()
+        return False
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Wraps the app's transport: payment requests in flight, from sending to the end of the body."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.in_flight = 0
+        self.peak = 0
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        counted = "/customerPayments(" in request.url.path
+        if counted:
+            self.in_flight += 1
+            self.count += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            response = await self.inner.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
+        finally:
+            if counted:
+                self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class StallMeter:
+    """A 1 ms timer; the largest gap between its ticks while running."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last:
+            self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last, self.worst = 0.0, 0.0
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+async def until(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.001)
+
+
+async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any]:
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    args = build_parser().parse_args(["--sandbox", "--activity", "0"])
+    controller = AppController(window, args, settings=Settings(), sandbox=SandboxRun.attach(box))
+    await controller.start()
+    nav = controller.navigation
+    await until(lambda: nav.payments.rowCount() > 40 and not nav.payments.loading)
+    quiet_garbage_collector()  # what the app does once it is up (ui/app.py)
+    connection = controller.workspace.connection if controller.workspace else None
+    assert connection is not None
+    auth = await connection.credentials.authorization()
+    counting = Counting(connection.client._http._transport)  # noqa: SLF001 (a benchmark's probe)
+    connection.client._http._transport = counting  # noqa: SLF001
+    view = window.navigator.view
+    model = view.model()
+    probe = PaintProbe()
+    results: dict[str, Any] = {}
+    try:
+        async with httpx.AsyncClient(verify=box.ssl_context(), headers={"Accept": "application/json"}) as raw:
+            rows = [nav.payments.record(r) for r in range(nav.payments.rowCount())]
+            urls = [nav.payment_url(str(r["id"])) for r in rows if r]
+
+            async def open_row(row: int) -> float:
+                record = nav.payments.record(row)
+                assert record is not None
+                edit = window.payment.form.field_edit("documentNumber")
+                probe.arm(str(record.get("documentNumber")))
+                started = time.perf_counter()
+                view.setCurrentIndex(model.index(row, 0))
+                if edit is None:  # the very first payment: the page is being built (a warm-up, not timed)
+                    await until(lambda: controller.payment.state == LoadState.READY)
+                    edit = window.payment.form.field_edit("documentNumber")
+                    assert edit is not None
+                    edit.installEventFilter(probe)
+                    elapsed = float("nan")
+                else:
+                    await until(lambda: probe.painted_at is not None)
+                    assert probe.painted_at is not None
+                    elapsed = probe.painted_at - started
+                await until(lambda: controller.payment.state != LoadState.LOADING)
+                await controller.related.wait()
+                await asyncio.sleep(0.02)  # let the related records paint too: the next pair starts idle
+                return elapsed
+
+            async def raw_get(url: str) -> float:
+                started = time.perf_counter()
+                response = await raw.get(url, headers={"Authorization": auth})
+                response.json()
+                return time.perf_counter() - started
+
+            for row in range(3):  # warm both paths (connections, page widgets)
+                await open_row(row)
+                await raw_get(str(urls[row]))
+            clicks: list[float] = []
+            gets: list[float] = []
+            for i in range(pairs):
+                row = 3 + i % 30
+                gets.append(await raw_get(str(urls[row])))
+                clicks.append(await open_row(row))
+            results["click_ms"] = statistics.median(clicks) * 1000
+            results["get_ms"] = statistics.median(gets) * 1000
+
+            meter = StallMeter()
+            meter.start()
+            await asyncio.sleep(1.0)
+            idle = meter.stop()
+            meter.start()
+            for row in range(20):
+                await open_row(row)
+            opening = meter.stop()
+            open_record = controller.payment.record
+            assert open_record is not None
+            box.store().patch_payment(str(open_record.values["id"]), {"description": "Changed for the benchmark"})
+            meter.start()
+            assert await controller.watcher.check() == "changed"
+            await controller.related.wait()
+            await asyncio.sleep(0.1)
+            refresh = meter.stop()
+            results["idle_gap_ms"] = idle * 1000
+            results["open_stall_ms"] = max(0.0, opening - idle) * 1000
+            results["refresh_stall_ms"] = max(0.0, refresh - idle) * 1000
+
+            counting.peak = 0
+            before = counting.count
+            last_row = 0
+            started = time.perf_counter()
+            for i in range(100):
+                last_row = 5 + i % 35
+                view.setCurrentIndex(model.index(last_row, 0))
+                await asyncio.sleep(max(0.0, started + (i + 1) * 0.01 - time.perf_counter()))
+            await until(lambda: controller.payment.state != LoadState.LOADING)
+            last = nav.payments.record(last_row)
+            assert last is not None
+            shown = controller.payment.record
+            results["burst_peak"] = counting.peak
+            results["burst_requests"] = counting.count - before
+            results["burst_painted_last"] = shown is not None and shown.values["id"] == last["id"]
+    finally:
+        await controller.shutdown()
+        window.close()
+    return results
+
+
+def main() -> int:
+    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    app = QApplication(sys.argv[:1])
+    loop = EventLoop(app)
+    asyncio.set_event_loop(loop)
+    box = Sandbox(seed=1)
+    box.start()
+    try:
+        r = loop.run_until_complete(scenario(app, box, pairs))
+    finally:
+        box.stop()
+        QApplication.clipboard().clear()
+    ratio = r["click_ms"] / r["get_ms"]
+    print(f"raw httpx GET (same URL, TLS, auth): median {r['get_ms']:.2f} ms over {pairs} pairs")
+    print(f"click -> form painted:               median {r['click_ms']:.2f} ms  ratio {ratio:.2f}x (target <= 1.6x)")
+    print(f"1 ms timer idle floor:               {r['idle_gap_ms']:.1f} ms")
+    print(f"longest stall opening 20 payments:   {r['open_stall_ms']:.1f} ms over the floor (target <= 16 ms)")
+    print(f"longest stall, refresh with a change: {r['refresh_stall_ms']:.1f} ms over the floor (target <= 16 ms)")
+    print(f"burst of 100 selections in 1 s:      peak {r['burst_peak']} payment request(s) in flight, "
+          f"{r['burst_requests']} sent, last selection painted: {r['burst_painted_last']} (target: peak 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
