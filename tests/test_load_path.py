@@ -269,12 +269,18 @@ def test_another_payment_dims_the_previous_values_until_the_new_ones_arrive(
     form = window.payment.form
     demo = sandbox.store().demo
     sandbox.add_fault("latency", demo.blank_payment_id, latency_ms=400, count=1)
+    before = window.payment.title.text()
     controller.open_url(payment_url(sandbox, demo.blank_payment_id))
-    assert controller.payment.showing_other
-    assert form.page is not None and not form.page.isEnabled()  # the old values, dimmed, never "Loading…"
+    qloop.run_until_complete(until(lambda: controller.payment.showing_other))
+    # A young load changes nothing on screen (no flash for a fast one)...
+    assert window.payment.title.text() == before and form.page is not None and form.page.isEnabled()
+    # ...a slow one dims the old values (never "Loading…" placeholders) and says so in the title.
+    qloop.run_until_complete(until(lambda: not form.page.isEnabled()))  # type: ignore[union-attr]
     assert form.field_edit("amount").placeholderText() != "Loading…"  # type: ignore[union-attr]
-    form.copy_record("json")  # nothing is copied from the payment being replaced
     assert window.payment.title.text() == "Loading payment…"
+    QApplication.clipboard().clear()
+    form.copy_record("json")  # nothing is copied from the payment being replaced
+    assert QApplication.clipboard().text() == ""
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
     assert form.page.isEnabled() and controller.payment.record.values["id"] == demo.blank_payment_id  # type: ignore
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
-from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -65,6 +65,10 @@ if TYPE_CHECKING:
     from viewer.related import Related
 
 CopyHandler = Callable[["Clip"], None]
+
+# A load that takes longer than this is "slow": only then do the views show that something is loading. Faster loads
+# (most, on a LAN) go straight from the old values to the new, without a flash in between.
+SLOW_MS = 150
 
 
 class FieldEdit(QLineEdit):
@@ -290,6 +294,10 @@ class PaymentForm(QWidget):
         scroll.setObjectName("fieldsScroll")
         self.pages: dict[str, FieldPage] = {}
         self.page: FieldPage | None = None
+        self._dim_timer = QTimer(self)
+        self._dim_timer.setSingleShot(True)
+        self._dim_timer.setInterval(SLOW_MS)
+        self._dim_timer.timeout.connect(lambda: self._dim(True))
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
         self.tabs.addTab(scroll, "&Fields")
@@ -507,14 +515,24 @@ class PaymentForm(QWidget):
         model = self.model
         if model is None:
             return
-        # Another payment on its way: the previous values stay, dimmed, until the new ones arrive.
-        dim = model.showing_other
-        for page in self.pages.values():
-            page.setEnabled(not dim)
+        # Another payment on its way: the previous values stay until the new ones arrive, and are dimmed only if
+        # that takes long enough to notice (a fast load never flashes: one repaint of the page, not three).
+        if model.showing_other:
+            if not self._dim_timer.isActive() and all(page.isEnabled() for page in self.pages.values()):
+                self._dim_timer.start()
+        else:
+            self._dim_timer.stop()
+            self._dim(False)
         if model.rowCount() == 0:
             self.refill()
         for kind in self.related_sections:
             self._related_state(kind)
+
+    def _dim(self, dim: bool) -> None:
+        dim = dim and self.model is not None and self.model.showing_other
+        for page in self.pages.values():
+            if page.isEnabled() == dim:
+                page.setEnabled(not dim)
 
     def _fill_json(self) -> None:
         record = self.model.record if self.model is not None else None
@@ -586,7 +604,6 @@ class PaymentForm(QWidget):
                 text += f" · correlation id {model.error.correlation_id}"  # type: ignore[attr-defined]
         else:
             text = ""
-        section.setEnabled(not model.showing_other)
         if status.text() != text:
             status.setText(text)
         status.setVisible(bool(text))

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ui.history import HistoryView
-from ui.payment_form import PaymentForm
+from ui.payment_form import SLOW_MS, PaymentForm
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
@@ -54,6 +54,11 @@ class PaymentPanel(QWidget):
         self.setAccessibleName("Payment")
         self.model: PaymentModel | None = None
         self.signed_in = True
+        self._slow = False
+        self._loading_timer = QTimer(self)
+        self._loading_timer.setSingleShot(True)
+        self._loading_timer.setInterval(SLOW_MS)
+        self._loading_timer.timeout.connect(self._loading_is_slow)
         self.title = QLabel("No payment open")
         self.title.setObjectName("paymentTitle")
         font = self.title.font()
@@ -167,9 +172,21 @@ class PaymentPanel(QWidget):
     def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
         self.form.bind(model, related)
-        model.stateChanged.connect(lambda _s: self._refresh())
+        model.stateChanged.connect(self._on_state)
         model.loaded.connect(lambda _r: self._refresh())
         model.failed.connect(lambda _e: self._refresh())
+        self._refresh()
+
+    def _on_state(self, state: LoadState) -> None:
+        self._slow = False
+        if state == LoadState.LOADING and self.model is not None and self.model.record is not None:
+            self._loading_timer.start()  # the loading look only once the load is slow (SLOW_MS)
+        else:
+            self._loading_timer.stop()
+        self._refresh()
+
+    def _loading_is_slow(self) -> None:
+        self._slow = True
         self._refresh()
 
     def set_welcome(self, welcome: bool) -> None:
@@ -195,8 +212,12 @@ class PaymentPanel(QWidget):
         model = self.model
         if model is None:
             return
-        record: PaymentRecord | None = None if model.showing_other else model.record
         state = model.state
+        # While a load is young, show what is there as it is: no "Loading…" title or banner for a fast load.
+        quiet = state == LoadState.LOADING and not self._slow and model.record is not None
+        record: PaymentRecord | None = None if model.showing_other and not quiet else model.record
+        if quiet:
+            state = LoadState.READY
         if record is not None:
             v = record.values
             self.title.setText(f"Payment {v.get('documentNumber') or '(no document no.)'} · line "
@@ -243,7 +264,8 @@ class PaymentPanel(QWidget):
     def _show_facts(self) -> None:
         from viewer.copying import age_text
 
-        record = self.model.record if self.model is not None and not self.model.showing_other else None
+        model = self.model
+        record = model.record if model is not None and not (model.showing_other and self._slow) else None
         if record is None:
             self.facts.clear()
             return

@@ -1,9 +1,9 @@
 """The one way to run background work: latest wins, cancel before the next starts (docs/ARCHITECTURE.md).
 
 ``TaskSlot`` holds at most one task. ``start(coro)`` cancels the task already there, then runs ``coro`` only once that
-task has really finished, so two requests of one slot are never in flight together. Before it runs, the new task
-yields to the event loop once: a burst of selections (a held arrow key, a scroll wheel through the list) replaces the
-queued task again and again, and only the last one ever sends a request — coalescing without a fixed delay.
+task has really finished, so two requests of one slot are never in flight together. A burst of selections (a held
+arrow key, a scroll wheel through the list) coalesces without any delay: a task replaced before its first step never
+runs at all, and one replaced mid-request is cancelled before the next request is sent.
 
 ``TaskSet`` keeps fire-and-forget tasks referenced (asyncio keeps only weak references) and cancels them on close.
 
@@ -52,9 +52,8 @@ class TaskSlot:
         if earlier:
             # Let the cancelled tasks unwind first (their httpx requests close), so at most one is in flight.
             await asyncio.wait(earlier)
-        await asyncio.sleep(0)  # one event pass: a newer start() may replace this one before any I/O
         if generation != self.generation:
-            raise asyncio.CancelledError
+            raise asyncio.CancelledError  # replaced while it waited for the earlier ones
         return await coro
 
     def cancel(self) -> None:

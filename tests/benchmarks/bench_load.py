@@ -28,18 +28,18 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("BCPV_DATA_DIR", tempfile.mkdtemp(prefix="bcpv-bench-"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx  # noqa: E402
-from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import httpx
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
 
-from ui.app import build_parser, quiet_garbage_collector  # noqa: E402
-from ui.controller import AppController  # noqa: E402
-from ui.loop import EventLoop  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
-from ui.sandbox_run import SandboxRun  # noqa: E402
-from viewer.models.payment import LoadState  # noqa: E402
-from viewer.sandbox import Sandbox  # noqa: E402
-from viewer.settings import Settings  # noqa: E402
+from ui.app import build_parser, quiet_garbage_collector
+from ui.controller import AppController
+from ui.loop import EventLoop
+from ui.main_window import MainWindow
+from ui.sandbox_run import SandboxRun
+from viewer.models.payment import LoadState
+from viewer.sandbox import Sandbox
+from viewer.settings import Settings
 
 
 class PaintProbe(QObject):
@@ -53,7 +53,7 @@ class PaintProbe(QObject):
     def arm(self, text: str) -> None:
         self.expected, self.painted_at = text, None
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.Paint and self.expected is not None and self.painted_at is None
                 and getattr(watched, "text", lambda: None)() == self.expected):
             self.painted_at = time.perf_counter()
@@ -133,8 +133,8 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
     connection = controller.workspace.connection if controller.workspace else None
     assert connection is not None
     auth = await connection.credentials.authorization()
-    counting = Counting(connection.client._http._transport)  # noqa: SLF001 (a benchmark's probe)
-    connection.client._http._transport = counting  # noqa: SLF001
+    counting = Counting(connection.client._http._transport)
+    connection.client._http._transport = counting
     view = window.navigator.view
     model = view.model()
     probe = PaintProbe()
