@@ -288,7 +288,10 @@ def test_another_payment_dims_the_previous_values_until_the_new_ones_arrive(
 def test_raw_json_tab_shows_the_body_as_received(start_app: Start, qloop: qasync.QEventLoop,
                                                  sandbox: Sandbox) -> None:
     window, controller = start_app(payment_url(sandbox))
-    text = window.payment.form.json_view.toPlainText()
+    form = window.payment.form
+    assert form.json_view.toPlainText() == ""  # not highlighted while nobody looks at it
+    form.tabs.setCurrentWidget(form.json_page)
+    text = form.json_view.toPlainText()
     assert '"@odata.etag"' in text and '"@odata.context"' in text
     assert controller.payment.record is not None and "@odata.etag" not in controller.payment.record.values
 

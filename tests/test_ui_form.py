@@ -259,6 +259,8 @@ def test_refresh_updates_values_in_place_with_only_the_changed_roles(harness: Ha
     from viewer.models.payment import BlankRole, ValueRole
 
     harness.load(harness.url())
+    form = harness.panel.form
+    form.tabs.setCurrentWidget(form.json_page)  # the Raw JSON tab follows the refresh while it is showing
     edit = harness.edit("description")
     seen: list[tuple[int, list[int]]] = []
     harness.model.dataChanged.connect(lambda top, _bottom, roles: seen.append((top.row(), list(roles))))

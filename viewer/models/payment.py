@@ -159,6 +159,12 @@ class RecordModel(QAbstractTableModel):
         row = self._rows.get(json_name)
         return self._fields[row] if row is not None else None
 
+    def field_at(self, row: int) -> FieldView | None:
+        return self._fields[row] if 0 <= row < len(self._fields) else None
+
+    def change_of(self, json_name: str) -> FieldChange | None:
+        return self._changes.get(json_name)
+
     def fields(self) -> list[FieldView]:
         return list(self._fields)
 
