@@ -101,9 +101,13 @@ class ChangeTracking(QObject):
             self.window.statusBar().showMessage(self.service.notice, 15000)
 
     def _on_state(self, state: LoadState) -> None:
-        if state in (LoadState.EMPTY, LoadState.GONE, LoadState.FAILED) or self.model.showing_other:
-            if self.model.record is None or self.model.showing_other:
-                self._say("")
+        # Loading another payment changes nothing here until it arrives (its Loaded replaces the summary): clearing
+        # the line now would re-lay the whole panel out twice per click. Only when nothing of this payment is left
+        # on screen do the summary and the History tab let go of it.
+        if state is LoadState.EMPTY or (state in (LoadState.GONE, LoadState.FAILED) and self.model.record is None):
+            self._say("")
+            self.window.payment.history.follow()
+        elif state in (LoadState.GONE, LoadState.FAILED):
             self.window.payment.history.follow()
 
     def acknowledge(self) -> None:

@@ -108,6 +108,10 @@ class PaymentPanel(QWidget):
         summary_row = QHBoxLayout()
         summary_row.addWidget(self.summary, 1)
         summary_row.addWidget(self.ack_button)
+        # Showing and hiding the button must not move everything below it on every load.
+        policy = self.ack_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.ack_button.setSizePolicy(policy)
         self.ack_button.hide()
 
         # Watch: a cheap check every N seconds; full reload only on a change.

@@ -133,6 +133,7 @@ class PaymentService:
         self.store = store or SnapshotStore(None)
         self.started_at = started_at or datetime.now(UTC)
         self._last: dict[SnapshotKey, Snapshot] = {}
+        self._earlier: dict[SnapshotKey, Snapshot | None] = {}  # read alongside a first visit's request
         self._writes = TaskSet()
 
     def _client(self) -> BcClient:
@@ -152,7 +153,13 @@ class PaymentService:
     async def load(self, target: str | refs.PaymentRef) -> Loaded:
         """The payment ``target`` names, compared with what was seen before. Raises ``ViewerError``."""
         ref, url = self._ref_and_url(target)
-        response = await self._client().get_json(url)
+        key = SnapshotKey.from_ref(ref) if ref is not None else None
+        if key is not None and key not in self._last:
+            # The first visit in this run compares with the history file: read it while the request is out.
+            response, earlier = await asyncio.gather(self._client().get_json(url), asyncio.to_thread(self._before, key))
+            self._earlier[key] = earlier
+        else:
+            response = await self._client().get_json(url)
         record = _record(url, response.data, response.facts, ref)
         return await self._compare_and_keep(record)
 
@@ -174,7 +181,7 @@ class PaymentService:
         kind = ChangeKind.REFRESH
         if older is None:
             kind = ChangeKind.VISIT
-            older = await asyncio.to_thread(self._before, key)
+            older = self._earlier.pop(key) if key in self._earlier else await asyncio.to_thread(self._before, key)
         self._last[key] = snap
         # Written in the background: the form paints now; the next load compares with _last, not the file.
         self._writes.spawn(self._keep(snap))
@@ -232,6 +239,7 @@ class PaymentService:
         await self.flush()
         await asyncio.to_thread(self.store.forget, None)
         self._last.clear()
+        self._earlier.clear()
 
     @property
     def notice(self) -> str | None:
