@@ -14,6 +14,7 @@ from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication
 
 from tests.conftest import Start, payment_url, until
+from tests.http_probe import CountingTransport
 from tests.test_ui_form import Harness
 from viewer.auth import IdentityUnavailable
 from viewer.client import BcClient
@@ -28,33 +29,6 @@ from viewer.tasks import TaskSet, TaskSlot
 from viewer.workspace import Workspace
 
 
-class CountingTransport(httpx.AsyncBaseTransport):
-    """Counts payment requests in flight from the client's side (sent, until the whole body is read)."""
-
-    def __init__(self, verify: object) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=verify)  # type: ignore[arg-type]
-        self.in_flight = 0
-        self.peak = 0
-        self.sent: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        counted = "/customerPayments(" in request.url.path
-        if counted:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            self.sent.append(request.url.path)
-        try:
-            response = await self.inner.handle_async_request(request)
-            body = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
-        finally:
-            if counted:
-                self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class Token:
     def __init__(self, sandbox: Sandbox) -> None:
         assert sandbox.identity is not None
@@ -66,10 +40,18 @@ class Token:
 
 @pytest.fixture
 def counted(sandbox: Sandbox, qloop: qasync.QEventLoop) -> Iterator[tuple[CountingTransport, BcClient]]:
-    transport = CountingTransport(sandbox.ssl_context())
+    transport = CountingTransport(httpx.AsyncHTTPTransport(verify=sandbox.ssl_context()))
     client = BcClient(Token(sandbox), transport=transport)
     yield transport, client
     qloop.run_until_complete(client.aclose())
+
+
+def _dead_identity(sandbox: Sandbox, port: int) -> SandboxEndpoints:
+    """The sandbox's API, but a sign-in service on a port nobody listens on."""
+    assert sandbox.info is not None
+    return SandboxEndpoints(authority=f"https://127.0.0.1:{port}/contoso", api_root=sandbox.info.api_root,
+                            environments_url=sandbox.info.environments_url,
+                            public_client_id=sandbox.info.public_client_id, ca_file=sandbox.info.ca_file)
 
 
 def _url(sandbox: Sandbox, payment_id: str, version: str = "v2.0") -> str:
@@ -299,40 +281,18 @@ def test_raw_json_tab_shows_the_body_as_received(start_app: Start, qloop: qasync
 # ---- sign-in never blocks and never escapes ------------------------------------------------------------------------
 
 
-def test_an_unreachable_identity_server_gives_a_clear_message(qloop: qasync.QEventLoop, qapp: QApplication,
-                                                              sandbox: Sandbox) -> None:
+def test_an_unreachable_identity_server_gives_a_clear_message_and_a_retry(qloop: qasync.QEventLoop,
+                                                                        qapp: QApplication, sandbox: Sandbox) -> None:
     import socket
+
+    from ui.signin import SignInWidget
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    assert sandbox.info is not None
-    dead = SandboxEndpoints(authority=f"https://127.0.0.1:{port}/contoso", api_root=sandbox.info.api_root,
-                            environments_url=sandbox.info.environments_url,
-                            public_client_id=sandbox.info.public_client_id, ca_file=sandbox.info.ca_file)
-    workspace = Workspace(Settings(), sandbox=dead)
+    workspace = Workspace(Settings(), sandbox=_dead_identity(sandbox, port))
     failures: list[ViewerError] = []
     workspace.failed.connect(failures.append)
-
-    async def scenario() -> None:
-        with pytest.raises(ViewerError):
-            await workspace.activate(SandboxProfile(), silent=True)
-
-    qloop.run_until_complete(scenario())
-    assert len(failures) == 1 and isinstance(failures[0], IdentityUnavailable)
-    assert "127.0.0.1" in str(failures[0]) and "cannot be reached" in str(failures[0])
-    assert workspace.connection is None
-
-
-def test_unreachable_identity_server_in_the_sign_in_bar_with_a_retry(qloop: qasync.QEventLoop, qapp: QApplication,
-                                                                     sandbox: Sandbox) -> None:
-    from ui.signin import SignInWidget
-
-    assert sandbox.info is not None
-    dead = SandboxEndpoints(authority="https://127.0.0.1:9/contoso", api_root=sandbox.info.api_root,
-                            environments_url=sandbox.info.environments_url,
-                            public_client_id=sandbox.info.public_client_id, ca_file=sandbox.info.ca_file)
-    workspace = Workspace(Settings(), sandbox=dead)
     widget = SignInWidget()
     widget.bind(workspace)
     widget.show()
@@ -340,11 +300,15 @@ def test_unreachable_identity_server_in_the_sign_in_bar_with_a_retry(qloop: qasy
     widget.profileChosen.connect(chosen.append)
 
     async def scenario() -> None:
-        with pytest.raises(ViewerError):
+        with pytest.raises(ViewerError):  # typed, never a raw httpx.ConnectError
             await workspace.activate(SandboxProfile(), silent=True)
 
     qloop.run_until_complete(scenario())
-    assert "cannot be reached" in widget.error_label.text() and widget.retry_button.isVisible()
+    assert len(failures) == 1 and isinstance(failures[0], IdentityUnavailable)
+    assert f"127.0.0.1:{port}" in str(failures[0]) and "cannot be reached" in str(failures[0])
+    assert workspace.connection is None
+    # The sign-in bar says so in the same words, with a way to try again.
+    assert widget.error_label.text() == str(failures[0]) and widget.retry_button.isVisible()
     widget.retry_button.click()
     assert chosen and isinstance(chosen[0], SandboxProfile)
     widget.close()

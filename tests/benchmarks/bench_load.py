@@ -32,6 +32,7 @@ import httpx
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
+from tests.http_probe import CountingTransport
 from ui.app import build_parser, quiet_garbage_collector
 from ui.controller import AppController
 from ui.loop import EventLoop
@@ -58,33 +59,6 @@ class PaintProbe(QObject):
                 and getattr(watched, "text", lambda: None)() == self.expected):
             self.painted_at = time.perf_counter()
         return False
-
-
-class Counting(httpx.AsyncBaseTransport):
-    """Wraps the app's transport: payment requests in flight, from sending to the end of the body."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.in_flight = 0
-        self.peak = 0
-        self.count = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        counted = "/customerPayments(" in request.url.path
-        if counted:
-            self.in_flight += 1
-            self.count += 1
-            self.peak = max(self.peak, self.in_flight)
-        try:
-            response = await self.inner.handle_async_request(request)
-            body = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=body, request=request)
-        finally:
-            if counted:
-                self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class StallMeter:
@@ -133,7 +107,7 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
     connection = controller.workspace.connection if controller.workspace else None
     assert connection is not None
     auth = await connection.credentials.authorization()
-    counting = Counting(connection.client._http._transport)
+    counting = CountingTransport(connection.client._http._transport)
     connection.client._http._transport = counting
     view = window.navigator.view
     model = view.model()
@@ -205,7 +179,7 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
             results["refresh_stall_ms"] = max(0.0, refresh - idle) * 1000
 
             counting.peak = 0
-            before = counting.count
+            before = len(counting.sent)
             last_row = 0
             started = time.perf_counter()
             for i in range(100):
@@ -217,7 +191,7 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
             assert last is not None
             shown = controller.payment.record
             results["burst_peak"] = counting.peak
-            results["burst_requests"] = counting.count - before
+            results["burst_requests"] = len(counting.sent) - before
             results["burst_painted_last"] = shown is not None and shown.values["id"] == last["id"]
     finally:
         await controller.shutdown()
