@@ -13,7 +13,7 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QLocale, QTimer
 
 from ui.changes import ChangeTracking
 from ui.main_window import MainWindow
@@ -217,10 +217,16 @@ class AppController:
                 raise
 
     def _payment_loaded(self, record: Record) -> None:
-        # The related records follow the payment; a refresh of the same payment reloads only changed ids.
-        self.related.follow(record, refresh=self._related_refresh)
-        self._related_refresh = False  # Watch reloads: only related records whose id changed
+        # The related records follow the payment — after the payment's values are painted (a zero timer runs after
+        # the pending paint): they are secondary, and three more requests must not hold up the first paint.
+        # A refresh of the same payment by Watch reloads only the records whose id changed.
+        refresh, self._related_refresh = self._related_refresh, False
+        QTimer.singleShot(0, lambda: self._follow_related(record, refresh))
         self.navigation.update_payment(record.values)
+
+    def _follow_related(self, record: Record, refresh: bool) -> None:
+        if self.payment.record is record:  # not replaced in the meantime
+            self.related.follow(record, refresh=refresh)
 
     def open_forwarded(self, text: str | None) -> None:
         """A later launch handed over ``text`` (or just asked to be shown): raise the window and open it."""

@@ -61,6 +61,24 @@ class PaintProbe(QObject):
         return False
 
 
+class FullCollections:
+    """Counts generation-2 (full) garbage collections and their longest pause while it is on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+
+
 class StallMeter:
     """A 1 ms timer; the largest gap between its ticks while running."""
 
@@ -158,6 +176,10 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
             results["click_ms"] = statistics.median(clicks) * 1000
             results["get_ms"] = statistics.median(gets) * 1000
 
+            import gc
+
+            full = FullCollections()
+            gc.callbacks.append(full)
             meter = StallMeter()
             meter.start()
             await asyncio.sleep(1.0)
@@ -193,6 +215,9 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
             results["burst_peak"] = counting.peak
             results["burst_requests"] = len(counting.sent) - before
             results["burst_painted_last"] = shown is not None and shown.values["id"] == last["id"]
+            gc.callbacks.remove(full)
+            results["full_gc"] = full.count
+            results["full_gc_ms"] = full.longest * 1000
     finally:
         await controller.shutdown()
         window.close()
@@ -219,6 +244,7 @@ def main() -> int:
     print(f"longest stall, refresh with a change: {r['refresh_stall_ms']:.1f} ms over the floor (target <= 16 ms)")
     print(f"burst of 100 selections in 1 s:      peak {r['burst_peak']} payment request(s) in flight, "
           f"{r['burst_requests']} sent, last selection painted: {r['burst_painted_last']} (target: peak 1)")
+    print(f"full garbage collections while working: {r['full_gc']} (longest {r['full_gc_ms']:.1f} ms)")
     return 0
 
 
