@@ -12,6 +12,7 @@ from viewer.refs import (
     Endpoint,
     PaymentRef,
     RefError,
+    api_version_of,
     build_url,
     normalize_guid,
     parse,
@@ -356,3 +357,48 @@ def test_parse_raises_only_referror(text: str, default: Endpoint | None) -> None
         assert err.position is None or 0 <= err.position <= len(text)
     else:
         assert isinstance(ref, PaymentRef)
+
+
+# --- the API version comes from the API segment, never from the service's /v2.0/ prefix (issue 13) ---------
+
+# The seed document's own URL (bc-api/seed-get-customerPayments.md) and SPEC §3's other forms, including the
+# pre-2018 ones whose service prefix is /v1.0/ and whose API version is beta.
+VERSION_FORMS: list[tuple[str, str]] = [
+    (f"https://api.financials.dynamics.com/v1.0/api/beta/{OLD_NESTED}", "beta"),
+    (f"https://api.financials.dynamics.com/v1.0/cronus.com/api/beta/{OLD_NESTED}", "beta"),
+    (f"{API_HOST}/v2.0/{TENANT}/production/api/beta/{DIRECT}", "beta"),
+    (f"{API_HOST}/v2.0/{TENANT}/production/api/v1.0/{DIRECT}", "v1.0"),
+    (f"{API_HOST}/v2.0/{TENANT}/production/api/v2.0/{DIRECT}", "v2.0"),
+    (f"{API_HOST}/v2.0/sandbox/api/beta/{NESTED}", "beta"),
+    (f"{API_HOST}/v2.0/production/api/v1.0/{NESTED}?$select=id", "v1.0"),
+    (f"{API_HOST}/v1.0/api/v1.0/{DIRECT}", "v1.0"),
+    (f"{API_HOST}/v1.0/sandbox/api/beta/{DIRECT}", "beta"),
+    (f"{API_HOST}/v1.0/cronus.com/api/v2.0/{DIRECT}", "v2.0"),
+    (f"https://127.0.0.1:8443/v2.0/{TENANT}/production/api/beta/{DIRECT}", "beta"),
+    # on-prem, with and without a tenant
+    (f"https://nav.contoso.com:7048/BC/api/v1.0/{NESTED}?tenant=default", "v1.0"),
+    (f"https://nav.contoso.com:7048/bc/api/beta/{DIRECT}", "beta"),
+    (f"https://nav.contoso.com:7048/BC/API/V2.0/{DIRECT}", "v2.0"),
+    # custom APIs: api/{publisher}/{group}/{version}; a custom v1.0 is not the standard v1.0 field set
+    (f"{API_HOST}/v2.0/{TENANT}/production/api/contoso/payments/v1.0/{DIRECT}", "contoso/payments/v1.0"),
+    (f"https://nav.contoso.com:7048/BC/api/microsoft/automation/v2.0/{DIRECT}", "microsoft/automation/v2.0"),
+    (f"{API_HOST}/v2.0/sandbox/api/contoso/app1/beta/{DIRECT}", "contoso/app1/beta"),
+    # an environment (or instance) that happens to be called "api" is not the API segment
+    (f"{API_HOST}/v2.0/{TENANT}/api/api/beta/{DIRECT}", "beta"),
+    # no API segment at all: today's default
+    (f"{API_HOST}/v2.0/{TENANT}/production/", "v2.0"),
+]
+
+
+@pytest.mark.parametrize(("url", "version"), VERSION_FORMS)
+def test_api_version_of(url: str, version: str) -> None:
+    assert api_version_of(url) == version
+
+
+@pytest.mark.parametrize(("url", "endpoint", "journal"), FORMS)
+def test_api_version_of_agrees_with_parse(url: str, endpoint: Endpoint, journal: str | None) -> None:
+    # Every parsed form (cloud prefixes /v2.0/ and /v1.0/, the old host) reads the same version both ways,
+    # and so does the canonical URL the client requests.
+    ref = parse(url)
+    assert api_version_of(url.strip().strip("<>\"'")) == endpoint.api_version
+    assert api_version_of(ref.url()) == ref.endpoint.api_version

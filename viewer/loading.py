@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from viewer import odata, refs
 from viewer.errors import NotFound, ViewerError
+from viewer.refs import api_version_of  # one reading of the version, for URLs refs cannot parse (custom APIs)
 from viewer.snapshots import ChangeSet, Snapshot, SnapshotKey, SnapshotStore, diff
 from viewer.tasks import TaskSet
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up im
     from viewer.client import BcClient, ResponseFacts
 
 logger = logging.getLogger(__name__)
-
-API_VERSIONS = ("v2.0", "v1.0", "beta")
 
 
 class ChangeKind(Enum):
@@ -90,21 +89,6 @@ class Loaded:
     @property
     def changed_names(self) -> set[str]:
         return self.changes.names()
-
-
-def api_version_of(url: str) -> str:
-    """The version segment after ``/api/`` (``…/api/v1.0/…``, or ``…/api/{publisher}/{group}/{version}/…``).
-
-    Never the cloud service's own ``/v2.0/{tenant}/…`` prefix, which every cloud URL starts with.
-    """
-    parts = url.split("?", 1)[0].split("/")
-    for i, part in enumerate(parts):
-        if part.lower() == "api":
-            rest = parts[i + 1:]
-            for candidate in rest[:3]:
-                if candidate.lower() in API_VERSIONS:
-                    return candidate.lower() if candidate.lower() == "beta" else candidate
-    return "v2.0"
 
 
 def _record(url: str, data: dict[str, Any], facts: ResponseFacts, ref: refs.PaymentRef | None) -> Record:

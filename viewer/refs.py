@@ -26,6 +26,7 @@ __all__ = [
     "Endpoint",
     "PaymentRef",
     "RefError",
+    "api_version_of",
     "build_url",
     "normalize_guid",
     "parse",
@@ -136,6 +137,41 @@ class PaymentRef:
 
     def url(self) -> str:
         return build_url(self)
+
+
+# A version segment after /api/: beta, or v<major>.<minor> (custom APIs also use v1, v2 …).
+_VERSION_SEGMENT_RE = re.compile(r"beta|v[0-9]+(?:\.[0-9]+)?", re.IGNORECASE)
+_PUBLISHER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def api_version_of(url: str) -> str:
+    """The API version of ``url``, read from its API segment and never from the service prefix.
+
+    Every cloud URL starts with the service's own ``/v2.0/{tenant}`` (or the old ``/v1.0``): that
+    ``v2.0`` is the multi-environment URL scheme, unrelated to the API version (SPEC §3.1). The version
+    is the segment after ``/api/``: ``beta``, ``v1.0`` or ``v2.0``; for a custom API
+    ``/api/{publisher}/{group}/{version}`` it is the whole route (``contoso/app1/v1.0``), so a custom
+    ``v1.0`` is never mistaken for the standard v1.0 field set (``viewer/schema.py`` lays any other
+    version out with the v2.0 shape). A URL with no API segment gets ``v2.0``, today's default.
+    """
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        path = path.split("://", 1)[1].partition("/")[2]
+    segs = [unquote(part) for part in path.split("/")]
+    for i, seg in enumerate(segs):
+        if seg.lower() != "api":
+            continue
+        rest = segs[i + 1 : i + 4]
+        if rest and rest[0].lower() in _API_VERSIONS:
+            return _API_VERSIONS[rest[0].lower()]
+        if (
+            len(rest) == 3
+            and _PUBLISHER_RE.fullmatch(rest[0])
+            and _PUBLISHER_RE.fullmatch(rest[1])
+            and _VERSION_SEGMENT_RE.fullmatch(rest[2])
+        ):
+            return "/".join(rest)
+    return "v2.0"
 
 
 def normalize_guid(text: str) -> str:
