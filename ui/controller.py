@@ -297,7 +297,6 @@ class AppController:
         if self._open_dialog is None:
             self._open_dialog = OpenDialog(lambda text: describe(text, self.navigation), self.window)
             self._open_dialog.accepted_text.connect(lambda text: self._spawn(self.open_text(text)))
-        self._open_dialog.set_text("")
         self._open_dialog.open()  # not exec(): a modal loop inside the qasync loop would fail
 
     def _profiles_saved(self, name: str) -> None:

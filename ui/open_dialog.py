@@ -1,13 +1,35 @@
-"""Open… (Ctrl+O, Ctrl+L): paste an API URL, a web-client URL or GUIDs; validated as you type."""
+"""Open… (Ctrl+O, Ctrl+L): paste an API URL, a web-client URL or GUIDs; validated as you type.
+
+Keyboard-first: each time it opens, the text box has the focus with the previous text selected (so a paste
+replaces it), Enter opens and Shift+Enter inserts a newline (GUIDs may come one per line).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from viewer.errors import ViewerError
+
+
+class _InputEdit(QPlainTextEdit):
+    """Enter (and keypad Enter) submits; Shift+Enter is the newline."""
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and not event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            event.accept()
+            self.submitted.emit()
+            return
+        if enter:  # Shift+Enter: a plain newline, not the paragraph separator Qt inserts for it
+            self.insertPlainText("\n")
+            return
+        super().keyPressEvent(event)
 
 
 class OpenDialog(QDialog):
@@ -22,8 +44,8 @@ class OpenDialog(QDialog):
         self.setWindowTitle("Open payment")
         self.setAccessibleName("Open payment")
         self._validate = validate
-        self.edit = QPlainTextEdit()
-        self.edit.setObjectName("openText")
+        self.edit = _InputEdit()
+        self.edit.setObjectName("openInput")
         self.edit.setAccessibleName("Payment URL or GUIDs")
         self.edit.setPlaceholderText(
             "https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0/companies(…)/"
@@ -37,6 +59,15 @@ class OpenDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
+        self.open_button = self.buttons.button(QDialogButtonBox.StandardButton.Open)
+        self.open_button.setObjectName("openButton")
+        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setObjectName("cancelButton")
+        # Neither button takes the focus from the text box or answers a stray space typed into the dialog.
+        for button in (self.open_button, self.cancel_button):
+            button.setAutoDefault(False)
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.edit.submitted.connect(self._accept)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Paste a payment's API URL, a Business Central link, or GUIDs:"))
         layout.addWidget(self.edit)
@@ -49,6 +80,11 @@ class OpenDialog(QDialog):
     def set_text(self, text: str) -> None:
         self.edit.setPlainText(text)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.edit.selectAll()
+        self.edit.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
     def _check(self) -> bool:
         text = self.edit.toPlainText().strip()
         ok = False
@@ -60,7 +96,7 @@ class OpenDialog(QDialog):
                 ok = True
             except (ValueError, ViewerError) as exc:
                 self.message.setText(f"✗ {exc}")
-        self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(ok)
+        self.open_button.setEnabled(ok)
         return ok
 
     def _accept(self) -> None:

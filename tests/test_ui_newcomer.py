@@ -1,0 +1,56 @@
+"""Issue 13, the first five minutes on the real app and sandbox: Open… from the keyboard, the first-run sandbox,
+window widths, the History tab."""
+
+from __future__ import annotations
+
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+from pytestqt.qtbot import QtBot
+
+from tests.conftest import until
+from tests.test_ui_app import Start, payment_url
+from tests.test_ui_app import start_app as start_app  # the fixture, shared with the main window's tests
+from ui.open_dialog import OpenDialog
+from viewer.models.payment import LoadState
+from viewer.sandbox import Sandbox
+
+
+def test_open_dialog_is_keyboard_first(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot,
+                                       sandbox: Sandbox) -> None:
+    window, controller = start_app()
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.findChild(OpenDialog, "openDialog")
+    assert dialog is not None and dialog.isVisible()
+    edit = dialog.findChild(QPlainTextEdit, "openInput")
+    open_button = dialog.findChild(QPushButton, "openButton")
+    cancel_button = dialog.findChild(QPushButton, "cancelButton")
+    assert edit is not None and open_button is not None and cancel_button is not None
+    assert dialog.focusWidget() is edit  # not Cancel: a paste lands in the box, a space is just a space
+
+    # Shift+Enter is a newline; Enter with a wrong text opens nothing and keeps the dialog.
+    qtbot.keyClicks(edit, "hello")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(edit, "world")
+    assert edit.toPlainText() == "hello\nworld"
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert dialog.isVisible() and dialog.message.text().startswith("✗")
+
+    # Enter opens a valid URL.
+    url = payment_url(sandbox)
+    edit.selectAll()
+    qtbot.keyClicks(edit, url)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    assert controller.payment.record is not None
+    assert controller.payment.record.values["id"] == sandbox.store().demo.payment_id
+
+    # Opened again: the focus is on the box and the previous text is selected, so typing replaces it.
+    controller.show_open_dialog()
+    assert dialog.isVisible() and dialog.focusWidget() is edit
+    assert edit.textCursor().selectedText() == url
+    qtbot.keyClicks(edit, " ")
+    assert edit.toPlainText() == " " and dialog.isVisible()
+    qtbot.keyClick(edit, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
