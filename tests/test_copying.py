@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -387,3 +388,53 @@ def test_facts_clip_minimal_and_converted_to_utc() -> None:
 def test_facts_clip_default_now() -> None:
     text = facts_clip(facts(fetched_at=datetime.now(UTC))).text
     assert "(just now)" in text.split("\n")[0]
+
+
+# --- numbers stay numbers; timestamps stay whole (issue 13) --------------------------------------------------------
+
+
+def typed(json_name: str, label: str, kind: str, value: Any, display: str, utc: str | None = None) -> FieldView:
+    return FieldView(json_name, label, kind, kind.title(), "Payment", value, display, str(value), False, utc,
+                     f"{label}: {display}")
+
+
+@pytest.mark.parametrize("amount", [Decimal("10598.48"), 10598.48, "10598.48"])
+def test_record_table_amount_is_a_numeric_cell(amount: object) -> None:
+    # The issue-11 work makes amounts Decimal end to end; float (json.loads) and IEEE754 strings must work alike.
+    fields = [
+        typed("amount", "Amount", "decimal", amount, "10.598,48"),  # a German-formatted display
+        typed("lineNumber", "Line No.", "int", 10000, "10000"),
+        fv("documentNumber", "Document No.", "00123"),
+    ]
+    h = record_table(fields).html
+    assert h is not None
+    assert ('<td style="mso-number-format:\'\\#\\,\\#\\#0\\.00\';text-align:right" x:num="10598.48">10.598,48</td>'
+            in h)
+    assert '<td style="mso-number-format:\'0\';text-align:right" x:num="10000">10000</td>' in h
+    # Text stays text: the document number keeps its leading zeros.
+    assert "<td style=\"mso-number-format:'\\@'\">00123</td>" in h
+    assert len(re.findall(r"x:num=", h)) == 2
+
+
+def test_record_table_keeps_every_decimal_place_and_refuses_non_numbers() -> None:
+    fields = [
+        typed("discount", "Discount", "decimal", Decimal("0.125"), "0.125"),
+        typed("amount", "Amount", "decimal", -1500, "-1,500.00"),
+        typed("amount2", "Odd", "decimal", "n/a", "n/a"),
+        typed("flag", "Flag", "int", True, "true"),
+        typed("big", "Big", "decimal", float("inf"), "inf"),
+    ]
+    h = record_table(fields).html
+    assert h is not None
+    assert "\\.000';text-align:right\" x:num=\"0.125\">0.125<" in h
+    assert 'x:num="-1500">-1,500.00<' in h
+    assert len(re.findall(r"x:num=", h)) == 2  # "n/a", a bool and infinity stay text
+
+
+def test_record_lines_keep_the_whole_timestamp() -> None:
+    fields = [
+        typed("lastModifiedDateTime", "Last Modified", "datetime", "2026-11-25T10:15:03.123Z", "25/11/2026 11:15",
+              utc="2026-11-25T10:15:03.123Z"),
+        typed("postingDate", "Posting Date", "date", "2026-11-25", "25/11/2026"),
+    ]
+    assert record_lines(fields).text == "Last Modified: 2026-11-25T10:15:03.123Z\nPosting Date: 25/11/2026"

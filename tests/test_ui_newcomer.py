@@ -3,14 +3,19 @@ window widths, the History tab."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import qasync
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import until
 from tests.test_ui_app import Start, payment_url
 from tests.test_ui_app import start_app as start_app  # the fixture, shared with the main window's tests
+from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
@@ -54,3 +59,31 @@ def test_open_dialog_is_keyboard_first(start_app: Start, qloop: qasync.QEventLoo
     assert edit.toPlainText() == " " and dialog.isVisible()
     qtbot.keyClick(edit, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def _menu_action(window: MainWindow, prefix: str) -> QAction:
+    return next(a for a in window.payment_menu.actions() if a.text().replace("&", "").startswith(prefix))
+
+
+def test_copy_as_table_keeps_numbers_numeric_and_lines_keep_whole_timestamps(
+    start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox
+) -> None:
+    window, controller = start_app(payment_url(sandbox))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    record = controller.payment.record
+    assert record is not None
+    _menu_action(window, "Copy record as table").trigger()
+    mime = QGuiApplication.clipboard().mimeData()
+    assert mime.hasHtml()
+    page = mime.html()
+    amount = Decimal(str(record.values["amount"]))
+    # Amount and Line No. are numeric cells carrying the exact value; the document number is a text cell.
+    assert re.search(rf'x:num="{re.escape(f"{amount:f}")}">[^<]+</td><td>amount</td>', page), page
+    assert re.search(rf'x:num="{record.values["lineNumber"]}">[^<]+</td><td>lineNumber</td>', page), page
+    assert re.search(r"'\\@'\">[^<]*</td><td>documentNumber</td>", page), page
+
+    _menu_action(window, "Copy record as lines").trigger()
+    lines = QGuiApplication.clipboard().text().splitlines()
+    modified = next(line for line in lines if line.startswith("Last Modified"))
+    # Seconds and zone kept: the exact moment, as Business Central sent it, in UTC.
+    assert re.fullmatch(r"Last Modified[^:]*: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", modified), modified

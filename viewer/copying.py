@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -95,9 +96,19 @@ def _one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text)
 
 
+def _line_value(field: FieldView) -> str:
+    if field.blank:
+        return ""
+    # The form's short local time drops the seconds and the zone; a ticket or e-mail needs the exact moment, so
+    # date-times go out as the full UTC timestamp (seconds, milliseconds when present, "Z").
+    if field.kind == "datetime" and field.utc:
+        return field.utc
+    return _one_line(field.display)
+
+
 def record_lines(fields: Sequence[FieldView]) -> Clip:
     """``Label: value`` per field, for pasting into an e-mail or ticket; the ETag row stays (useful to support)."""
-    lines = [f"{f.label}: {'' if f.blank else _one_line(f.display)}" for f in fields]
+    lines = [f"{f.label}: {_line_value(f)}" for f in fields]
     return Clip("\n".join(lines), label="Record (text)")
 
 
@@ -105,25 +116,61 @@ def _tsv_cell(text: str) -> str:
     return _TSV_BREAKS.sub(" ", text)
 
 
+def _number(field: FieldView) -> Decimal | None:
+    """The exact number behind a decimal or integer field (int, float, Decimal or a numeric string), else None."""
+    if field.blank or field.kind not in ("decimal", "int"):
+        return None
+    raw = field.value
+    if isinstance(raw, bool):
+        return None
+    try:
+        # repr(): a float's shortest round-tripping text, i.e. what the JSON said (1500.5, not 1500.4999…).
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# Excel would otherwise turn GUIDs into numbers, "1-2" into dates and drop leading zeros of document numbers: the
+# mso number format '@' means "text". The backslash escapes '@' inside the CSS string, as Excel writes it.
+_TEXT_STYLE = "mso-number-format:'\\@'"
+
+
+def _value_cell(field: FieldView) -> str:
+    number = _number(field)
+    if number is None:
+        return f'<td style="{_TEXT_STYLE}">{_esc("" if field.blank else field.display)}</td>'
+    # A number stays a number: x:num carries the exact value (locale-independent, so Excel can sum it whatever its
+    # own decimal separator), the cell text is the form's locale-formatted display for Outlook and Word, and the
+    # number format keeps the decimals shown (Line No. ungrouped, as in the form).
+    fmt = "0"
+    if field.kind == "decimal":
+        exponent = number.normalize().as_tuple().exponent
+        places = max(2, -exponent) if isinstance(exponent, int) else 2
+        fmt = "\\#\\,\\#\\#0\\." + "0" * places
+    style = f"mso-number-format:'{fmt}';text-align:right"
+    return f'<td style="{style}" x:num="{number:f}">{_esc(field.display)}</td>'
+
+
 def record_table(fields: Sequence[FieldView], title: str = "") -> Clip:
-    """The record as a three-column table: HTML for Excel/Outlook/Word, TSV for plain-text targets."""
+    """The record as a three-column table: HTML for Excel/Outlook/Word, TSV for plain-text targets.
+
+    Amounts and line numbers are numeric cells (Excel can sum them); everything else is a text cell."""
     header = ("Field", "Value", "JSON name")
     rows = [(f.label, "" if f.blank else f.display, f.json_name) for f in fields]
 
     tsv = "\n".join("\t".join(_tsv_cell(cell) for cell in row) for row in [header, *rows])
 
-    def esc(text: str) -> str:
-        return html.escape(text, quote=True)
-
-    # Excel would otherwise turn GUIDs into numbers, "1-2" into dates and drop leading zeros of document numbers:
-    # the mso number format '@' means "text". The backslash escapes '@' inside the CSS string, as Excel writes it.
-    text_style = "mso-number-format:'\\@'"
     parts = ["<table>"]
     if title:
-        parts.append(f"<caption>{esc(title)}</caption>")
-    parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
-    for label, value, name in rows:
-        parts.append(f'<tr><td>{esc(label)}</td><td style="{text_style}">{esc(value)}</td><td>{esc(name)}</td></tr>')
+        parts.append(f"<caption>{_esc(title)}</caption>")
+    parts.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>")
+    for field in fields:
+        parts.append(f"<tr><td>{_esc(field.label)}</td>{_value_cell(field)}<td>{_esc(field.json_name)}</td></tr>")
     parts.append("</table>")
     return Clip(tsv, html="\n".join(parts), label=f"{title} (table)" if title else "Record (table)")
 
