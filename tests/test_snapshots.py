@@ -6,6 +6,7 @@ import json
 import sqlite3
 import stat
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,21 @@ def test_key_is_the_same_with_and_without_journal_and_default_port() -> None:
 
 def test_key_from_onprem_url() -> None:
     url = f"https://NAV.contoso.com:7048/BC/api/v2.0/companies({CID})/customerPayments({PID})?tenant=default"
-    assert SnapshotKey.from_url(url) == SnapshotKey("nav.contoso.com:7048", "BC?tenant=default", "", CID, PID)
+    assert SnapshotKey.from_url(url) == SnapshotKey("nav.contoso.com", "BC?tenant=default", "", CID, PID)
     loop = SnapshotKey.from_url(f"https://127.0.0.1:4443/BC/api/v2.0/companies({CID})/customerPayments({PID})")
-    assert loop == SnapshotKey("127.0.0.1:4443", "BC", "", CID, PID)
+    assert loop == SnapshotKey("127.0.0.1", "BC", "", CID, PID)
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://127.0.0.1:36445", "https://127.0.0.1:41873", "https://127.0.0.1", "https://[::1]:8443"],
+)
+def test_key_ignores_the_port(base: str) -> None:
+    # The sandbox binds a new port at every start: the same tenant, environment, company and payment is the same
+    # payment whatever port this run reached it on (issue 13).
+    key = SnapshotKey.from_url(f"{base}/v2.0/{TENANT}/production/api/v2.0/companies({CID})/customerPayments({PID})")
+    host = "[::1]" if "[" in base else "127.0.0.1"
+    assert key == SnapshotKey(host, TENANT, "production", CID, PID)
 
 
 def test_key_from_legacy_url() -> None:
@@ -410,6 +423,36 @@ def test_migration_from_version_1_keeps_rows(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(snapshots)")}
     assert "last_seen_at" in columns
+
+
+def test_migration_to_version_3_drops_ports_and_joins_the_histories(db: Path) -> None:
+    # Two sandbox runs on two ports wrote one payment's snapshots under two hosts; after the migration they are one
+    # history under the port-less key, and a third run (on yet another port) finds it.
+    SnapshotStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 2")
+        for minutes, host in ((0, "127.0.0.1:36445"), (5, "127.0.0.1:41873"), (6, "[::1]:7048"),
+                              (7, "nav.contoso.com:7048"), (8, "api.businesscentral.dynamics.com")):
+            conn.execute(
+                "INSERT INTO snapshots (host, tenant, environment, company_id, payment_id, api_version, fetched_at,"
+                " etag, values_json, last_seen_at) VALUES (?, ?, 'production', ?, ?, 'v2.0', ?, NULL, ?, ?)",
+                (host, TENANT, CID, PID, (T0 + timedelta(minutes=minutes)).isoformat(timespec="microseconds"),
+                 json.dumps({"amount": minutes}), (T0 + timedelta(minutes=minutes)).isoformat(timespec="microseconds")),
+            )
+    run3 = SnapshotKey.from_url(
+        f"https://127.0.0.1:50001/v2.0/{TENANT}/production/api/v2.0/companies({CID})/customerPayments({PID})"
+    )
+    assert run3 is not None
+    with SnapshotStore(db) as store:
+        assert store.persistent and store.notice is None
+        def amounts(host: str) -> list[int]:
+            return [s.values["amount"] for s in store.history(replace(run3, host=host))]
+
+        assert [s.values["amount"] for s in store.history(run3)] == [5, 0]
+        assert amounts("[::1]") == [6]
+        assert amounts("nav.contoso.com") == [7]
+        assert amounts("api.businesscentral.dynamics.com") == [8]
+    assert user_version(db) == SCHEMA_VERSION
 
 
 def test_failed_migration_rolls_back_and_keeps_the_file(db: Path) -> None:

@@ -87,3 +87,33 @@ def test_copy_as_table_keeps_numbers_numeric_and_lines_keep_whole_timestamps(
     modified = next(line for line in lines if line.startswith("Last Modified"))
     # Seconds and zone kept: the exact moment, as Business Central sent it, in UTC.
     assert re.fullmatch(r"Last Modified[^:]*: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", modified), modified
+
+
+def test_history_survives_a_sandbox_restart(start_app: Start, qloop: qasync.QEventLoop) -> None:
+    # Two real sandbox starts: each binds a new port. The second run still finds the first run's snapshot, so a
+    # change made in between is marked "since your last visit".
+    first = Sandbox(seed=1)
+    first.start()
+    try:
+        window, controller = start_app(payment_url(first), box=first)
+        qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
+        assert controller.tracker.summary.startswith("First time")
+        qloop.run_until_complete(until(lambda: controller.store.persistent))
+        qloop.run_until_complete(controller.shutdown())
+        window.hide()
+    finally:
+        first.stop()
+    second = Sandbox(seed=1)
+    second.start()
+    try:
+        assert first.info is not None and second.info is not None
+        assert first.info.base_url != second.info.base_url  # a new port
+        demo = second.store().demo
+        second.store().patch_payment(demo.payment_id, {"description": "Edited between the two runs"})
+        _window, controller = start_app(payment_url(second), box=second)
+        qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
+        assert "since your last visit" in controller.tracker.summary, controller.tracker.summary
+        history = qloop.run_until_complete(controller.tracker.history())
+        assert len(history) == 2 and history[0].values["description"] == "Edited between the two runs"
+    finally:
+        second.stop()

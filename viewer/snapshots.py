@@ -51,10 +51,24 @@ FILE_NAME = "history.sqlite3"
 # ---- value classes ---------------------------------------------------------------------------------------------
 
 
+def _server_identity(host: str) -> str:
+    """``host`` without its port: the port is how this run reaches the server, not which server it is.
+
+    The sandbox binds a new loopback port at every start (and a dev container may be republished on another), so a
+    key with the port would never match the previous run's snapshots. Cloud payments are identified by tenant and
+    environment anyway; an on-prem server by its host name, server instance and tenant (kept in ``tenant``)."""
+    host = host.lower()
+    if host.startswith("["):  # IPv6 literal: "[::1]:7048" -> "[::1]"
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 @dataclass(frozen=True)
 class SnapshotKey:
-    """Which payment a snapshot belongs to: the endpoint plus the company and payment ids (the journal is not part of
-    it, because the same payment is reachable with and without its journal in the URL)."""
+    """Which payment a snapshot belongs to: what identifies it in Business Central — the server (host name without
+    port; see :func:`_server_identity`), the tenant (cloud) or server instance and tenant (on-prem), the environment,
+    the company id and the payment id. The journal is not part of it, because the same payment is reachable with and
+    without its journal in the URL."""
 
     host: str
     tenant: str
@@ -77,8 +91,7 @@ class SnapshotKey:
         if ref.company_id is None or ref.payment_id is None:
             return None
         endpoint = ref.endpoint
-        # refs already lower-cases the host and drops a default port, so equal endpoints give equal keys.
-        host = endpoint.base.split("://", 1)[-1].lower()
+        host = _server_identity(endpoint.base.split("://", 1)[-1])
         if endpoint.kind == "onprem":
             tenant = endpoint.instance or ""
             if endpoint.tenant:
@@ -330,7 +343,20 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE snapshots SET last_seen_at = fetched_at")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    # Keys no longer carry the port (SnapshotKey): rows written under "127.0.0.1:36445" by an earlier sandbox run join
+    # the payment's history under "127.0.0.1", so "since your previous visit" works across restarts.
+    for (host,) in conn.execute("SELECT DISTINCT host FROM snapshots").fetchall():
+        identity = _server_identity(str(host))
+        if identity != host:
+            conn.execute("UPDATE snapshots SET host = ? WHERE host = ?", (identity, host))
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 SCHEMA_VERSION = max(MIGRATIONS) + 1
 
 _COLUMNS = "id, host, tenant, environment, company_id, payment_id, api_version, fetched_at, etag, values_json"
