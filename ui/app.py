@@ -199,6 +199,10 @@ def run_gui(args: argparse.Namespace) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    # Closing the window must not quit Qt under the running asyncio loop (qasync then raises "Event loop stopped
+    # before Future completed" and the shutdown never runs): the window's ``closed`` ends ``lifetime`` instead, which
+    # shuts down and returns from the loop normally.
+    app.setQuitOnLastWindowClosed(False)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName("BC Payment Viewer")
@@ -308,6 +312,8 @@ def run_gui(args: argparse.Namespace) -> int:
         logger.exception("unexpected error")
         exit_code = 1
     finally:
+        if QGuiApplication.platformName() == "offscreen":
+            QGuiApplication.clipboard().clear()  # aboutToQuit does not come when the window, not Qt, ends the run
         close_server(server)
         stop_signals()
         loop.close()

@@ -95,10 +95,16 @@ class MainWindow(QMainWindow):
         self.refresh_action.triggered.connect(self.refreshRequested)
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setObjectName("quitAction")
+        # The platform's Quit key is empty on Windows (and on some desktops): Ctrl+Q is bound explicitly, as the
+        # README promises, alongside whatever the platform adds.
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+        ctrl_q = QKeySequence("Ctrl+Q")
+        self.quit_action.setShortcuts([*quit_keys, ctrl_q] if ctrl_q not in quit_keys else quit_keys)
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.triggered.connect(self.close)  # one way out: closing runs the app's shutdown
+        file_menu.addAction(self.quit_action)
 
         payment_menu = self.menuBar().addMenu("&Payment")
         payment_menu.setObjectName("paymentMenu")
