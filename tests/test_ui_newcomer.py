@@ -15,10 +15,15 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import until
 from tests.test_ui_app import Start, payment_url
 from tests.test_ui_app import start_app as start_app  # the fixture, shared with the main window's tests
+from ui.app import build_parser
+from ui.controller import AppController
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
+from ui.profile_dialog import SANDBOX_ENTRY, ProfileDialog
 from viewer.models.payment import LoadState
+from viewer.profiles import SandboxProfile
 from viewer.sandbox import Sandbox
+from viewer.settings import Settings
 
 
 def test_open_dialog_is_keyboard_first(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot,
@@ -117,3 +122,65 @@ def test_history_survives_a_sandbox_restart(start_app: Start, qloop: qasync.QEve
         assert len(history) == 2 and history[0].values["description"] == "Edited between the two runs"
     finally:
         second.stop()
+
+
+def _first_start(qloop: qasync.QEventLoop) -> tuple[MainWindow, AppController]:
+    """The app as the desktop launcher starts it the first time: no arguments, no profile."""
+    window = MainWindow()
+    window.resize(1000, 700)
+    window.show()
+    controller = AppController(window, build_parser().parse_args([]), settings=Settings())
+    qloop.run_until_complete(controller.start())
+    return window, controller
+
+
+def test_first_start_offers_the_sandbox_and_it_works_without_a_terminal(qloop: qasync.QEventLoop,
+                                                                        qtbot: QtBot) -> None:
+    window, controller = _first_start(qloop)
+    try:
+        hint = window.payment.hint
+        assert "Welcome" in hint.text() and hint.isVisible()
+        try_button = window.findChild(QPushButton, "trySandboxButton")
+        add_button = window.findChild(QPushButton, "addProfileButton")
+        assert try_button is not None and add_button is not None
+        assert try_button.isVisible() and add_button.isVisible() and try_button.isEnabled()
+        assert "no account needed" in try_button.text()
+        assert controller.sandbox is None  # nothing started behind the user's back
+        # The sign-in bar's profile list offers the built-in sandbox from the start.
+        combo = window.sign_in.profile_combo
+        assert [combo.itemText(i) for i in range(combo.count())] == ["Sandbox"]
+
+        qtbot.mouseClick(try_button, Qt.MouseButton.LeftButton)
+        qloop.run_until_complete(until(lambda: controller.navigation.payments.rowCount() > 0, timeout=30))
+        assert controller.sandbox is not None and controller.sandbox.owned
+        assert controller.workspace is not None and controller.workspace.identity is not None
+        assert not hint.isVisible() or "Welcome" not in hint.text()
+        assert combo.currentText() == "Sandbox"
+        # The next start (from the launcher again) comes back to the sandbox: it was the last profile used.
+        assert controller.workspace.last_profile() == SandboxProfile()
+    finally:
+        qloop.run_until_complete(controller.shutdown())
+        window.close()
+        window.deleteLater()
+    assert controller.sandbox._box._thread is None  # the shutdown stopped the sandbox it started
+
+
+def test_add_a_profile_opens_the_editor_with_the_sandbox_listed_as_built_in(qloop: qasync.QEventLoop,
+                                                                             qtbot: QtBot) -> None:
+    window, controller = _first_start(qloop)
+    try:
+        add_button = window.findChild(QPushButton, "addProfileButton")
+        assert add_button is not None
+        qtbot.mouseClick(add_button, Qt.MouseButton.LeftButton)
+        dialog = window.findChild(ProfileDialog, "profileDialog")
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.list.item(0).text() == SANDBOX_ENTRY
+        assert dialog.name.isEnabled() and dialog.focusWidget() is dialog.name  # ready for the first profile
+        dialog.list.setCurrentRow(0)
+        assert not dialog.name.isEnabled() and not dialog.delete_button.isEnabled()
+        assert "No account needed" in dialog.message.text()
+        dialog.reject()
+    finally:
+        qloop.run_until_complete(controller.shutdown())
+        window.close()
+        window.deleteLater()

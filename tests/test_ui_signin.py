@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import until
-from ui.profile_dialog import ProfileDialog
+from ui.profile_dialog import SANDBOX_ENTRY, ProfileDialog
 from ui.signin import SignInWidget
 from viewer.connection import SandboxEndpoints
 from viewer.profiles import CloudUserProfile, OnPremProfile, Profile, SandboxProfile, ServicePrincipalProfile
@@ -247,7 +247,8 @@ def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
     dlg.settings.sync()
     written = "".join(p.read_text(errors="replace") for p in _isolated_app_data.rglob("*") if p.is_file())
     assert "s3cr3t-value" not in written and "pa55word" not in written
-    assert [dlg.list.item(i).text() for i in range(dlg.list.count())] == ["Contoso", "Robot", "Server"]
+    # The built-in sandbox heads the list (issue 13), then the saved profiles.
+    assert [dlg.list.item(i).text() for i in range(dlg.list.count())] == [SANDBOX_ENTRY, "Contoso", "Robot", "Server"]
 
 
 def test_profile_editor_validates_edits_renames_and_deletes(
@@ -271,7 +272,7 @@ def test_profile_editor_validates_edits_renames_and_deletes(
     assert dlg.save()
     assert [p.name for p in dlg.settings.profiles()] == ["Renamed"]
     dlg.delete_profile()
-    assert dlg.settings.profiles() == [] and dlg.list.count() == 0
+    assert dlg.settings.profiles() == [] and dlg.list.count() == 1  # only the built-in sandbox is left
 
 
 def test_profile_editor_takes_a_certificate_into_the_keyring(

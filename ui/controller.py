@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QTimer
@@ -23,7 +23,7 @@ from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.navigation import Navigation
 from viewer.opener import describe, resolve
-from viewer.profiles import OnPremProfile, Profile
+from viewer.profiles import OnPremProfile, Profile, SandboxProfile
 from viewer.related import Related
 from viewer.settings import LAST_COMPANY, LAST_ENVIRONMENT, LAST_JOURNAL, Settings
 from viewer.tasks import TaskSet, TaskSlot
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ui.profile_dialog import ProfileDialog
     from ui.sandbox_run import SandboxRun
     from viewer.client import ResponseFacts
+    from viewer.connection import SandboxEndpoints
     from viewer.loading import Record
     from viewer.refs import PaymentRef
 
@@ -48,6 +49,7 @@ class AppController:
         self.args = args
         self.settings = settings or Settings()
         self.sandbox = sandbox
+        self._own_sandbox: SandboxRun | None = None  # one this controller started (the welcome, the profile list)
         self.workspace: Workspace | None = None
         self.tasks = TaskSet()
         self.payment_slot = TaskSlot("payment")
@@ -90,12 +92,13 @@ class AppController:
 
     async def start(self) -> None:
         await self.changes.open_store()
+        # Without --sandbox the built-in Sandbox profile still works: it starts on first use (welcome, profile list).
         self.workspace = Workspace(self.settings, sandbox=self.sandbox.endpoints if self.sandbox else None,
                                    sandbox_browser=self.sandbox.browser if self.sandbox else None,
-                                   parent=self.window)
+                                   sandbox_starter=self._start_sandbox, parent=self.window)
         self.window.sign_in.bind(self.workspace)
         self.window.sign_in.editProfilesRequested.connect(self.show_profile_dialog)
-        self.window.payment.linkActivated.connect(lambda _link: self.show_profile_dialog())
+        self.window.payment.linkActivated.connect(self._welcome_link)
         self.window.sign_in.profileChosen.connect(lambda p: self._spawn(self.activate(p, silent=True)))
         self.workspace.identityChanged.connect(lambda ident: self._spawn(self._on_identity(ident)))
         self.workspace.failed.connect(self._show_error)
@@ -114,9 +117,47 @@ class AppController:
                 self._show_error(exc)
         if self.sandbox is not None and self.sandbox.demo:
             # The demo: payments change by themselves, so watch the open one and let the marks appear.
-            panel = self.window.payment
-            panel.watch_interval.setCurrentIndex(panel.watch_interval.findData(10))
-            panel.watch_button.setChecked(True)
+            self._watch_the_demo()
+
+    def _watch_the_demo(self) -> None:
+        panel = self.window.payment
+        panel.watch_interval.setCurrentIndex(panel.watch_interval.findData(10))
+        panel.watch_button.setChecked(True)
+
+    async def _start_sandbox(self) -> tuple[SandboxEndpoints, Callable[[str], object]]:
+        """The built-in Sandbox profile chosen without ``--sandbox`` (the welcome, the profile list): start one now.
+        This controller started it, so its shutdown stops it (ui/app.py stops the one it started itself)."""
+        from ui.sandbox_run import SandboxRun
+
+        self.window.statusBar().showMessage("Starting the sandbox…")
+        self.sandbox = self._own_sandbox = await SandboxRun.start(activity=self.args.activity,
+                                                                  payments=self.args.payments)
+        return self.sandbox.endpoints, self.sandbox.browser
+
+    def _welcome_link(self, link: str) -> None:
+        if link == "sandbox":
+            self._spawn(self.try_sandbox())
+        else:
+            self.show_profile_dialog()
+
+    async def try_sandbox(self) -> None:
+        """The welcome's "Try the sandbox": start it, choose it in the profile list and sign in (its consent page
+        is answered by the scripted browser), so the journal's payments appear with one click."""
+        assert self.workspace is not None
+        self.window.payment.set_welcome(False)
+        sandbox = next(p for p in self.workspace.profiles() if isinstance(p, SandboxProfile))
+        await self.activate(sandbox, silent=True)
+        self.window.sign_in.reload_profiles(sandbox.name)
+        if self.workspace.connection is None:
+            self.window.payment.set_welcome(True)  # it failed (said in the status bar): the welcome stays
+            return
+        if self.workspace.identity is None:
+            try:
+                await self.workspace.sign_in_browser()
+            except ViewerError as exc:
+                self._show_error(exc)
+        if self.sandbox is not None and self.sandbox.demo:
+            self._watch_the_demo()
 
     def _initial_profile(self) -> Profile | None:
         assert self.workspace is not None
@@ -128,7 +169,8 @@ class AppController:
         return self.workspace.last_profile()
 
     async def shutdown(self) -> None:
-        """Cancel and await running work, close the client, save window state (ui/app.py stops the sandbox)."""
+        """Cancel and await running work, close the client, save window state, stop a sandbox this controller
+        started (ui/app.py stops the one it started for ``--sandbox``)."""
         self._save_window()
         self.payment_slot.cancel()
         self.navigation.payments.cancel()
@@ -139,6 +181,9 @@ class AppController:
         await self.changes.aclose()
         if self.workspace is not None:
             await self.workspace.close()
+        if self._own_sandbox is not None:
+            own, self._own_sandbox = self._own_sandbox, None
+            await own.aclose()
         self.settings.sync()
 
     # ---- profiles and navigation ---------------------------------------------------------------
@@ -160,6 +205,7 @@ class AppController:
         self.changes.watcher.set_paused("signed out", identity is None)
         if identity is None or self.workspace is None or self.workspace.connection is None:
             return
+        self.window.payment.set_welcome(False)  # signed in (the sandbox chosen in the list, say): no more welcome
         self.service.client = self.workspace.connection.client
         self.window.statusBar().clearMessage()
         if self.navigation.connection is not self.workspace.connection:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButto
 
 from ui.history import HistoryView
 from ui.payment_form import SLOW_MS, PaymentForm
+from ui.welcome import WelcomeHint
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
@@ -34,14 +35,6 @@ def put_on_clipboard(clip: Clip) -> None:
     if clip.html is not None:
         mime.setHtml(clip.html)
     QGuiApplication.clipboard().setMimeData(mime)
-
-
-WELCOME = (
-    "<p><b>Welcome.</b> Add your Business Central with <a href='profiles'>Profiles…</a> — a Microsoft "
-    "account (tenant, environment, app registration), a service principal, or an on-premises server.</p>"
-    "<p>To look around first, start the built-in sandbox: <code>bc-payment-viewer --sandbox</code> (or "
-    "<code>python main.py --sandbox</code> in a source checkout).</p>"
-)
 
 
 class PaymentPanel(QWidget):
@@ -156,7 +149,7 @@ class PaymentPanel(QWidget):
         self._age_timer.setInterval(1000)
         self._age_timer.timeout.connect(self._show_facts)
 
-        self.hint = QLabel(HINT)
+        self.hint = WelcomeHint(HINT)  # ui/welcome.py: the hint, or the first start's welcome with its buttons
         self.hint.setObjectName("paymentHint")
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -195,9 +188,7 @@ class PaymentPanel(QWidget):
 
     def set_welcome(self, welcome: bool) -> None:
         """First start (no profile yet): a short guide instead of the "choose a payment" hint."""
-        self.hint.setText(WELCOME if welcome else HINT)
-        self.hint.setEnabled(welcome)  # enabled, so the link can be clicked and read at full contrast
-        self.hint.setTextFormat(Qt.TextFormat.RichText if welcome else Qt.TextFormat.PlainText)
+        self.hint.set_welcome(welcome)
 
     def set_signed_in(self, signed_in: bool) -> None:
         self.signed_in = signed_in

@@ -1,5 +1,7 @@
 """Profiles…: create, edit and delete connection profiles (cloud user, service principal, on-prem).
 
+The built-in sandbox is the list's first entry: shown, never edited or deleted.
+
 Non-blocking (shown with ``open()``). Secrets typed here go straight to the OS keyring through
 ``viewer.auth.store_secret``; the settings file only ever gets the profile's plain fields.
 """
@@ -33,9 +35,20 @@ from viewer.profiles import (
     OnPremProfile,
     Profile,
     ProfileError,
+    SandboxProfile,
     ServicePrincipalProfile,
+    check_saveable,
+    read_certificate,
+    secret_kind,
 )
 from viewer.settings import Settings
+
+SANDBOX_ENTRY = "Sandbox (built in)"
+SANDBOX_NOTE = (
+    "The built-in sandbox: a Business Central and sign-in service of its own, on this computer only, with demo "
+    "companies and payments that change by themselves. No account needed. Choose “Sandbox” in the sign-in bar's "
+    "profile list to use it."
+)
 
 KINDS = (("Microsoft account (cloud)", CloudUserProfile), ("Service principal (app)", ServicePrincipalProfile),
          ("On-premises server", OnPremProfile))
@@ -159,7 +172,7 @@ class ProfileDialog(QDialog):
         right.addWidget(self.message)
         right.addStretch(1)
         left = QVBoxLayout()
-        saved_label = QLabel("&Saved profiles (the sandbox is built in):")
+        saved_label = QLabel("&Profiles:")
         saved_label.setBuddy(self.list)
         saved_label.setWordWrap(True)
         left.addWidget(saved_label)
@@ -182,7 +195,13 @@ class ProfileDialog(QDialog):
     def reload(self, select: str | None = None) -> None:
         self.list.blockSignals(True)
         self.list.clear()
+        builtin = QListWidgetItem(SANDBOX_ENTRY)
+        builtin.setData(Qt.ItemDataRole.UserRole, SandboxProfile())
+        builtin.setToolTip(SANDBOX_NOTE)
+        self.list.addItem(builtin)
         for profile in self.settings.profiles():
+            if isinstance(profile, SandboxProfile):
+                continue  # the built-in entry above is the one sandbox
             item = QListWidgetItem(profile.name)
             item.setData(Qt.ItemDataRole.UserRole, profile)
             self.list.addItem(item)
@@ -190,10 +209,11 @@ class ProfileDialog(QDialog):
         rows = [self.list.item(i).text() for i in range(self.list.count())]
         if select in rows:
             self.list.setCurrentRow(rows.index(select))
-        elif rows:
-            self.list.setCurrentRow(0)
+        elif len(rows) > 1:
+            self.list.setCurrentRow(1)
         else:
-            self.new_profile()
+            self.new_profile()  # nothing saved yet: the form is ready for the first profile
+            return
         self._load_current()
 
     def current(self) -> Profile | None:
@@ -204,8 +224,13 @@ class ProfileDialog(QDialog):
     def _load_current(self) -> None:
         profile = self.current()
         self.message.clear()
-        self.delete_button.setEnabled(profile is not None)
+        builtin = isinstance(profile, SandboxProfile)
+        self._set_editable(not builtin)
+        self.delete_button.setEnabled(profile is not None and not builtin)
         if profile is None:
+            return
+        if builtin:
+            self.message.setText(SANDBOX_NOTE)
             return
         self.name.setText(profile.name)
         for i, (_label, cls) in enumerate(KINDS):
@@ -228,9 +253,16 @@ class ProfileDialog(QDialog):
         self.password.clear()
         self._show_kind()
 
+    def _set_editable(self, editable: bool) -> None:
+        """The built-in sandbox has nothing to edit: its form is shown disabled and cannot be saved."""
+        for widget in (self.kind, self.name, self.forms, self.ca_file):
+            widget.setEnabled(editable)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(editable)
+
     def new_profile(self) -> None:
         self.list.clearSelection()
         self.list.setCurrentRow(-1)
+        self._set_editable(True)
         for edit in (self.name, self.tenant, self.environment, self.client_id, self.authority_host, self.api_base,
                      self.client_secret, self.base_url, self.user, self.onprem_tenant, self.password, self.ca_file,
                      self.certificate_file):
@@ -282,20 +314,19 @@ class ProfileDialog(QDialog):
     def save(self) -> bool:
         try:
             profile = self.build()
-            if profile.name == "Sandbox":
-                raise ProfileError("'Sandbox' is the built-in sandbox profile; pick another name")
+            check_saveable(profile)
             old = self.current()
             self.settings.save_profile(profile)
-            if old is not None and old.name != profile.name:
+            if old is not None and not isinstance(old, SandboxProfile) and old.name != profile.name:
                 self.settings.delete_profile(old.name)  # a rename
-            secret_kind, secret = (
-                ("certificate", self._read_certificate())
-                if isinstance(profile, ServicePrincipalProfile) and profile.credential == "certificate"
-                else ("client_secret", self.client_secret.text()) if isinstance(profile, ServicePrincipalProfile)
-                else ("password", self.password.text()) if isinstance(profile, OnPremProfile) else ("", "")
+            kind = secret_kind(profile)
+            secret = (
+                self._read_certificate() if kind == "certificate"
+                else self.client_secret.text() if kind == "client_secret"
+                else self.password.text() if kind == "password" else ""
             )
             if secret:
-                self._store_secret(profile.name, secret_kind, secret)
+                self._store_secret(profile.name, kind, secret)
         except (ProfileError, ViewerError) as exc:
             self.message.setText(f"✗ {exc}")
             return False
@@ -311,20 +342,11 @@ class ProfileDialog(QDialog):
     def _read_certificate(self) -> str:
         """The PEM goes to the keyring; the file path is not kept (the file may be removed afterwards)."""
         path = self.certificate_file.text().strip()
-        if not path:
-            return ""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                pem = handle.read()
-        except OSError as exc:
-            raise ProfileError(f"Cannot read the certificate file: {exc.strerror}") from None
-        if "PRIVATE KEY-----" not in pem or "BEGIN CERTIFICATE" not in pem:
-            raise ProfileError("The certificate file must hold the private key and the certificate (PEM)")
-        return pem
+        return read_certificate(path) if path else ""
 
     def delete_profile(self) -> None:
         profile = self.current()
-        if profile is None:
+        if profile is None or isinstance(profile, SandboxProfile):
             return
         self.settings.delete_profile(profile.name)
         self.settings.sync()

@@ -139,11 +139,14 @@ class OnPremProfile:
             raise ProfileError("User name is required")
 
 
+SANDBOX_NAME = "Sandbox"
+
+
 @dataclass(frozen=True)
 class SandboxProfile:
-    """The embedded sandbox; its addresses are known only once it runs."""
+    """The embedded sandbox, a built-in entry of every profile list; its addresses are known only once it runs."""
 
-    name: str = "Sandbox"
+    name: str = SANDBOX_NAME
     kind: ProfileKind = field(default=ProfileKind.SANDBOX, init=False)
 
     def validate(self) -> None:
@@ -183,3 +186,36 @@ def profile_from_dict(data: dict[str, Any]) -> Profile:
     allowed = {f.name for f in fields(cls) if f.init}
     profile: Profile = cls(**{k: v for k, v in data.items() if k in allowed})
     return profile
+
+
+def check_saveable(profile: Profile) -> None:
+    """``profile`` may be saved under its name: valid, and not the built-in sandbox's name (ProfileError if not)."""
+    profile.validate()
+    if isinstance(profile, SandboxProfile) or profile.name.strip().casefold() == SANDBOX_NAME.casefold():
+        raise ProfileError(f"'{SANDBOX_NAME}' is the built-in sandbox profile; pick another name")
+
+
+def secret_kind(profile: Profile) -> str:
+    """Under which keyring kind the profile's secret is kept (``viewer.auth.store_secret(name, kind, value)``), or ""
+    when it has none. The profile editor and ``bc-payment-viewer-cli profile add`` both store through this, and
+    ``viewer.connection`` reads the same kinds back."""
+    if isinstance(profile, ServicePrincipalProfile):
+        return "certificate" if profile.credential == "certificate" else "client_secret"
+    if isinstance(profile, OnPremProfile):
+        return "password"
+    return ""
+
+
+def read_certificate(path: str) -> str:
+    """The PEM of a certificate credential, read from ``path``: the private key and the certificate. Its content goes
+    to the keyring; the path itself is not kept (the file may be removed afterwards)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pem = handle.read()
+    except OSError as exc:
+        raise ProfileError(f"Cannot read the certificate file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ProfileError("The certificate file must be a PEM text file (not DER or PFX)") from None
+    if "PRIVATE KEY-----" not in pem or "BEGIN CERTIFICATE" not in pem:
+        raise ProfileError("The certificate file must hold the private key and the certificate (PEM)")
+    return pem

@@ -7,7 +7,7 @@ and re-enables it; failures arrive as ``ViewerError`` (raised, and emitted on ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,9 @@ UNENCRYPTED_NOTICE = (
     "Sign-in is remembered in a file only you can read, but it is not encrypted: this computer has no "
     "unlocked secret store (keyring). Install or unlock one to encrypt it."
 )
+
+# Starts the embedded sandbox on first use: its endpoints, and the scripted browser that answers its consent page.
+SandboxStarter = Callable[[], Awaitable[tuple["SandboxEndpoints", Callable[[str], object]]]]
 
 
 @dataclass(frozen=True)
@@ -71,27 +74,47 @@ class Workspace(QObject):
         *,
         sandbox: SandboxEndpoints | None = None,
         sandbox_browser: Callable[[str], object] | None = None,
+        sandbox_starter: SandboxStarter | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """``sandbox``: the running sandbox's endpoints; or ``sandbox_starter`` to start it when the built-in
+        Sandbox profile is first chosen (from the welcome or the profile list, no ``--sandbox`` needed)."""
         super().__init__(parent)
         self.settings = settings
         self.sandbox = sandbox
         self._sandbox_browser = sandbox_browser
+        self._sandbox_starter = sandbox_starter
         self.connection: Connection | None = None
         self.identity: Identity | None = None
 
+    @property
+    def has_sandbox(self) -> bool:
+        return self.sandbox is not None or self._sandbox_starter is not None
+
     def profiles(self) -> list[Profile]:
+        """The built-in sandbox first (when this app can run one), then the saved profiles."""
         saved: list[Profile] = [p for p in self.settings.profiles() if not isinstance(p, SandboxProfile)]
-        return [SandboxProfile(), *saved] if self.sandbox is not None else saved
+        return [SandboxProfile(), *saved] if self.has_sandbox else saved
 
     def last_profile(self) -> Profile | None:
+        """The profile used last; else the first saved one. Never the sandbox unless it was the last one used, so a
+        first start without profiles is a first start (the welcome), not a sandbox."""
         name = self.settings.get(LAST_PROFILE)
         profiles = self.profiles()
-        return next((p for p in profiles if p.name == name), profiles[0] if profiles else None)
+        saved = [p for p in profiles if not isinstance(p, SandboxProfile)]
+        return next((p for p in profiles if p.name == name), saved[0] if saved else None)
 
     async def activate(self, profile: Profile, *, silent: bool = True) -> Identity | None:
         """Make ``profile`` the live one and sign in silently if the cache allows (no UI)."""
         await self.close()
+        if isinstance(profile, SandboxProfile) and self.sandbox is None and self._sandbox_starter is not None:
+            try:
+                self.sandbox, self._sandbox_browser = await self._sandbox_starter()
+            except OSError as exc:  # no free port, no temp dir for its CA: say so, never a traceback
+                error = ViewerError(f"The sandbox could not start: {exc}")
+                self.failed.emit(error)
+                self.connectionChanged.emit(None)
+                raise error from exc
         try:
             browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
             from viewer.auth import in_thread  # here, not at import: it brings in msal and httpx
