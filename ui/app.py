@@ -59,12 +59,15 @@ def app_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bc-payment-viewer",
-        description="View Business Central customer payments. Subcommand: 'show' prints one in the terminal.",
+        description="View Business Central customer payments. Subcommands: 'show' prints one in the terminal; "
+        "'profile add|list|remove' sets up profiles without the window.",
         epilog="examples:\n"
         "  python main.py --sandbox\n"
         "  python main.py 'https://api.businesscentral.dynamics.com/v2.0/contoso.com/production/api/v2.0/"
         "companies(…)/customerPayments(…)'\n"
         "  python main.py show <url> --format json\n"
+        "  bc-payment-viewer-cli profile add service-principal Robot --tenant contoso.com --client-id <id> "
+        "--secret-stdin\n"
         "  bc-payment-viewer --install-desktop-entry\n"
         "\n"
         "A second launch hands its URL to the window already open (unless --new-window).",
@@ -117,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "show":
-        from viewer.cli import main as show_main
+    if args_list and args_list[0] in ("show", "profile"):  # the terminal commands: viewer/cli.py
+        from viewer.cli import main as cli_main
 
-        code: int = show_main(args_list[1:])
+        code: int = cli_main(args_list[1:] if args_list[0] == "show" else args_list)
         return code
     args = build_parser().parse_args(args_list)
     if args.install_desktop_entry or args.uninstall_desktop_entry:

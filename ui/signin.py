@@ -199,7 +199,17 @@ class SignInWidget(QFrame):
         workspace.notice.connect(self._show_notice)
         workspace.connectionChanged.connect(lambda _c: self._set_busy(self.busy))
         workspace.failed.connect(self._show_failure)
+        workspace.connectionChanged.connect(self._follow_connection)
         self.reload_profiles()
+
+    def _follow_connection(self, connection: object) -> None:
+        """The list shows the live profile, however it was chosen (start-up, --profile, the welcome's sandbox)."""
+        profile = getattr(connection, "profile", None)
+        row = self.profile_combo.findText(profile.name) if profile is not None else -1
+        if row >= 0 and row != self.profile_combo.currentIndex():
+            self.profile_combo.blockSignals(True)
+            self.profile_combo.setCurrentIndex(row)
+            self.profile_combo.blockSignals(False)
 
     def reload_profiles(self, current: str | None = None) -> None:
         assert self.workspace is not None

@@ -76,19 +76,21 @@ class AuthFailed(ViewerError):
         self.aadsts = aadsts
 
 
-def explain(result: dict[str, Any]) -> AuthFailed:
-    """Turn an MSAL error result into a plain instruction (the raw description stays out of it)."""
+def explain(result: dict[str, Any], status: int | None = None) -> AuthFailed:
+    """Turn an MSAL error result into a plain instruction (the raw description stays out of it); ``status`` is the
+    token endpoint's HTTP status when known."""
     codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
     description = str(result.get("error_description") or "")
     if not codes and (m := _AADSTS.search(description)):
         codes = [int(m.group(1))]
+    http = f"HTTP {status}" if status is not None and status >= 400 else ""
     for code in codes:
         if code in AADSTS_HINTS:
-            return AuthFailed(f"{AADSTS_HINTS[code]} (AADSTS{code})", code)
+            return AuthFailed(f"{AADSTS_HINTS[code]} ({', '.join(filter(None, (f'AADSTS{code}', http)))})", code)
     error = str(result.get("error") or "unknown_error")
     first_line = description.split("\n", 1)[0].split(" Trace ID:", 1)[0].strip()
     text = first_line or error.replace("_", " ")
-    return AuthFailed(f"Sign-in failed: {text}", codes[0] if codes else None)
+    return AuthFailed(f"Sign-in failed: {text}" + (f" ({http})" if http else ""), codes[0] if codes else None)
 
 
 class IdentityUnavailable(AuthFailed):
@@ -214,13 +216,18 @@ class _MsalHttpClient(httpx.Client):
     """MSAL was written against requests, which form-encodes bytes values as text; httpx would send
     ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes."""
 
+    # The HTTP status of the last token request: MSAL's result dict drops it, and an error is clearer with it.
+    last_status: int | None = None
+
     def post(self, url: Any, *args: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
         if isinstance(data, dict):
             data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
-        return super().post(url, *args, data=data, **kwargs)
+        response = super().post(url, *args, data=data, **kwargs)
+        self.last_status = response.status_code
+        return response
 
 
-def msal_http_client(verify: ssl.SSLContext | bool | str) -> httpx.Client:
+def msal_http_client(verify: ssl.SSLContext | bool | str) -> _MsalHttpClient:
     """MSAL's HTTP client. ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an httpx
     client with an explicit context is used as given."""
     return _MsalHttpClient(verify=verify, timeout=30, trust_env=False)
@@ -601,7 +608,7 @@ class AppSession:
         result = await in_thread(self.authority, self.app.acquire_token_for_client, self.scopes)
         if result and "access_token" in result:
             return f"Bearer {self._memo.put(result)}"
-        failure = explain(result or {})
+        failure = explain(result or {}, self._http.last_status)
         raise SignInRequired(str(failure), failure.aadsts)
 
 
@@ -631,6 +638,17 @@ def load_secret(profile: str, kind: str) -> str | None:
             return None
     except Exception:  # keyring backends fail in many ways on headless machines
         return None
+
+
+def delete_secret(profile: str, kind: str) -> bool:
+    """Removes a secret from the OS keyring; True when there was one (False when absent or no keyring)."""
+    try:
+        import keyring
+
+        keyring.delete_password(KEYRING_SERVICE, f"{profile}:{kind}")
+    except Exception:  # absent (PasswordDeleteError), or no usable keyring backend: nothing was there to remove
+        return False
+    return True
 
 
 def store_secret(profile: str, kind: str, value: str) -> None:

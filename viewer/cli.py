@@ -53,9 +53,14 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message, EXIT_INPUT)
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
+    if argv is not None and list(argv[:1]) == ["profile"]:  # `profile add|list|remove`: viewer/cli_profiles.py
+        from viewer.cli_profiles import main as profile_main
+
+        return profile_main(list(argv[1:]), out=out, err=err, stdin=stdin or sys.stdin)
     parser = build_parser()
     parser.__class__ = _Parser
     try:
@@ -100,7 +105,8 @@ def _profile_for(args: argparse.Namespace, ref: refs.PaymentRef | None) -> Any:
     last = settings.get(LAST_PROFILE)
     profile = settings.profile(last) if last else None
     if profile is None:
-        raise CliError("no profile to sign in with: pass --profile NAME (create one in the app first)", EXIT_SIGN_IN)
+        raise CliError("no profile to sign in with: pass --profile NAME (create one with `bc-payment-viewer-cli "
+                       "profile add`, or in the app)", EXIT_SIGN_IN)
     return profile
 
 
@@ -114,7 +120,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         ref: refs.PaymentRef | None = refs.parse(args.ref)
     except refs.RefError as exc:
         if not args.profile:
-            raise CliError(str(exc), EXIT_INPUT) from None
+            raise CliError(_guid_help(args.ref, None) or str(exc), EXIT_INPUT) from None
         ref = None
     profile = _profile_for(args, ref)
     if isinstance(profile, SandboxProfile):
@@ -130,7 +136,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
             try:
                 ref = refs.parse(args.ref, default=here)
             except refs.RefError as exc:
-                raise CliError(str(exc), EXIT_INPUT) from None
+                raise CliError(_guid_help(args.ref, profile.name) or str(exc), EXIT_INPUT) from None
         if not ref.is_payment:
             raise CliError("this names a company or journal but no payment", EXIT_INPUT)
         try:
@@ -172,6 +178,12 @@ async def _sign_in(connection: Any, err: TextIO) -> None:
         await user.sign_in_device_code(show_code)
     except AuthFailed as exc:
         raise SignInRequired(str(exc)) from None
+
+
+def _guid_help(text: str, profile: str | None) -> str | None:
+    from viewer.cli_profiles import guid_help
+
+    return guid_help(text, profile)
 
 
 def _one_line(exc: ViewerError) -> str:

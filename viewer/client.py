@@ -203,8 +203,11 @@ class BcClient:
                     refreshed = True
                     await self.credentials.authorization(refresh=True)
                     continue
+                if auth.startswith("Basic "):
+                    # NavUserPassword: BC's own text ("rejected the client credentials") is protocol jargon.
+                    raise SignInRequired("Wrong user name or password (HTTP 401)")
                 err = api_error_from_response(401, response.headers, body)
-                raise SignInRequired(f"Sign-in required: {err.message}")
+                raise SignInRequired(f"Sign-in required (HTTP 401): {err.message}")
             if response.status_code in RETRY_STATUSES:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 delay = self._next_delay(attempt, started_total, retry_after, policy)

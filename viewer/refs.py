@@ -28,6 +28,7 @@ __all__ = [
     "RefError",
     "api_version_of",
     "build_url",
+    "guid_count",
     "normalize_guid",
     "parse",
 ]
@@ -222,6 +223,19 @@ def parse(text: str, *, default: PaymentRef | Endpoint | None = None) -> Payment
     if "(" in s:
         return _parse_relative(s, default)
     return _parse_guids(s, default)
+
+
+def guid_count(text: str) -> int:
+    """How many GUIDs ``text`` is made of when it is bare GUIDs (1 to 3, as ``parse`` reads them), else 0.
+
+    For messages that depend on the form: bare GUIDs carry no server, and a single one no company."""
+    s = _strip_wrappers(text)
+    if not s or "(" in s or re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", s) or s.lower().startswith(_SCHEMELESS_PREFIXES):
+        return 0
+    tokens = [token for token in _GUID_SEPARATORS_RE.split(s) if token]
+    if not 1 <= len(tokens) <= 3 or not all(_is_guid(token) for token in tokens):
+        return 0
+    return len(tokens)
 
 
 # --- internals ---------------------------------------------------------------------------------
