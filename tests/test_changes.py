@@ -144,7 +144,7 @@ def test_history_timeline_compare_and_copy_diff(tracked: Tracked, sandbox: Sandb
     history = tracked.panel.history
     tracked.panel.form.tabs.setCurrentWidget(history)  # opening the tab loads the history
     tracked.wait(lambda: history.timeline.count() == 3)
-    assert "2 changes: description, lastModifiedDateTime" in history.timeline.item(0).text()
+    assert "2 changes: Description, Last Modified" in history.timeline.item(0).text()  # the form's labels and order
     assert "first seen" in history.timeline.item(2).text()
     # Newest two are compared at once; pick the oldest and newest instead.
     history.timeline.clearSelection()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import QListWidget, QPlainTextEdit, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import until
@@ -17,6 +17,7 @@ from tests.test_ui_app import Start, payment_url
 from tests.test_ui_app import start_app as start_app  # the fixture, shared with the main window's tests
 from ui.app import build_parser
 from ui.controller import AppController
+from ui.history import HistoryView
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
 from ui.profile_dialog import SANDBOX_ENTRY, ProfileDialog
@@ -184,3 +185,35 @@ def test_add_a_profile_opens_the_editor_with_the_sandbox_listed_as_built_in(qloo
         qloop.run_until_complete(controller.shutdown())
         window.close()
         window.deleteLater()
+
+
+def test_history_reads_like_the_form(start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox) -> None:
+    demo = sandbox.store().demo
+    window, controller = start_app(payment_url(sandbox))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    long_text = "Edited by a colleague at the other office, with a long explanation of why " * 2
+    sandbox.store().patch_payment(demo.payment_id, {"description": long_text.strip(), "amount": 1234.5})
+    controller.refresh()
+    qloop.run_until_complete(until(lambda: "description" in controller.payment.changes()))
+    history = window.findChild(HistoryView)
+    assert history is not None
+    history.reload()
+    timeline = window.findChild(QListWidget, "historyList")
+    table = window.findChild(QTableWidget, "historyDiff")
+    assert timeline is not None and table is not None
+    qloop.run_until_complete(until(lambda: timeline.count() == 2 and table.rowCount() > 0))
+    # Labels in the form's order, not JSON names sorted.
+    assert "3 changes: Amount, Description, Last Modified" in timeline.item(0).text(), timeline.item(0).text()
+    rows = [table.item(r, 0).text().removeprefix("◆ ") for r in range(table.rowCount())]
+    form = [f.label for f in controller.payment.fields() if f.json_name != "@odata.etag"]
+    assert rows == form
+    cells = {table.item(r, 0).text(): (table.item(r, 1), table.item(r, 2)) for r in range(table.rowCount())}
+    _older, newer = cells["◆ Description"]
+    assert newer.text() == long_text.strip()  # whole, never cut
+    assert long_text.strip() in newer.toolTip() and "description" in newer.toolTip()
+    assert table.wordWrap() and table.textElideMode() == Qt.TextElideMode.ElideNone
+    # Formatted as the form formats it: the amount in the locale, Last Modified as local date and time, not ISO.
+    amount_row = next(f for f in controller.payment.fields() if f.json_name == "amount")
+    assert cells["◆ Amount"][1].text() == amount_row.display
+    modified = cells["◆ Last Modified"][1]
+    assert "T" not in modified.text() and "Z" not in modified.text() and "UTC" in modified.toolTip()

@@ -1,11 +1,17 @@
-"""The History tab: this payment's snapshots as a timeline; pick two to compare side by side; copy the diff."""
+"""The History tab: this payment's snapshots as a timeline; pick two to compare side by side; copy the diff.
+
+The comparison reads like the form: its fields in the form's order (``viewer.schema.describe``: groups, then schema
+order, then unknown fields), with its labels and its locale formatting; whole values, wrapped, with a tooltip giving
+the raw value (and UTC for date-times).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +37,54 @@ if TYPE_CHECKING:
 
 SnapshotSource = Callable[[], Awaitable[list["Snapshot"]]]
 
+ENTITY = "customerPayment"
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    name: str
+    label: str
+    older: str  # as the form shows it ("—" when the snapshot lacks the field)
+    newer: str
+    older_tip: str
+    newer_tip: str
+    changed: bool
+
+
+def _shown(values: Mapping[str, Any], api_version: str, locale: QLocale) -> dict[str, schema.DisplayField]:
+    """The form's view of ``values``, in the form's order (dicts keep insertion order)."""
+    return {item.spec.name: item for item in schema.describe(ENTITY, api_version, values, locale)}
+
+
+def _cell(item: schema.DisplayField | None) -> tuple[str, str]:
+    """(text, tooltip) of one value: the form's display ("(blank)" for a blank), the raw value behind it."""
+    if item is None:
+        return "—", "not in this snapshot"
+    text = "(blank)" if item.blank else item.display
+    tip = f"{item.spec.name}: {item.raw_text}" + (f" (UTC {item.utc})" if item.utc else "")
+    return text, tip
+
+
+def diff_rows(older: Snapshot, newer: Snapshot, changed: set[str], locale: QLocale) -> list[DiffRow]:
+    """Every field of either snapshot, in the form's order (the newer snapshot's, then fields only the older had)."""
+    new_view = _shown(newer.values, newer.api_version, locale)
+    old_view = _shown(older.values, older.api_version, locale)
+    names = [*new_view, *(name for name in old_view if name not in new_view)]
+    rows = []
+    for name in names:
+        label = (new_view.get(name) or old_view[name]).spec.label
+        (old_text, old_tip), (new_text, new_tip) = _cell(old_view.get(name)), _cell(new_view.get(name))
+        rows.append(DiffRow(name, label, old_text, new_text, old_tip, new_tip, name in changed))
+    return rows
+
+
+def changed_labels(names: set[str], values: Mapping[str, Any], api_version: str, locale: QLocale) -> list[str]:
+    """The labels of ``names``, in the form's order."""
+    view = _shown(values, api_version, locale)
+    ordered = [name for name in view if name in names] + sorted(names - set(view))
+    return [view[name].spec.label if name in view else schema.spec_for(ENTITY, api_version, name).label
+            for name in ordered]
+
 
 class HistoryView(QWidget):
     """``copied(Clip)`` when a diff is copied; ``forgetRequested`` for "Forget history"."""
@@ -43,23 +97,31 @@ class HistoryView(QWidget):
         self.setObjectName("historyView")
         self.setAccessibleName("History")
         self.source: SnapshotSource | None = None
+        self.value_locale = QLocale()  # the form's (system) locale, as PaymentModel(locale=QLocale())
         self.snapshots: list[Snapshot] = []
         self._slot = TaskSlot("history")
         self._stale = True
         self.timeline = QListWidget()
-        self.timeline.setObjectName("historyTimeline")
+        self.timeline.setObjectName("historyList")
+        self.timeline.setWordWrap(True)  # a long "what changed" wraps instead of being cut
         self.timeline.setAccessibleName("Snapshots, newest first (select two to compare)")
         self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.timeline.itemSelectionChanged.connect(self.compare_selected)
         self.compare = QTableWidget(0, 3)
-        self.compare.setObjectName("historyCompare")
+        self.compare.setObjectName("historyDiff")
         self.compare.setAccessibleName("Comparison")
         self.compare.setHorizontalHeaderLabels(["Field", "Older", "Newer"])
         self.compare.verticalHeader().hide()
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compare.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.compare.horizontalHeader().setStretchLastSection(True)
-        self.compare.setWordWrap(False)
+        # Whole values: the two value columns share the width and wrap (rows grow to fit), never cut short.
+        header = self.compare.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self.compare.resizeRowsToContents())
+        self.compare.setWordWrap(True)
+        self.compare.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.compare.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.info = QLabel("Select two snapshots to compare them (Ctrl+click); one compares it with the one before.")
         self.info.setObjectName("historyInfo")
         self.info.setWordWrap(True)
@@ -88,6 +150,7 @@ class HistoryView(QWidget):
         layout.addLayout(buttons)
         self._changes: ChangeSet | None = None
         self._pair: tuple[Snapshot, Snapshot] | None = None
+        self._rows: list[DiffRow] = []
 
     def reload(self) -> None:
         if self.source is None:
@@ -128,11 +191,12 @@ class HistoryView(QWidget):
                 what = "first seen"
             else:
                 names = diff(older.values, snap.values, api_version=snap.api_version).names()
-                what = f"{len(names)} change{'s' if len(names) != 1 else ''}: {', '.join(sorted(names))}" if names \
+                labels = changed_labels(names, snap.values, snap.api_version, self.value_locale)
+                what = f"{len(names)} change{'s' if len(names) != 1 else ''}: {', '.join(labels)}" if names \
                     else "no field changes"
             item = QListWidgetItem(f"{when} · {what}")
             item.setData(Qt.ItemDataRole.UserRole, i)
-            item.setToolTip(f"ETag {snap.etag or '—'}")
+            item.setToolTip(f"{when} · {what}\nETag {snap.etag or '—'}")
             self.timeline.addItem(item)
         self.timeline.blockSignals(False)
         self.compare.setRowCount(0)
@@ -157,21 +221,20 @@ class HistoryView(QWidget):
         changes = diff(older.values, newer.values, api_version=newer.api_version, old_etag=older.etag,
                        new_etag=newer.etag, since=older.fetched_at)
         self._changes, self._pair = changes, (older, newer)
-        names = list(dict.fromkeys([*older.values, *newer.values]))
-        self.compare.setRowCount(len(names))
+        self._rows = diff_rows(older, newer, changes.names(), self.value_locale)
+        self.compare.setRowCount(len(self._rows))
         bold = QFont(self.font())
         bold.setBold(True)
-        for row, name in enumerate(names):
-            spec = schema.spec_for("customerPayment", newer.api_version, name)
-            changed = name in changes.names()
-            cells = [("◆ " if changed else "") + spec.label,
-                     _text(older.values.get(name)), _text(newer.values.get(name))]
-            for column, text in enumerate(cells):
+        for row, line in enumerate(self._rows):
+            cells = [(("◆ " if line.changed else "") + line.label, line.name),
+                     (line.older, line.older_tip), (line.newer, line.newer_tip)]
+            for column, (text, tip) in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"{name}: {text}")
-                if changed:
+                item.setToolTip(f"{text}\n{tip}" if column else tip)
+                if line.changed:
                     item.setFont(bold)
                 self.compare.setItem(row, column, item)
+        self.compare.resizeRowsToContents()
         when = (older.fetched_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                 newer.fetched_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
         count = len(changes.names())
@@ -179,18 +242,17 @@ class HistoryView(QWidget):
 
     def copy_diff(self) -> None:
         from viewer.copying import Clip
+        from viewer.snapshots import ETAG
 
         if self._changes is None or self._pair is None:
             return
         older, newer = self._pair
-        labels = {n: schema.spec_for("customerPayment", newer.api_version, n).label for n in self._changes.names()}
         header = (f"{older.fetched_at.astimezone().strftime('%Y-%m-%d %H:%M:%S')} → "
                   f"{newer.fetched_at.astimezone().strftime('%Y-%m-%d %H:%M:%S')}\n")
-        clip: Clip = Clip(text=header + (self._changes.as_text(labels) or "No field changes."), label="the diff")
+        # What the table shows, changed rows only: the form's labels, order and formatting.
+        lines = [f"{row.label}: {row.older} → {row.newer}" for row in self._rows if row.changed]
+        if etag := self._changes.get(ETAG):
+            lines.append(f"ETag: {etag.old} → {etag.new}")
+        clip: Clip = Clip(text=header + ("\n".join(lines) or "No field changes."), label="the diff")
         self.copied.emit(clip)
 
-
-def _text(value: object) -> str:
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else schema.raw_text(value)
