@@ -3,6 +3,7 @@ window widths, the History tab."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 
@@ -217,3 +218,77 @@ def test_history_reads_like_the_form(start_app: Start, qloop: qasync.QEventLoop,
     assert cells["◆ Amount"][1].text() == amount_row.display
     modified = cells["◆ Last Modified"][1]
     assert "T" not in modified.text() and "Z" not in modified.text() and "UTC" in modified.toolTip()
+
+
+def _shown(window: MainWindow) -> set[str]:
+    bar = window.sign_in
+    controls = {"progress": bar.progress, "cancel": bar.cancel_button, "browser": bar.browser_button,
+                "code": bar.code_button, "account": bar.account_button, "signOut": bar.sign_out_button,
+                "help": bar.help_button}
+    return {name for name, widget in controls.items() if widget.isVisibleTo(bar)}
+
+
+def _settle(qloop: qasync.QEventLoop) -> None:
+    qloop.run_until_complete(asyncio.sleep(0.05))
+
+
+def _assert_narrow(window: MainWindow, state: str) -> None:
+    # At 640 px nothing outside the payment form asks for more: the window keeps its width.
+    assert window.sign_in.minimumSizeHint().width() <= 640, (state, window.sign_in.minimumSizeHint())
+    assert window.statusBar().minimumSizeHint().width() <= 640, (state, window.statusBar().minimumSizeHint())
+    assert window.minimumSizeHint().width() <= 640, (state, window.minimumSizeHint())
+    assert window.width() == 640, (state, window.width())
+
+
+def test_window_keeps_640_px_signed_in_signing_out_signed_out_and_signing_in(
+    start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox, qtbot: QtBot
+) -> None:
+    window, controller = start_app()
+    window.resize(640, 600)
+    _settle(qloop)
+    workspace = controller.workspace
+    assert workspace is not None and workspace.connection is not None and workspace.identity is not None
+    # Signed in on the sandbox: the account line (name, user name, tenant GUID) is longer than the bar can hold.
+    assert _shown(window) == {"account", "signOut"}
+    assert "tenant" in window.sign_in.account_label.text() and "tenant" in window.sign_in.account_label.toolTip()
+    window.facts_label.setText("HTTP 200 · 1234 ms · 56,789 bytes · request-id " + "0" * 36 + " · 3 attempts")
+    _settle(qloop)
+    _assert_narrow(window, "signed in")
+    assert window.facts_label.text().endswith("3 attempts") and "request-id" in window.facts_label.toolTip()
+
+    # Signing out: only the progress shows — no Cancel, no sign-in buttons, even once the identity is gone.
+    user = workspace.connection.user
+    assert user is not None
+    sign_out = user.sign_out
+    seen: list[set[str]] = []
+
+    async def slow_sign_out() -> None:
+        await asyncio.sleep(0.3)
+        await sign_out()
+
+    user.sign_out = slow_sign_out  # type: ignore[method-assign]
+    workspace.identityChanged.connect(lambda _identity: seen.append(_shown(window)))
+    qtbot.mouseClick(window.sign_in.sign_out_button, Qt.MouseButton.LeftButton)
+    qloop.run_until_complete(until(lambda: window.sign_in.busy))
+    _settle(qloop)
+    assert _shown(window) == {"progress"}
+    _assert_narrow(window, "signing out")
+    qloop.run_until_complete(until(lambda: not window.sign_in.busy))
+    assert seen and seen[0] == {"progress"}  # the moment the identity went, still mid sign-out
+
+    # Signed out: the two ways in and the help.
+    _settle(qloop)
+    assert _shown(window) == {"browser", "code", "help"}
+    _assert_narrow(window, "signed out")
+
+    # Signing in (the sandbox's token endpoint made slow): progress and Cancel only.
+    sandbox.add_fault("latency", "/oauth2/v2.0/token", latency_ms=1500, count=1)
+    qtbot.mouseClick(window.sign_in.browser_button, Qt.MouseButton.LeftButton)
+    qloop.run_until_complete(until(lambda: window.sign_in.busy))
+    _settle(qloop)
+    assert _shown(window) == {"progress", "cancel", "help"}
+    _assert_narrow(window, "signing in")
+    qloop.run_until_complete(until(lambda: workspace.identity is not None, timeout=15))
+    _settle(qloop)
+    assert _shown(window) == {"account", "signOut"}
+    _assert_narrow(window, "signed in again")

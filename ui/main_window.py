@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 # Only what the frame needs is imported here: PySide6 initialises each class on first use, and the
 # menus' and panels' classes would cost the first paint ~20 ms (measured with -X importtime).
@@ -35,7 +35,10 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("BC Payment Viewer")
         self.resize(1280, 800)
-        self.facts_label = QLabel()
+        from ui.elided import ElidedLabel  # small, and the status bar is part of the first paint
+
+        # Elided (whole in the tooltip) rather than widening the window: the status bar gives way, not the window.
+        self.facts_label = ElidedLabel()
         self.facts_label.setObjectName("requestFacts")
         self.facts_label.setAccessibleName("Last request")
         self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -1,4 +1,9 @@
-"""The sign-in bar: profile picker, who is signed in, browser / device-code sign-in with Cancel."""
+"""The sign-in bar: profile picker, who is signed in, browser / device-code sign-in with Cancel.
+
+It never widens the window: the account line elides (whole in its tooltip), and each state shows only the controls
+that apply — signed out: the two ways to sign in and the registration help; signing in: progress and Cancel; signing
+out: progress only; signed in: Account and Sign out.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from ui.elided import ElidedLabel
 from viewer.errors import ViewerError
 from viewer.profiles import Profile
 from viewer.workspace import Identity, Workspace
@@ -55,19 +61,21 @@ class SignInWidget(QFrame):
         self.setAccessibleName("Sign-in")
         self.workspace: Workspace | None = None
         self._task: asyncio.Task[Any] | None = None
+        self._activity = ""  # "sign-in" or "sign-out" while a task runs: which controls apply
         self._code: DeviceCode | None = None
 
         self.profile_combo = QComboBox()
         self.profile_combo.setObjectName("profileCombo")
         self.profile_combo.setAccessibleName("Profile")
-        self.profile_combo.setMinimumContentsLength(14)
+        self.profile_combo.setMinimumContentsLength(8)
+        self.profile_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.profile_combo.activated.connect(self._on_profile_activated)
         self.edit_profiles = QToolButton()
         self.edit_profiles.setText("Profiles…")
         self.edit_profiles.setAccessibleName("Edit profiles")
         self.edit_profiles.clicked.connect(self.editProfilesRequested)
 
-        self.account_label = QLabel("Not signed in")
+        self.account_label = ElidedLabel("Not signed in")
         self.account_label.setObjectName("accountLabel")
         self.account_label.setAccessibleName("Signed-in account")
         self.account_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -156,7 +164,9 @@ class SignInWidget(QFrame):
         self.retry_button.clicked.connect(self._retry)
         self.retry_button.hide()
         self.help_button = QToolButton()
-        self.help_button.setText("App registration help")
+        self.help_button.setObjectName("registrationHelpButton")
+        self.help_button.setText("Help")
+        self.help_button.setToolTip("App registration help: what a tenant needs for this app to sign in")
         self.help_button.setAccessibleName("App registration help")
         self.help_label = QLabel(REGISTRATION_HELP)
         self.help_label.setObjectName("registrationHelp")
@@ -171,7 +181,7 @@ class SignInWidget(QFrame):
         profile_label.setBuddy(self.profile_combo)
         for widget in (profile_label, self.profile_combo, self.edit_profiles):
             row.addWidget(widget)
-        row.addSpacing(12)
+        row.addSpacing(6)
         row.addWidget(self.account_label, 1)
         for w in (self.progress, self.cancel_button, self.browser_button, self.code_button,
                   self.account_button, self.sign_out_button, self.help_button):
@@ -244,17 +254,18 @@ class SignInWidget(QFrame):
 
     @asyncSlot()
     async def sign_out(self) -> None:
-        await self._run(self._workspace().sign_out())
+        await self._run(self._workspace().sign_out(), activity="sign-out")
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def _run(self, coro: Any) -> None:
+    async def _run(self, coro: Any, *, activity: str = "sign-in") -> None:
         """disable triggers → await → report a typed error → re-enable (DESIGN §3)."""
         self.cancel()
         _show_text(self.error_label, "")
         self._task = asyncio.ensure_future(coro)
+        self._activity = activity
         self._set_busy(True)
         try:
             await self._task
@@ -264,6 +275,7 @@ class SignInWidget(QFrame):
             _show_text(self.error_label, str(exc))
         finally:
             self._task = None
+            self._activity = ""
             self._hide_code()
             self._set_busy(False)
 
@@ -276,14 +288,25 @@ class SignInWidget(QFrame):
     def _set_busy(self, busy: bool) -> None:
         signed_in = self.workspace is not None and self.workspace.identity is not None
         interactive = bool(self.workspace and self.workspace.connection and self.workspace.connection.user)
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        self.browser_button.setVisible(not signed_in and interactive)
-        self.code_button.setVisible(not signed_in and interactive)
+        signing_out = busy and self._activity == "sign-out"
+        self.progress.setAccessibleName("Signing out" if signing_out else "Signing in")
+        # While signing in, Cancel is the one thing to do; signing out is local and quick: nothing to cancel, and no
+        # way in or out applies until it is done. Signed out, "Sign in with browser" is the way in: the Account menu
+        # (switch, another account) is for the signed in, and the cache holds no account after a sign-out anyway.
+        shown: list[tuple[QWidget, bool]] = [
+            (self.progress, busy),
+            (self.cancel_button, busy and not signing_out),
+            (self.browser_button, not signed_in and interactive and not busy),
+            (self.code_button, not signed_in and interactive and not busy),
+            (self.help_button, not signed_in and not signing_out),
+            (self.sign_out_button, signed_in and interactive and not signing_out),
+            (self.account_button, signed_in and interactive and not signing_out),
+        ]
+        # Hide before showing: a moment with both sets visible would make the window wider, and it never shrinks back.
+        for widget, visible in sorted(shown, key=lambda item: item[1]):
+            widget.setVisible(visible)
         self.browser_button.setEnabled(not busy)
         self.code_button.setEnabled(not busy)
-        self.sign_out_button.setVisible(signed_in and interactive)
-        self.account_button.setVisible(interactive)
         self.profile_combo.setEnabled(not busy)
 
     def _show_identity(self, identity: Identity | None) -> None:
@@ -292,7 +315,7 @@ class SignInWidget(QFrame):
             self.account_label.setToolTip("")
         else:
             tenant = f" · tenant {identity.tenant}" if identity.tenant else ""
-            self.account_label.setText(f"<b>{_esc(identity.title)}</b> &lt;{_esc(identity.detail)}&gt;{_esc(tenant)}")
+            self.account_label.setText(f"{identity.title} <{identity.detail}>{tenant}")
             self.account_label.setToolTip(f"{identity.detail}{tenant}")
             _show_text(self.error_label, "")
             self.retry_button.hide()
