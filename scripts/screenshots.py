@@ -3,8 +3,8 @@
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py OUT_DIR
 
 Drives the real window (sandbox, MSAL sign-in, navigation) and saves PNGs of: the main window with a
-payment open, a failed refresh (stale banner), the Open… dialog validating, the profile editor and the
-device-code panel.
+payment open, a failed refresh (stale banner), the Open… dialog validating, the profile editor, the
+device-code panel, the first start's welcome and a narrow (640 px) window.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def main(out: Path) -> int:
     from viewer.models.payment import LoadState
     from viewer.profiles import SandboxProfile
     from viewer.sandbox import Sandbox
+    from viewer.settings import Settings
 
     out.mkdir(parents=True, exist_ok=True)
     box = Sandbox(seed=1)
@@ -53,8 +54,22 @@ def main(out: Path) -> int:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
 
+    async def welcome(scheme: str) -> None:
+        # A first start from the desktop launcher: no arguments, no profile (its own, empty settings).
+        window = MainWindow()
+        window.resize(1280, 800)
+        window.show()
+        settings = Settings(Path(tempfile.mkdtemp(prefix="bcpv-welcome-")) / "settings.ini")
+        controller = AppController(window, build_parser().parse_args([]), settings=settings)
+        await controller.start()
+        await settle(window.payment.hint.isVisible)
+        grab(window, f"welcome-{scheme}.png")
+        await controller.shutdown()
+        window.close()
+
     async def run(scheme: str) -> None:
         apply_color_scheme(app, scheme)
+        await welcome(scheme)
         window = MainWindow()
         window.resize(1280, 800)
         window.show()
@@ -86,6 +101,11 @@ def main(out: Path) -> int:
         window.refresh_action.trigger()
         await settle(lambda: bool(controller.tracker.summary))
         grab(window, f"changes-{scheme}.png")
+        size = window.size()
+        window.resize(640, 800)  # half a laptop screen, next to the Business Central web client
+        await settle(lambda: False, timeout=0.3)
+        grab(window, f"narrow-{scheme}.png")
+        window.resize(size)
 
         box.add_fault("status", "customerPayments", status=503, count=20)
         window.refresh_action.trigger()

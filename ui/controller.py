@@ -104,7 +104,7 @@ class AppController:
         self.workspace.failed.connect(self._show_error)
         profile = self._initial_profile()
         if profile is None:
-            self.window.statusBar().showMessage("Create a profile to sign in (Profiles…).")
+            self.window.statusBar().showMessage("Add a profile to sign in, or try the built-in sandbox.")
             self.window.payment.set_welcome(True)
             return
         await self.activate(profile, silent=True)
