@@ -103,8 +103,8 @@ def test_history_survives_a_sandbox_restart(start_app: Start, qloop: qasync.QEve
     first.start()
     try:
         window, controller = start_app(payment_url(first), box=first)
-        qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
-        assert controller.tracker.summary.startswith("First time")
+        qloop.run_until_complete(until(lambda: bool(controller.changes.summary)))
+        assert controller.changes.summary.startswith("First time")
         qloop.run_until_complete(until(lambda: controller.store.persistent))
         qloop.run_until_complete(controller.shutdown())
         window.hide()
@@ -118,9 +118,9 @@ def test_history_survives_a_sandbox_restart(start_app: Start, qloop: qasync.QEve
         demo = second.store().demo
         second.store().patch_payment(demo.payment_id, {"description": "Edited between the two runs"})
         _window, controller = start_app(payment_url(second), box=second)
-        qloop.run_until_complete(until(lambda: bool(controller.tracker.summary)))
-        assert "since your last visit" in controller.tracker.summary, controller.tracker.summary
-        history = qloop.run_until_complete(controller.tracker.history())
+        qloop.run_until_complete(until(lambda: bool(controller.changes.summary)))
+        assert "since your last visit" in controller.changes.summary, controller.changes.summary
+        history = qloop.run_until_complete(controller.service.history(controller.payment.record))
         assert len(history) == 2 and history[0].values["description"] == "Edited between the two runs"
     finally:
         second.stop()
