@@ -108,21 +108,22 @@ class AppController:
             self.window.payment.set_welcome(True)
             return
         await self.activate(profile, silent=True)
-        if self.sandbox is not None and self.workspace.identity is None:
-            # The sandbox demo signs in through the real MSAL auth-code flow; its consent page is
-            # clicked by a scripted browser, as a person would.
+        if self.sandbox is not None:
+            await self._enter_the_sandbox()
+
+    async def _enter_the_sandbox(self) -> None:
+        """The sandbox signs in through the real MSAL auth-code flow; its consent page is clicked by a scripted
+        browser, as a person would. In the demo, payments change by themselves: Watch the open one."""
+        assert self.workspace is not None
+        if self.workspace.identity is None:
             try:
                 await self.workspace.sign_in_browser()
             except ViewerError as exc:
                 self._show_error(exc)
         if self.sandbox is not None and self.sandbox.demo:
-            # The demo: payments change by themselves, so watch the open one and let the marks appear.
-            self._watch_the_demo()
-
-    def _watch_the_demo(self) -> None:
-        panel = self.window.payment
-        panel.watch_interval.setCurrentIndex(panel.watch_interval.findData(10))
-        panel.watch_button.setChecked(True)
+            panel = self.window.payment
+            panel.watch_interval.setCurrentIndex(panel.watch_interval.findData(10))
+            panel.watch_button.setChecked(True)
 
     async def _start_sandbox(self) -> tuple[SandboxEndpoints, Callable[[str], object]]:
         """The built-in Sandbox profile chosen without ``--sandbox`` (the welcome, the profile list): start one now.
@@ -151,13 +152,7 @@ class AppController:
         if self.workspace.connection is None:
             self.window.payment.set_welcome(True)  # it failed (said in the status bar): the welcome stays
             return
-        if self.workspace.identity is None:
-            try:
-                await self.workspace.sign_in_browser()
-            except ViewerError as exc:
-                self._show_error(exc)
-        if self.sandbox is not None and self.sandbox.demo:
-            self._watch_the_demo()
+        await self._enter_the_sandbox()
 
     def _initial_profile(self) -> Profile | None:
         assert self.workspace is not None
