@@ -97,9 +97,9 @@ def main(out: Path) -> int:
         record = controller.payment.record
         assert record is not None
         box.store().patch_payment(str(record.values["id"]), {"amount": 6120.5, "externalDocumentNumber": "SEPA-2"})
-        controller.tracker.summary = ""
+        controller.changes.summary = ""
         window.refresh_action.trigger()
-        await settle(lambda: bool(controller.tracker.summary))
+        await settle(lambda: bool(controller.changes.summary))
         grab(window, f"changes-{scheme}.png")
         size = window.size()
         window.resize(640, 800)  # half a laptop screen, next to the Business Central web client
