@@ -13,9 +13,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QListWidget, QPlainTextEdit, QPushButton, QTableWidget
 from pytestqt.qtbot import QtBot
 
-from tests.conftest import until
-from tests.test_ui_app import Start, payment_url
-from tests.test_ui_app import start_app as start_app  # the fixture, shared with the main window's tests
+from tests.conftest import Start, payment_url, until
 from ui.app import build_parser
 from ui.controller import AppController
 from ui.history import HistoryView
