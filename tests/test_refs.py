@@ -379,10 +379,11 @@ VERSION_FORMS: list[tuple[str, str]] = [
     (f"https://nav.contoso.com:7048/BC/api/v1.0/{NESTED}?tenant=default", "v1.0"),
     (f"https://nav.contoso.com:7048/bc/api/beta/{DIRECT}", "beta"),
     (f"https://nav.contoso.com:7048/BC/API/V2.0/{DIRECT}", "v2.0"),
-    # custom APIs: api/{publisher}/{group}/{version}; a custom v1.0 is not the standard v1.0 field set
-    (f"{API_HOST}/v2.0/{TENANT}/production/api/contoso/payments/v1.0/{DIRECT}", "contoso/payments/v1.0"),
-    (f"https://nav.contoso.com:7048/BC/api/microsoft/automation/v2.0/{DIRECT}", "microsoft/automation/v2.0"),
-    (f"{API_HOST}/v2.0/sandbox/api/contoso/app1/beta/{DIRECT}", "contoso/app1/beta"),
+    # custom APIs: api/{publisher}/{group}/{version}, the version being the last of the three
+    (f"{API_HOST}/v2.0/{TENANT}/production/api/contoso/payments/v1.0/{DIRECT}", "v1.0"),
+    (f"https://nav.contoso.com:7048/BC/api/microsoft/automation/v2.0/{DIRECT}", "v2.0"),
+    (f"{API_HOST}/v2.0/sandbox/api/contoso/app1/BETA/{DIRECT}", "beta"),
+    (f"{API_HOST}/v2.0/sandbox/api/contoso/app1/v3/{DIRECT}", "v3"),
     # an environment (or instance) that happens to be called "api" is not the API segment
     (f"{API_HOST}/v2.0/{TENANT}/api/api/beta/{DIRECT}", "beta"),
     # no API segment at all: today's default

@@ -151,9 +151,9 @@ def api_version_of(url: str) -> str:
     Every cloud URL starts with the service's own ``/v2.0/{tenant}`` (or the old ``/v1.0``): that
     ``v2.0`` is the multi-environment URL scheme, unrelated to the API version (SPEC §3.1). The version
     is the segment after ``/api/``: ``beta``, ``v1.0`` or ``v2.0``; for a custom API
-    ``/api/{publisher}/{group}/{version}`` it is the whole route (``contoso/app1/v1.0``), so a custom
-    ``v1.0`` is never mistaken for the standard v1.0 field set (``viewer/schema.py`` lays any other
-    version out with the v2.0 shape). A URL with no API segment gets ``v2.0``, today's default.
+    ``/api/{publisher}/{group}/{version}`` it is that last segment (``beta``, ``v1.0``…, as written when it
+    is not one of the three; ``viewer/schema.py`` lays any other version out with the v2.0 shape). A URL
+    with no API segment gets ``v2.0``, today's default.
     """
     path = url.split("?", 1)[0].split("#", 1)[0]
     if "://" in path:
@@ -171,7 +171,7 @@ def api_version_of(url: str) -> str:
             and _PUBLISHER_RE.fullmatch(rest[1])
             and _VERSION_SEGMENT_RE.fullmatch(rest[2])
         ):
-            return "/".join(rest)
+            return _API_VERSIONS.get(rest[2].lower(), rest[2])
     return "v2.0"
 
 
