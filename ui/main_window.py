@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow, QWidget
+
+from ui.a11y import StatusLabel
 
 # Only what the frame needs is imported here: PySide6 initialises each class on first use, and the
 # menus' and panels' classes would cost the first paint ~20 ms (measured with -X importtime).
@@ -35,9 +37,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("BC Payment Viewer")
         self.resize(1280, 800)
-        self.facts_label = QLabel()
+        self.facts_label = StatusLabel("Last request")
         self.facts_label.setObjectName("requestFacts")
-        self.facts_label.setAccessibleName("Last request")
         self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.facts_label)
         self.statusBar().showMessage("Starting…")
@@ -118,7 +119,8 @@ class MainWindow(QMainWindow):
         payment_menu.addAction(forget)
 
         view_menu = self.menuBar().addMenu("&View")
-        # Alt+P/E/C/J already reach profile, environment, company and journal (label mnemonics).
+        # Alt+O/E/C/J/I reach profile, environment, company, journal and search-in (label mnemonics); Alt+D, W, H
+        # the payment's tabs. tests/test_a11y.py checks that no two mnemonics of the window clash.
         for text, shortcut, target in (
             ("Go to &search", "Ctrl+F", self.navigator.search_edit),
             ("Go to the payments &list", "Ctrl+1", self.navigator.view),

@@ -295,7 +295,7 @@ class PaymentForm(QWidget):
         self._dim_timer.timeout.connect(lambda: self._dim(True))
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
-        self.tabs.addTab(scroll, "&Fields")
+        self.tabs.addTab(scroll, "Fiel&ds")  # Alt+F is the File menu
 
         # Raw JSON tab: the body as received, annotations included.
         json_page = QWidget()
@@ -325,7 +325,7 @@ class PaymentForm(QWidget):
         json_layout = QVBoxLayout(json_page)
         json_layout.addLayout(find_row)
         json_layout.addWidget(self.json_view, 1)
-        self.tabs.addTab(json_page, "Raw &JSON")
+        self.tabs.addTab(json_page, "Ra&w JSON")  # Alt+J is the Journal
 
         # Record-level actions: listed in the window's Payment menu too, with their shortcuts.
         self.raw_action = QAction("&Raw values", self)
