@@ -26,6 +26,7 @@ class FieldView:
     blank: bool
     utc: str | None
     accessible: str
+    description: str = ""  # the value described for a tooltip or screen reader (options in words); raw if empty
 
 
 def field_views(
@@ -46,6 +47,7 @@ def field_views(
             blank=item.blank,
             utc=item.utc,
             accessible=item.accessible,
+            description=item.description,
         )
         for item in schema.describe(entity, api_version, values, locale)
     ]
