@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAccessible, QAccessibleInterface, QColor, QKeySequence
+from PySide6.QtGui import QAccessible, QAccessibleInterface, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QLabel, QMenuBar, QTabBar, QWidget
 
 from ui.a11y import Sent, events
+from ui.theme import contrast as contrast  # the WCAG ratio, for contrast tests
 
 Role = QAccessible.Role
 Text = QAccessible.Text
@@ -179,17 +180,3 @@ class EventLog:
 
     def announcements(self) -> list[str]:
         return self.texts("announcement")
-
-
-def luminance(color: QColor) -> float:
-    """WCAG 2 relative luminance."""
-    def channel(value: float) -> float:
-        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
-
-
-def contrast(a: QColor, b: QColor) -> float:
-    """WCAG 2 contrast ratio, 1 to 21."""
-    high, low = sorted((luminance(a), luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)

@@ -86,6 +86,11 @@ def test_forced_scheme_follows_the_high_contrast_setting(qapp: QApplication, mon
         monkeypatch.setattr(theme, "high_contrast_preferred", lambda: False)
         theme.apply(qapp, "light")
         assert qapp.palette().color(Role.Highlight) == theme.palette("light").color(Role.Highlight)
+        # No scheme asked and no desktop palette (Qt's own Fusion colours, as on Xvfb): ours replace them.
+        qapp.setPalette(qapp.style().standardPalette())
+        theme.apply(qapp, "")
+        assert qapp.palette().color(Role.Highlight) != qapp.style().standardPalette().color(Role.Highlight)
+        assert a11y.contrast(qapp.palette().color(Role.HighlightedText), qapp.palette().color(Role.Highlight)) >= 4.5
     finally:
         qapp.setPalette(before)
 

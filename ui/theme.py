@@ -78,12 +78,17 @@ def high_contrast_preferred() -> bool:
 
 def apply(app: QApplication, scheme: str) -> None:
     """``scheme``: "dark", "light" or "" (follow the desktop, its high-contrast setting included)."""
-    wanted = scheme.lower()
-    if wanted not in ("dark", "light"):
-        return
     hints = QGuiApplication.styleHints()
-    hints.setColorScheme(Qt.ColorScheme.Dark if wanted == "dark" else Qt.ColorScheme.Light)
-    app.setStyle("Fusion")
+    wanted = scheme.lower()
+    if wanted in ("dark", "light"):
+        hints.setColorScheme(Qt.ColorScheme.Dark if wanted == "dark" else Qt.ColorScheme.Light)
+        app.setStyle("Fusion")
+    elif app.style().name().lower() == "fusion" and app.palette() == app.style().standardPalette():
+        # No desktop theme gives a palette (a bare X server, Xvfb): Qt's built-in Fusion colours fall short of AA
+        # (white on its selection blue is 3.69:1), so ours, in the scheme the system reports.
+        wanted = "dark" if hints.colorScheme() == Qt.ColorScheme.Dark else "light"
+    else:
+        return
 
     def follow(*_args: object) -> None:
         app.setPalette(palette(wanted, high_contrast=high_contrast_preferred()))
@@ -91,3 +96,18 @@ def apply(app: QApplication, scheme: str) -> None:
     follow()
     if (accessibility := getattr(hints, "accessibility", None)) is not None:
         accessibility().contrastPreferenceChanged.connect(follow)
+
+
+def luminance(color: QColor) -> float:
+    """WCAG 2 relative luminance."""
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG 2 contrast ratio, 1 to 21."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
