@@ -28,6 +28,12 @@ class FieldView:
     accessible: str
     description: str = ""  # the value described for a tooltip or screen reader (options in words); raw if empty
 
+    @property
+    def value_description(self) -> str:
+        """The tooltip and screen-reader description of the value: raw as received (with UTC for date-times),
+        options in words (schema.DisplayField.description)."""
+        return self.description or (f"{self.raw}\nUTC: {self.utc}" if self.utc else self.raw)
+
 
 def field_views(
     values: dict[str, Any], api_version: str, locale: QLocale, *, etag: str | None = None,
