@@ -15,8 +15,7 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QPushButton, Q
 from pytestqt.qtbot import QtBot
 
 from tests import a11y
-from tests.conftest import until
-from tests.test_ui_app import Start, payment_url, start_app  # noqa: F401 - a fixture
+from tests.conftest import Start, payment_url, until
 from ui import theme
 from ui.controller import AppController
 from ui.main_window import MainWindow
@@ -111,7 +110,7 @@ def test_forced_scheme_follows_the_high_contrast_setting(qapp: QApplication, mon
 # ---- keyboard ----------------------------------------------------------------------------------------------
 
 
-def test_tab_leaves_the_payments_table_and_arrows_move_inside(start_app: Start) -> None:  # noqa: F811
+def test_tab_leaves_the_payments_table_and_arrows_move_inside(start_app: Start) -> None:
     window, _ = start_app()
     view = window.navigator.view
     view.setFocus()
@@ -131,7 +130,7 @@ def test_tab_leaves_the_payments_table_and_arrows_move_inside(start_app: Start) 
         assert window.focusWidget() is not view
 
 
-def test_mnemonics_are_unique_per_window(start_app: Start, qtbot: QtBot) -> None:  # noqa: F811
+def test_mnemonics_are_unique_per_window(start_app: Start, qtbot: QtBot) -> None:
     window, controller = start_app()
     assert a11y.clashes(window) == {}
     controller.window.navigator.select_first_payment()
@@ -149,7 +148,7 @@ def test_mnemonics_are_unique_per_window(start_app: Start, qtbot: QtBot) -> None
 # ---- names, relations, status texts -------------------------------------------------------------------------
 
 
-def test_every_combo_box_and_input_says_what_it_is_for(start_app: Start) -> None:  # noqa: F811
+def test_every_combo_box_and_input_says_what_it_is_for(start_app: Start) -> None:
     window, _ = start_app()
     nav = window.navigator
     assert a11y.labelled_by(nav.search_field) == ["Search in:"]
@@ -183,7 +182,7 @@ def test_open_dialog_reads_and_announces_its_validation(qtbot: QtBot, log: a11y.
     assert a11y.unnamed_interactive(dialog) == []
 
 
-def test_status_texts_are_readable_with_change_events(start_app: Start, log: a11y.EventLog) -> None:  # noqa: F811
+def test_status_texts_are_readable_with_change_events(start_app: Start, log: a11y.EventLog) -> None:
     window, _ = start_app()
     account = window.sign_in.account_label
     assert "Alex Wilber" in a11y.name(account) and "<b>" not in a11y.name(account)
@@ -235,7 +234,7 @@ def _expected_path(window: MainWindow) -> list[QWidget]:
     return [*path, panel.copy_facts]
 
 
-def test_tab_walks_the_window_in_visual_order(start_app: Start, qloop: qasync.QEventLoop,  # noqa: F811
+def test_tab_walks_the_window_in_visual_order(start_app: Start, qloop: qasync.QEventLoop,
                                               sandbox: Sandbox) -> None:
     window, _ = _open_demo(start_app, qloop, sandbox)
     walk = a11y.tab_walk(window, window.navigator.view)
@@ -260,7 +259,7 @@ def test_tab_walks_the_window_in_visual_order(start_app: Start, qloop: qasync.QE
     assert back[: len(expected)] == expected[::-1]
 
 
-def test_names_match_labels_and_are_unique(start_app: Start, qloop: qasync.QEventLoop,  # noqa: F811
+def test_names_match_labels_and_are_unique(start_app: Start, qloop: qasync.QEventLoop,
                                            sandbox: Sandbox) -> None:
     window, _ = _open_demo(start_app, qloop, sandbox)
     assert a11y.unnamed_interactive(window) == []
@@ -277,7 +276,7 @@ def test_names_match_labels_and_are_unique(start_app: Start, qloop: qasync.QEven
     assert a11y.labelled_by(customer.edits["number"]) == ["No.:"]
 
 
-def test_descriptions_are_words_and_send_change_events(start_app: Start, qloop: qasync.QEventLoop,  # noqa: F811
+def test_descriptions_are_words_and_send_change_events(start_app: Start, qloop: qasync.QEventLoop,
                                                        sandbox: Sandbox, log: a11y.EventLog) -> None:
     window, _ = _open_demo(start_app, qloop, sandbox)
     form = window.payment.form
@@ -299,7 +298,7 @@ def test_descriptions_are_words_and_send_change_events(start_app: Start, qloop: 
     assert a11y.name(summary) == summary.text() and summary.text() in log.announcements()
 
 
-def test_copy_from_the_keyboard_is_confirmed_and_announced(start_app: Start, qloop: qasync.QEventLoop,  # noqa: F811
+def test_copy_from_the_keyboard_is_confirmed_and_announced(start_app: Start, qloop: qasync.QEventLoop,
                                                            sandbox: Sandbox, log: a11y.EventLog) -> None:
     window, _ = _open_demo(start_app, qloop, sandbox)
     amount = window.payment.form.field_edit("amount")
@@ -316,7 +315,7 @@ def test_copy_from_the_keyboard_is_confirmed_and_announced(start_app: Start, qlo
     assert a11y.name(facts) == facts.text() and facts.text().startswith("Fetched ")
 
 
-def test_gone_is_announced_and_every_state_has_named_controls(start_app: Start, qloop: qasync.QEventLoop,  # noqa: F811
+def test_gone_is_announced_and_every_state_has_named_controls(start_app: Start, qloop: qasync.QEventLoop,
                                                               sandbox: Sandbox, log: a11y.EventLog) -> None:
     window, controller = start_app()
     assert a11y.unnamed_interactive(window) == [] and a11y.duplicate_names(window) == []  # nothing open
@@ -346,7 +345,7 @@ def test_gone_is_announced_and_every_state_has_named_controls(start_app: Start, 
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_read_only_values_show_their_focus(start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox,  # noqa: F811
+def test_read_only_values_show_their_focus(start_app: Start, qloop: qasync.QEventLoop, sandbox: Sandbox,
                                            qapp: QApplication, scheme: str) -> None:
     before = qapp.palette()
     qapp.setPalette(theme.palette(scheme))
