@@ -331,7 +331,7 @@ class PaymentForm(QWidget):
         self._json_of: Record | None = None
         self.json_view = QPlainTextEdit()
         self.json_view.setObjectName("rawJson")
-        self.json_view.setAccessibleName("Raw JSON")
+        self.json_view.setAccessibleName("JSON as received")  # the tab is "Raw JSON": two names, two things
         self.json_view.setReadOnly(True)
         self.json_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.highlighter = JsonHighlighter(self.json_view.document(), self.palette())
