@@ -2,7 +2,7 @@
 
 Everything here reads ``QAccessible.queryAccessibleInterface`` — the data Qt hands to AT-SPI, UI Automation and
 NSAccessibility — rather than widget properties, so a test fails when a screen reader would be let down.
-``EventLog`` records the events the app sends (through ``ui.a11y.send``; PySide6 has no
+``EventLog`` records the changes the app makes on purpose (``ui.a11y.events``; PySide6 has no
 ``QAccessible.installUpdateHandler``). ``scripts/a11y-tree.sh`` shows the same through the real AT-SPI bus.
 """
 
@@ -165,7 +165,7 @@ def spoken(widgets: list[QWidget]) -> list[str]:
 
 @dataclass
 class EventLog:
-    """The accessibility events the app sends while it is connected (``ui.a11y.send``)."""
+    """The accessibility changes the app makes while it is connected (names, descriptions, announcements)."""
 
     sent: list[Sent] = field(default_factory=list)
 

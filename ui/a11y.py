@@ -1,8 +1,9 @@
 """What a screen reader gets besides names: status texts it can read, change events, announcements, tab chains.
 
 Qt sends accessibility events straight to the platform bridge (AT-SPI, UI Automation, NSAccessibility), and
-PySide6 does not wrap ``QAccessible::installUpdateHandler``, so nothing in Python can watch them. Every event
-the app sends on purpose goes through ``send`` here, which also reports it on ``events.sent``: the tests
+PySide6 does not wrap ``QAccessible::installUpdateHandler``, so nothing in Python can watch them. Every change the
+app makes on purpose — a name (``StatusLabel``), a description (``set_description``; Qt sends those two events
+itself) or an announcement (``announce``) — goes through here and is also reported on ``events.sent``: the tests
 (tests/a11y.py) record that, and ``scripts/a11y-tree.sh`` checks the real bridge end to end.
 """
 
@@ -15,7 +16,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import (
     QAccessible,
     QAccessibleAnnouncementEvent,
-    QAccessibleEvent,
     QPainter,
     QPalette,
     QPen,
@@ -41,8 +41,7 @@ class _Events(QObject):
 events = _Events()
 
 
-def send(kind: str, target: QObject, text: str, event: QAccessibleEvent) -> None:
-    QAccessible.updateAccessibility(event)
+def _observed(kind: str, target: QObject, text: str) -> None:
     events.sent.emit(Sent(kind, target, text))
 
 
@@ -55,14 +54,15 @@ def announce(target: QObject, text: str, *, assertive: bool = False) -> None:
     event = QAccessibleAnnouncementEvent(target, text)
     if assertive:
         event.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive)
-    send("announcement", target, text, event)
+    QAccessible.updateAccessibility(event)
+    _observed("announcement", target, text)
 
 
 def set_description(widget: QWidget, text: str) -> None:
     """The accessible description, with the change event a screen reader needs to re-read it."""
     if widget.accessibleDescription() != text:
-        widget.setAccessibleDescription(text)
-        send("description", widget, text, QAccessibleEvent(widget, QAccessible.Event.DescriptionChanged))
+        widget.setAccessibleDescription(text)  # sends DescriptionChanged
+        _observed("description", widget, text)
 
 
 def plain(text: str) -> str:
@@ -82,11 +82,12 @@ class StatusLabel(QLabel):
     def setText(self, text: str) -> None:
         if text == self.text():
             return
-        super().setText(text)
         spoken = plain(text)
-        # setAccessibleName would pin the name; naming it after the text keeps name == visible text.
+        # Named after its text, so name == visible text. setAccessibleName sends the NameChanged event; set first,
+        # so QLabel.setText (which sends one only for an unnamed label) does not send a second.
         self.setAccessibleName(spoken)
-        send("name", self, spoken, QAccessibleEvent(self, QAccessible.Event.NameChanged))
+        super().setText(text)
+        _observed("name", self, spoken)
         if self.announces:
             announce(self, spoken)
 
