@@ -334,3 +334,21 @@ def test_years_are_always_four_digits_and_c_locale_is_iso() -> None:
     stamp = format_value(spec_for("customerPayment", "v2.0", "lastModifiedDateTime"), "2026-11-25T10:15:00Z", c,
                          tz=QTimeZone.utc())
     assert stamp.display == "2026-11-25 10:15"
+
+
+# ---- options in words ---------------------------------------------------------------------------------------------
+
+def test_options_are_shown_and_described_in_words_never_as_odata_codes() -> None:
+    blocked = spec_for("customer", "v2.0", "blocked")
+    not_blocked = format_value(blocked, "_x0020_", DE)
+    assert (not_blocked.display, not_blocked.blank, not_blocked.description) == ("Not blocked", False, "Not blocked")
+    assert not_blocked.raw_text == "_x0020_"  # raw values still show the wire value
+    assert not_blocked.accessible == "Blocked: Not blocked"
+    invoice = format_value(blocked, "Invoice", DE)
+    assert (invoice.display, invoice.description) == ("Invoice", "Invoice")
+    status = spec_for("salesInvoice", "v2.0", "status")
+    assert format_value(status, "Paid_x0020_in_x0020_Full", DE).description == "Paid in Full"
+    blank_status = format_value(status, "_x0020_", DE)
+    assert blank_status.blank and blank_status.description == "blank"
+    amount = format_value(spec_for("customerPayment", "v2.0", "amount"), 1500, DE)
+    assert amount.description == "1500"  # other fields: the raw value

@@ -1,7 +1,9 @@
 """A one-line label that gives way: it shrinks with its window, eliding its text with "…" and showing the whole text
 in its tooltip, instead of making the window wider (the signed-in account, the status bar's request facts).
 
-Plain text only. ``text()`` returns the whole text, as set; what is painted is the elided form.
+Plain text only. ``text()`` returns the whole text, as set; what is painted is the elided form. Given a ``purpose``
+it is also a status line for screen readers (as ``ui.a11y.StatusLabel``): its accessible name is the whole text,
+never the elided one, and each change sends a name-change event.
 """
 
 from __future__ import annotations
@@ -15,16 +17,23 @@ MIN_CHARACTERS = 4
 
 
 class ElidedLabel(QLabel):
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, purpose: str | None = None) -> None:
         super().__init__(parent)
         self._full = ""
         self._tooltip = ""
+        self._status = purpose is not None
+        if purpose is not None:
+            self.setAccessibleDescription(purpose)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(False)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
     def setText(self, text: str) -> None:
+        if self._status and text != self._full:
+            from ui import a11y
+
+            a11y.rename(self, text)  # before QLabel.setText, which would announce only an unnamed label
         self._full = text
         self._elide()
         self.updateGeometry()

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.a11y import StatusLabel
 from viewer import schema
 from viewer.tasks import TaskSlot
 
@@ -122,18 +122,21 @@ class HistoryView(QWidget):
         self.compare.setWordWrap(True)
         self.compare.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.compare.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.info = QLabel("Select two snapshots to compare them (Ctrl+click); one compares it with the one before.")
+        self.info = StatusLabel("History status")  # its name is its text: a screen reader reads the comparison
+        self.info.setText("Select two snapshots to compare them (Ctrl+click); one compares it with the one before.")
         self.info.setObjectName("historyInfo")
         self.info.setWordWrap(True)
         self.copy_button = QPushButton("Copy diff")
-        self.copy_button.setAccessibleName("Copy the differences as text")
+        self.copy_button.setAccessibleName("Copy diff")  # the visible words; the rest is the description
+        self.copy_button.setAccessibleDescription("Copy the differences as text")
         self.copy_button.clicked.connect(self.copy_diff)
         self.refresh_button = QPushButton("Reload history")
-        self.refresh_button.setAccessibleName("Reload the history")
+        self.refresh_button.setAccessibleName("Reload history")
         self.refresh_button.clicked.connect(self.reload)
         self.forget_button = QPushButton("Forget history")
         self.forget_button.setObjectName("forgetHistory")
-        self.forget_button.setAccessibleName("Forget all stored history")
+        self.forget_button.setAccessibleName("Forget history")
+        self.forget_button.setAccessibleDescription("Forget all stored history")
         self.forget_button.clicked.connect(self.forgetRequested)
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy_button)

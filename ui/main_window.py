@@ -38,9 +38,9 @@ class MainWindow(QMainWindow):
         from ui.elided import ElidedLabel  # small, and the status bar is part of the first paint
 
         # Elided (whole in the tooltip) rather than widening the window: the status bar gives way, not the window.
-        self.facts_label = ElidedLabel()
+        # Its accessible name is its whole text (a status line a screen reader can read).
+        self.facts_label = ElidedLabel(purpose="Last request")
         self.facts_label.setObjectName("requestFacts")
-        self.facts_label.setAccessibleName("Last request")
         self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.facts_label)
         self.statusBar().showMessage("Starting…")
@@ -127,7 +127,8 @@ class MainWindow(QMainWindow):
         payment_menu.addAction(forget)
 
         view_menu = self.menuBar().addMenu("&View")
-        # Alt+P/E/C/J already reach profile, environment, company and journal (label mnemonics).
+        # Alt+O/E/C/J/I reach profile, environment, company, journal and search-in (label mnemonics); Alt+D, W, H
+        # the payment's tabs. tests/test_a11y.py checks that no two mnemonics of the window clash.
         for text, shortcut, target in (
             ("Go to &search", "Ctrl+F", self.navigator.search_edit),
             ("Go to the payments &list", "Ctrl+1", self.navigator.view),

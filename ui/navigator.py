@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from ui.a11y import StatusLabel
 from viewer.models.lists import KeyRole
 from viewer.models.paged import ItemRole
 from viewer.navigation import SEARCH_FIELDS, Navigation
@@ -44,6 +45,9 @@ class NavigatorWidget(QWidget):
         self.environment_combo.setAccessibleName("Environment")
         self.environment_combo.setEditable(True)  # typed in when the environments list does not answer
         self.environment_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        environment_edit = self.environment_combo.lineEdit()
+        assert environment_edit is not None  # editable
+        environment_edit.setAccessibleName("Environment")  # where the typing goes: the focus lands on the edit
         self.company_combo = QComboBox()
         self.company_combo.setObjectName("companyCombo")
         self.company_combo.setAccessibleName("Company")
@@ -76,6 +80,9 @@ class NavigatorWidget(QWidget):
         self.view.setSortingEnabled(True)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
+        # Tab and Shift+Tab leave the table (the arrow keys move inside it): without this Tab walked all the
+        # cells, opening each row's payment, and never reached the payment panel.
+        self.view.setTabKeyNavigation(False)
         self.view.verticalHeader().hide()
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -91,7 +98,7 @@ class NavigatorWidget(QWidget):
         self.cancel_button.setAccessibleName("Cancel loading")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel)
-        self.count_label = QLabel()
+        self.count_label = StatusLabel("Payments loaded")
         self.count_label.setObjectName("paymentCount")
 
         form = QFormLayout()
@@ -101,6 +108,9 @@ class NavigatorWidget(QWidget):
             buddy.setBuddy(combo)
             form.addRow(buddy, combo)
         search_row = QHBoxLayout()
+        search_label = QLabel("Search &in:")
+        search_label.setBuddy(self.search_field)  # the combo's label relation: what it chooses
+        search_row.addWidget(search_label)
         search_row.addWidget(self.search_field)
         search_row.addWidget(self.search_edit, 1)
         status_row = QHBoxLayout()

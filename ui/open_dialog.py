@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from ui.a11y import StatusLabel, announce
 from viewer.errors import ViewerError
 
 
@@ -52,10 +53,9 @@ class OpenDialog(QDialog):
             "customerPaymentJournals(…)/customerPayments(…)\n…or a web-client link, or company/journal/payment GUIDs"
         )
         self.edit.setTabChangesFocus(True)
-        self.message = QLabel()
+        self.message = StatusLabel("Validation")  # readable: its name is the message itself
         self.message.setObjectName("openMessage")
         self.message.setWordWrap(True)
-        self.message.setAccessibleName("Validation")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
@@ -69,7 +69,9 @@ class OpenDialog(QDialog):
             button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.edit.submitted.connect(self._accept)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Paste a payment's API URL, a Business Central link, or GUIDs:"))
+        intro = QLabel("Paste a payment's API URL, a Business Central link, or GUIDs:")
+        intro.setBuddy(self.edit)  # the edit's label relation
+        layout.addWidget(intro)
         layout.addWidget(self.edit)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -95,7 +97,10 @@ class OpenDialog(QDialog):
                 self.message.setText("✓ " + self._validate(text))
                 ok = True
             except (ValueError, ViewerError) as exc:
-                self.message.setText(f"✗ {exc}")
+                error = f"✗ {exc}"
+                if error != self.message.text():
+                    self.message.setText(error)
+                    announce(self.message, error)  # spoken while typing goes on; the focus stays in the edit
         self.open_button.setEnabled(ok)
         return ok
 

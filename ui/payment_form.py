@@ -17,10 +17,12 @@ from PySide6.QtGui import (
     QAction,
     QColor,
     QContextMenuEvent,
+    QFocusEvent,
     QFont,
     QFontDatabase,
     QKeyEvent,
     QKeySequence,
+    QPaintEvent,
     QPalette,
     QSyntaxHighlighter,
     QTextCharFormat,
@@ -43,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui import a11y
 from viewer import schema
 from viewer.models.payment import (
     GroupRole,
@@ -78,11 +81,29 @@ class FieldEdit(QLineEdit):
         self.caption: QLabel | None = None
         self.holder: QWidget | None = None  # the row's field widget in the form layout
         self.caption_text = json_name
+        self.subject = ""  # whose field, in a related record ("customer"): part of the spoken name
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
         self.setFrame(False)
         self.setProperty("changed", False)
         self.setProperty("previousValue", "")
+
+    def spoken_label(self) -> str:
+        """The label as a screen reader says it: "Customer's No." in the customer's section, where "No." shows —
+        never the same as a payment field's ("Customer No."), which a screen reader could not tell apart."""
+        return f"{self.subject.capitalize()}'s {self.caption_text}" if self.subject else self.caption_text
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        a11y.paint_focus_frame(self)  # frameless and read-only: the style would show no focus at all
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.update()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Copy) and not self.hasSelectedText():
@@ -109,7 +130,8 @@ class JsonHighlighter(QSyntaxHighlighter):
         key.setForeground(palette.color(QPalette.ColorRole.Link))
         key.setFontWeight(QFont.Weight.DemiBold)
         string.setForeground(palette.color(QPalette.ColorRole.LinkVisited))
-        number.setForeground(palette.color(QPalette.ColorRole.Highlight))
+        # Not the highlight colour: white text must read on it, so it is too dark to be text on a dark base.
+        number.setForeground(palette.color(QPalette.ColorRole.BrightText))
         literal.setForeground(palette.color(QPalette.ColorRole.PlaceholderText))
         literal.setFontItalic(True)
         # Later rules win: numbers and literals first, then strings over them (digits inside a GUID stay a
@@ -132,16 +154,20 @@ class JsonHighlighter(QSyntaxHighlighter):
 class RecordSection(QGroupBox):
     """A titled group of label | value | copy rows; rows are made once and then only shown, hidden and filled."""
 
-    def __init__(self, title: str, object_name: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, object_name: str, parent: QWidget | None = None, *, subject: str = "") -> None:
         super().__init__(title, parent)
         self.setObjectName(object_name)
+        self.subject = subject  # a related record's rows say whose they are: "Copy customer's No."
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.edits: dict[str, FieldEdit] = {}
 
     def add_row(self, name: str, label_text: str, tooltip: str, on_copy: Callable[[str, str], None]) -> FieldEdit:
         edit = FieldEdit(name)
-        edit.setAccessibleName(label_text)  # until a value arrives ("Amount: 1,500.00")
+        edit.subject = self.subject
+        edit.caption_text = label_text
+        spoken = edit.spoken_label()
+        edit.setAccessibleName(spoken)  # until a value arrives ("Amount: 1,500.00")
         edit.copyRequested.connect(on_copy)
         label = QLabel(label_text + ":")
         label.setBuddy(edit)
@@ -149,7 +175,7 @@ class RecordSection(QGroupBox):
         copy = QToolButton()
         copy.setText("Copy")
         copy.setObjectName(f"copy:{name}")
-        copy.setAccessibleName(f"Copy {label_text}")
+        copy.setAccessibleName(f"Copy {spoken[0].lower()}{spoken[1:]}" if self.subject else f"Copy {label_text}")
         copy.setToolTip(f"Copy {label_text} (Ctrl+C in the field; right-click for the raw value)")
         copy.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab walks the values; each value has Ctrl+C itself
         menu = QMenu(copy)
@@ -256,6 +282,7 @@ class PaymentForm(QWidget):
     """
 
     copied = Signal(object)
+    chainChanged = Signal()  # rows were made: the Tab order must be laid again (focus_chain)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -287,6 +314,7 @@ class PaymentForm(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.fields_page)
         scroll.setObjectName("fieldsScroll")
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes from the tabs to the first value, not to a frame
         self.pages: dict[str, FieldPage] = {}
         self.page: FieldPage | None = None
         self._dim_timer = QTimer(self)
@@ -295,7 +323,7 @@ class PaymentForm(QWidget):
         self._dim_timer.timeout.connect(lambda: self._dim(True))
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
-        self.tabs.addTab(scroll, "&Fields")
+        self.tabs.addTab(scroll, "Fiel&ds")  # Alt+F is the File menu
 
         # Raw JSON tab: the body as received, annotations included.
         json_page = QWidget()
@@ -303,7 +331,7 @@ class PaymentForm(QWidget):
         self._json_of: Record | None = None
         self.json_view = QPlainTextEdit()
         self.json_view.setObjectName("rawJson")
-        self.json_view.setAccessibleName("Raw JSON")
+        self.json_view.setAccessibleName("JSON as received")  # the tab is "Raw JSON": two names, two things
         self.json_view.setReadOnly(True)
         self.json_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.highlighter = JsonHighlighter(self.json_view.document(), self.palette())
@@ -313,10 +341,11 @@ class PaymentForm(QWidget):
         self.json_find.setPlaceholderText("Find in JSON (Enter: next)")
         self.json_find.setClearButtonEnabled(True)
         self.json_find.returnPressed.connect(self.find_in_json)
-        self.json_find_status = QLabel()
+        self.json_find_status = a11y.StatusLabel("Find result", announce=True)
         self.json_find_status.setObjectName("jsonFindStatus")
         copy_json = QPushButton("Copy JSON")
-        copy_json.setAccessibleName("Copy the raw JSON")
+        copy_json.setAccessibleName("Copy JSON")
+        copy_json.setAccessibleDescription("Copy the payment's JSON as received, without annotations")
         copy_json.clicked.connect(lambda: self.copy_record("json"))
         find_row = QHBoxLayout()
         find_row.addWidget(self.json_find, 1)
@@ -325,7 +354,7 @@ class PaymentForm(QWidget):
         json_layout = QVBoxLayout(json_page)
         json_layout.addLayout(find_row)
         json_layout.addWidget(self.json_view, 1)
-        self.tabs.addTab(json_page, "Raw &JSON")
+        self.tabs.addTab(json_page, "Ra&w JSON")  # Alt+J is the Journal
 
         # Record-level actions: listed in the window's Payment menu too, with their shortcuts.
         self.raw_action = QAction("&Raw values", self)
@@ -352,7 +381,8 @@ class PaymentForm(QWidget):
         self.raw_button.setAccessibleName("Show raw values")
         self.copy_button = QToolButton()
         self.copy_button.setText("Copy record")
-        self.copy_button.setAccessibleName("Copy the record")
+        self.copy_button.setAccessibleName("Copy record")  # the visible words: what a voice-control user says
+        self.copy_button.setAccessibleDescription("As JSON, lines, a table, the API URL, curl or PowerShell")
         self.copy_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         copy_menu = QMenu(self.copy_button)
         copy_menu.addActions(self.copy_actions)
@@ -394,6 +424,7 @@ class PaymentForm(QWidget):
             self.pages[api_version] = page
             self.pages_box.addWidget(page)
             self._align_labels()
+            self.chainChanged.emit()
         if self.page is not page:
             if self.page is not None:
                 self.page.hide()
@@ -427,10 +458,11 @@ class PaymentForm(QWidget):
             for edit in page.edits.values():
                 edit.clear()
                 edit.setPlaceholderText("Loading…")
-                edit.setAccessibleName(f"{edit.caption_text}: loading")
+                edit.setAccessibleName(f"{edit.spoken_label()}: loading")
                 self._show_change(edit, False, "", "", None)
             return
         names: set[str] = set()
+        rows_before = len(page.edits)
         for row in range(model.rowCount()):
             index = model.index(row, 1)
             name = str(index.data(JsonNameRole))
@@ -439,6 +471,8 @@ class PaymentForm(QWidget):
                                 str(model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)))
             self._show_value(edit, index)
         page.show_only(names)
+        if len(page.edits) != rows_before:  # a field the schema does not know got its row
+            self.chainChanged.emit()
         self._fill_json()
         for kind in self.related_sections:
             self._related_state(kind)
@@ -465,14 +499,15 @@ class PaymentForm(QWidget):
         display, blank = field.display, field.blank
         edit.setText(field.raw if self.raw_values and not blank else display)
         edit.setPlaceholderText("(blank)" if blank else "")
-        edit.setToolTip(f"{field.raw}\nUTC: {field.utc}" if field.utc else field.raw)
+        edit.setToolTip(field.value_description)
+        a11y.set_description(edit, field.value_description)  # with its change event: re-read after F5
         changed = change is not None
         previous = change.previous if change is not None else ""
         edit.setProperty("changed", changed)
         edit.setProperty("previousValue", previous)
         self._show_change(edit, changed, previous, change.kind.value if change is not None else "",
                           change.since if change is not None else None)
-        name = f"{field.label}: {display or 'blank'}"
+        name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
         edit.setAccessibleName(f"{name}, changed, was {previous}" if changed else name)
         edit.setCursorPosition(0)
 
@@ -554,10 +589,10 @@ class PaymentForm(QWidget):
     # ---- related -----------------------------------------------------------------------------------------
 
     def _build_related(self, kind: str, model: RecordModel) -> None:
-        section = RecordSection(TITLES[kind], f"related:{kind}")
-        status = QLabel()
+        section = RecordSection(TITLES[kind], f"related:{kind}", subject=kind)
+        status = a11y.StatusLabel(f"{TITLES[kind]} status")
         status.setObjectName(f"relatedStatus:{kind}")
-        status.setEnabled(False)  # the palette's quiet text colour
+        status.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet, yet 4.5:1 (ui/theme.py)
         status.setWordWrap(True)
         section.form.addRow(status)
         for name in model.only or ():
@@ -565,7 +600,8 @@ class PaymentForm(QWidget):
             section.add_row(name, spec.label, f"{name} ({spec.type_name})", partial(self._copy_related_field, kind))
         copy = QPushButton(f"Copy {TITLES[kind].lower()}")
         copy.setObjectName(f"relatedCopy:{kind}")
-        copy.setAccessibleName(f"Copy the {TITLES[kind].lower()}")
+        copy.setAccessibleName(f"Copy {TITLES[kind].lower()}")
+        copy.setAccessibleDescription(f"Copy the {TITLES[kind].lower()} as lines (Label: value)")
         copy.clicked.connect(lambda _=False, k=kind: self.copy_related(k))
         copy_row = QHBoxLayout()
         copy_row.addStretch(1)
@@ -576,6 +612,7 @@ class PaymentForm(QWidget):
         self.related_box.addWidget(section)
         self._refresh_related(kind)
         self._align_labels()
+        self.chainChanged.emit()
 
     def _refresh_related(self, kind: str) -> None:
         section = self.related_sections.get(kind)
@@ -710,6 +747,22 @@ class PaymentForm(QWidget):
             return []
         return [edit for section in self.page.sections.values() if section.isVisibleTo(self.page)
                 for edit in section.edits.values() if edit.holder is not None and edit.holder.isVisibleTo(self.page)]
+
+    def focus_chain(self) -> list[QWidget]:
+        """Everything Tab reaches in the form, in visual order: the actions, the tabs, each tab's controls, the
+        fields in order, then each related record (its fields, then its copy button). Hidden ones are skipped
+        by Qt, so the whole list stays valid whichever tab, version or rows are showing."""
+        chain: list[QWidget] = [self.raw_button, self.copy_button, self.tabs]
+        for index in range(self.tabs.count()):
+            page = self.tabs.widget(index)
+            if page is not None and index > 0:  # the Fields tab comes below, row by row
+                chain += [w for w in page.findChildren(QWidget) if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+        for field_page in self.pages.values():
+            chain += list(field_page.edits.values())
+        for section in self.related_sections.values():
+            chain += list(section.edits.values())
+            chain += section.findChildren(QPushButton)
+        return chain
 
     @property
     def sections(self) -> dict[str, RecordSection]:

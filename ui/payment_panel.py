@@ -13,6 +13,8 @@ from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui import a11y
+from ui.a11y import StatusLabel, tab_chain
 from ui.history import HistoryView
 from ui.payment_form import SLOW_MS, PaymentForm
 from ui.welcome import WelcomeHint
@@ -67,7 +69,7 @@ class PaymentPanel(QWidget):
         self.banner.setAutoFillBackground(True)
         self.banner.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
         self.banner.setForegroundRole(QPalette.ColorRole.ToolTipText)
-        self.banner_text = QLabel()
+        self.banner_text = StatusLabel("Payment status")
         self.banner_text.setObjectName("paymentBannerText")
         self.banner_text.setWordWrap(True)
         self.banner_text.setForegroundRole(QPalette.ColorRole.ToolTipText)
@@ -91,13 +93,13 @@ class PaymentPanel(QWidget):
         )
 
         # What changed: one line (announced to screen readers) and a way to acknowledge the marks.
-        self.summary = QLabel()
+        self.summary = StatusLabel("What changed")
         self.summary.setObjectName("changeSummary")
-        self.summary.setAccessibleName("What changed")
         self.summary.setWordWrap(True)
         self.ack_button = QPushButton("Mark as seen")
         self.ack_button.setObjectName("ackChanges")
-        self.ack_button.setAccessibleName("Mark the changes as seen")
+        self.ack_button.setAccessibleName("Mark as seen")
+        self.ack_button.setAccessibleDescription("Clear the marks of the changed fields")
         summary_row = QHBoxLayout()
         summary_row.addWidget(self.summary, 1)
         summary_row.addWidget(self.ack_button)
@@ -119,25 +121,30 @@ class PaymentPanel(QWidget):
             self.watch_interval.addItem(f"every {seconds} s" if seconds < 60 else f"every {seconds // 60} min",
                                         seconds)
         self.watch_interval.setCurrentIndex(2)
-        self.watch_status = QLabel()
+        # The combo's label relation: on Linux a combo box is named after its value ("every 30 s"), so the label
+        # is what says what it chooses.
+        self.watch_interval_label = QLabel("Interval:")
+        self.watch_interval_label.setBuddy(self.watch_interval)
+        self.watch_status = StatusLabel("Watch status")
         self.watch_status.setObjectName("watchStatus")
-        self.watch_status.setEnabled(False)
+        # Quiet but readable (4.5:1, ui/theme.py); the disabled colour made it look unavailable.
+        self.watch_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         watch_row = QHBoxLayout()
         watch_row.addWidget(self.watch_button)
+        watch_row.addWidget(self.watch_interval_label)
         watch_row.addWidget(self.watch_interval)
         watch_row.addWidget(self.watch_status, 1)
 
-        self.facts = QLabel()
+        self.facts = StatusLabel("Facts of the last fetch")
         self.facts.setObjectName("paymentFacts")
-        self.facts.setAccessibleName("Facts of the last fetch")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_facts = QPushButton("Copy facts")
-        self.copy_facts.setAccessibleName("Copy the facts for a support ticket")
+        self.copy_facts.setAccessibleName("Copy facts")
+        self.copy_facts.setAccessibleDescription("Copy the facts of the last fetch for a support ticket")
         self.copy_facts.clicked.connect(self._copy_facts)
-        self.copied_label = QLabel()
+        self.copied_label = StatusLabel("Copy confirmation")
         self.copied_label.setObjectName("copiedConfirmation")
-        self.copied_label.setAccessibleName("Copy confirmation")
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
         self._copied_timer.timeout.connect(self.copied_label.clear)
@@ -153,7 +160,7 @@ class PaymentPanel(QWidget):
         self.hint.setObjectName("paymentHint")
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.hint.setEnabled(False)  # the palette's quiet (disabled) text colour, in light and dark themes
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet, yet 4.5:1 (ui/theme.py)
         self.hint.linkActivated.connect(self.linkActivated)
 
         layout = QVBoxLayout(self)
@@ -165,6 +172,14 @@ class PaymentPanel(QWidget):
         layout.addWidget(self.form, 1)
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
+        self.form.chainChanged.connect(self._chain)
+        self._chain()
+
+    def _chain(self) -> None:
+        """Tab follows what is seen, top to bottom: Retry, Mark as seen, Watch and its interval, the form's
+        actions, tabs, fields and related records, then Copy facts (tests/test_a11y.py walks it)."""
+        tab_chain([self.retry_button, self.ack_button, self.watch_button, self.watch_interval,
+                   *self.form.focus_chain(), self.copy_facts])
 
     def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
@@ -223,7 +238,7 @@ class PaymentPanel(QWidget):
             self.title.setText("No payment open")
         empty = model.record is None and state == LoadState.EMPTY
         self.form.setVisible(not empty)
-        for widget in (self.watch_button, self.watch_interval, self.watch_status):
+        for widget in (self.watch_button, self.watch_interval_label, self.watch_interval, self.watch_status):
             widget.setVisible(record is not None)
         self.hint.setVisible(empty)
         self.facts.setVisible(record is not None)
@@ -241,7 +256,7 @@ class PaymentPanel(QWidget):
                 "⚠ This payment is no longer in the journal — it may have been posted or deleted. "
                 f"Showing the last data seen (fetched at {fetched})." if record is not None
                 else "⚠ " + _describe(model.error),
-                retry=True,
+                retry=True, announce=True,
             )
         elif state == LoadState.FAILED:
             prefix = f"⚠ Showing the data fetched at {fetched} (stale). " if record is not None else "⚠ "
@@ -251,7 +266,10 @@ class PaymentPanel(QWidget):
         else:
             self.banner.hide()
 
-    def _banner(self, text: str, *, retry: bool) -> None:
+    def _banner(self, text: str, *, retry: bool, announce: bool = False) -> None:
+        """``announce``: spoken unasked too (a payment gone), once per text."""
+        if announce and text != self.banner_text.text():
+            a11y.announce(self.banner_text, text, assertive=True)
         self.banner_text.setText(text)
         self.retry_button.setVisible(retry)
         self.banner.show()
@@ -290,10 +308,7 @@ class PaymentPanel(QWidget):
         self.summary.setVisible(bool(text))
         self.ack_button.setVisible(marks)
         if text:
-            # Screen readers announce it without moving the focus.
-            from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
-
-            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self.summary, text))
+            a11y.announce(self.summary, text)  # spoken without moving the focus, each time it is shown
 
     def set_watch_status(self, text: str) -> None:
         self.watch_status.setText(text)
@@ -304,7 +319,9 @@ class PaymentPanel(QWidget):
 
     def _confirm_copy(self, clip: Clip) -> None:
         # Non-modal and brief; focus stays where it was.
-        self.copied_label.setText(f"✓ Copied {clip.label}" if clip.label else "✓ Copied")
+        text = f"✓ Copied {clip.label}" if clip.label else "✓ Copied"
+        self.copied_label.setText(text)
+        a11y.announce(self.copied_label, text)  # every copy, even the same one twice
         self._copied_timer.start(2500)
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.a11y import StatusLabel
 from viewer.errors import ViewerError
 from viewer.profiles import (
     MICROSOFT_API,
@@ -88,7 +89,7 @@ class ProfileDialog(QDialog):
         self.list.setObjectName("profileList")
         self.list.setAccessibleName("Saved profiles")
         self.list.currentItemChanged.connect(lambda _new, _old: self._load_current())
-        self.new_button = QPushButton("&New")
+        self.new_button = QPushButton("Ne&w")  # Alt+N is the name
         self.new_button.setAccessibleName("New profile")
         self.new_button.clicked.connect(self.new_profile)
         self.delete_button = QPushButton("&Delete")
@@ -129,7 +130,7 @@ class ProfileDialog(QDialog):
         self.credential.addItem("Client secret", "secret")
         self.credential.addItem("Certificate (PEM file with the private key)", "certificate")
         self.credential.currentIndexChanged.connect(lambda _i: self._show_kind())
-        self.credential_label = QLabel("Cre&dential:")
+        self.credential_label = QLabel("C&redential:")
         self.credential_label.setBuddy(self.credential)
         cloud.addRow(self.credential_label, self.credential)
         self.secret_label = QLabel("Client &secret:")
@@ -153,9 +154,8 @@ class ProfileDialog(QDialog):
         self.forms.addWidget(self.onprem_form)
         self.kind.currentIndexChanged.connect(lambda _i: self._show_kind())
 
-        self.message = QLabel()
+        self.message = StatusLabel("Profile problem", announce=True)
         self.message.setObjectName("profileMessage")
-        self.message.setAccessibleName("Profile problem")
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
         self.buttons.accepted.connect(self.save)
@@ -172,7 +172,7 @@ class ProfileDialog(QDialog):
         right.addWidget(self.message)
         right.addStretch(1)
         left = QVBoxLayout()
-        saved_label = QLabel("&Profiles:")
+        saved_label = QLabel("Sa&ved profiles:")
         saved_label.setBuddy(self.list)
         saved_label.setWordWrap(True)
         left.addWidget(saved_label)

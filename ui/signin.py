@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from ui.a11y import StatusLabel
 from ui.elided import ElidedLabel
 from viewer.errors import ViewerError
 from viewer.profiles import Profile
@@ -75,9 +76,8 @@ class SignInWidget(QFrame):
         self.edit_profiles.setAccessibleName("Edit profiles")
         self.edit_profiles.clicked.connect(self.editProfilesRequested)
 
-        self.account_label = ElidedLabel("Not signed in")
+        self.account_label = ElidedLabel("Not signed in", purpose="Signed-in account")
         self.account_label.setObjectName("accountLabel")
-        self.account_label.setAccessibleName("Signed-in account")
         self.account_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.browser_button = QPushButton("Sign in with browser")
@@ -86,7 +86,8 @@ class SignInWidget(QFrame):
         self.browser_button.clicked.connect(self.sign_in_browser)
         self.code_button = QPushButton("Use a code instead")
         self.code_button.setObjectName("codeSignIn")
-        self.code_button.setAccessibleName("Sign in with a device code")
+        self.code_button.setAccessibleName("Use a code instead")
+        self.code_button.setAccessibleDescription("Sign in with a device code, on this or another device")
         self.code_button.clicked.connect(self.sign_in_device_code)
         self.account_button = QToolButton()
         self.account_button.setText("Account")
@@ -113,9 +114,8 @@ class SignInWidget(QFrame):
         self.code_panel = QFrame()
         self.code_panel.setObjectName("deviceCodePanel")
         self.code_panel.setFrameShape(QFrame.Shape.StyledPanel)
-        self.code_label = QLabel()
+        self.code_label = StatusLabel("Device code")
         self.code_label.setObjectName("deviceCode")
-        self.code_label.setAccessibleName("Device code")
         self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.code_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.8)
@@ -126,12 +126,14 @@ class SignInWidget(QFrame):
         self.link_label.setOpenExternalLinks(True)
         self.link_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.copy_code_button = QPushButton("Copy code")
-        self.copy_code_button.setAccessibleName("Copy device code")
+        self.copy_code_button.setAccessibleName("Copy code")
+        self.copy_code_button.setAccessibleDescription("Copy the device code")
         self.copy_code_button.clicked.connect(self._copy_code)
         self.open_link_button = QPushButton("Open browser")
-        self.open_link_button.setAccessibleName("Open the sign-in page in the browser")
+        self.open_link_button.setAccessibleName("Open browser")
+        self.open_link_button.setAccessibleDescription("Open the sign-in page in the browser")
         self.open_link_button.clicked.connect(self._open_link)
-        self.countdown_label = QLabel()
+        self.countdown_label = StatusLabel("Device code expiry")
         self.countdown_label.setObjectName("deviceCodeCountdown")
         code_row = QHBoxLayout(self.code_panel)
         code_text = QVBoxLayout()
@@ -146,14 +148,12 @@ class SignInWidget(QFrame):
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._tick)
 
-        self.notice_label = QLabel()
+        self.notice_label = StatusLabel("Notice", announce=True)
         self.notice_label.setObjectName("signInNotice")
         self.notice_label.setWordWrap(True)
-        self.notice_label.setAccessibleName("Notice")
-        self.error_label = QLabel()
+        self.error_label = StatusLabel("Sign-in problem", announce=True)
         self.error_label.setObjectName("signInError")
         self.error_label.setWordWrap(True)
-        self.error_label.setAccessibleName("Sign-in problem")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice_label.hide()
         self.error_label.hide()
@@ -177,7 +177,7 @@ class SignInWidget(QFrame):
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        profile_label = QLabel("&Profile:")
+        profile_label = QLabel("Pr&ofile:")  # Alt+P is the Payment menu
         profile_label.setBuddy(self.profile_combo)
         for widget in (profile_label, self.profile_combo, self.edit_profiles):
             row.addWidget(widget)

@@ -8,6 +8,7 @@ already used, so the panel passes one signal on and the controller decides what 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 WELCOME = (
@@ -71,8 +72,9 @@ class WelcomeHint(QWidget):
         """First start (no profile yet): the welcome and its buttons; otherwise the quiet hint."""
         self.label.setText(WELCOME if welcome else self._hint)
         self.label.setTextFormat(Qt.TextFormat.RichText if welcome else Qt.TextFormat.PlainText)
-        # The hint uses the palette's quiet (disabled) text colour; the welcome is read and clicked at full contrast.
-        self.setEnabled(welcome)
+        # The guide reads as body text; the short hint is quiet — the placeholder colour, which ui/theme.py keeps at
+        # 4.5:1 (a disabled label's colour would not be readable enough).
+        self.label.setForegroundRole(QPalette.ColorRole.WindowText if welcome else QPalette.ColorRole.PlaceholderText)
         self.buttons.setVisible(welcome)
         if welcome:
             self.sandbox_button.setDefault(True)

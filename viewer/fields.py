@@ -26,6 +26,13 @@ class FieldView:
     blank: bool
     utc: str | None
     accessible: str
+    description: str = ""  # the value described for a tooltip or screen reader (options in words); raw if empty
+
+    @property
+    def value_description(self) -> str:
+        """The tooltip and screen-reader description of the value: raw as received (with UTC for date-times),
+        options in words (schema.DisplayField.description)."""
+        return self.description or (f"{self.raw}\nUTC: {self.utc}" if self.utc else self.raw)
 
 
 def field_views(
@@ -46,6 +53,7 @@ def field_views(
             blank=item.blank,
             utc=item.utc,
             accessible=item.accessible,
+            description=item.description,
         )
         for item in schema.describe(entity, api_version, values, locale)
     ]

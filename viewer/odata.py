@@ -10,6 +10,7 @@ No Qt and no httpx here: the CLI and the snapshot store's worker threads import 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,3 +52,14 @@ def etag_of(record: Mapping[str, Any], header: str | None = None) -> str | None:
 def next_link_of(page: Mapping[str, Any]) -> str | None:
     link = page.get(NEXT_LINK)
     return link if isinstance(link, str) and link else None
+
+
+# OData writes characters a name cannot hold as _xHHHH_: Business Central's enum member " " arrives as "_x0020_",
+# "Finance Charge Memo" as "Finance_x0020_Charge_x0020_Memo".
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(name: str) -> str:
+    """An OData-escaped name (an enum member) as Business Central shows it: "Paid_x0020_in_x0020_Full" → "Paid in
+    Full"."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), name)

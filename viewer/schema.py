@@ -45,6 +45,12 @@ class FieldSpec:
     # Overrides type_name where the JSON kind hides the BC type (enums are strings on the wire, but the tooltip
     # should say "Option"; int64 timestamps are "BigInteger"; complex values are "Collection"/"Complex").
     type_hint: str | None = None
+    # An option's blank member (" ", sent as "_x0020_") in words, e.g. Blocked → "Not blocked"; None: a blank.
+    blank_word: str | None = None
+
+    @property
+    def is_option(self) -> bool:
+        return self.type_hint == _OPTION
 
     @property
     def type_name(self) -> str:
@@ -60,8 +66,8 @@ class FieldSpec:
 # user can match the viewer to what they see in the BC client.
 
 def _f(name: str, label: str, kind: Kind, group: str, max_length: int | None = None,
-       type_hint: str | None = None) -> FieldSpec:
-    return FieldSpec(name, label, kind, group, max_length, type_hint)
+       type_hint: str | None = None, blank_word: str | None = None) -> FieldSpec:
+    return FieldSpec(name, label, kind, group, max_length, type_hint, blank_word)
 
 
 _ID = _f("id", "System Id", "guid", "System")
@@ -162,7 +168,7 @@ _CUSTOMER_V2 = (
     _f("balanceDue", "Balance Due", "decimal", "Customer"),
     _f("creditLimit", "Credit Limit (LCY)", "decimal", "Customer"),
     *_CUSTOMER_IDS,
-    _f("blocked", "Blocked", "text", "Customer", type_hint=_OPTION),
+    _f("blocked", "Blocked", "text", "Customer", type_hint=_OPTION, blank_word="Not blocked"),
     _LAST_MODIFIED,
 )
 _CUSTOMER_V1 = (
@@ -171,7 +177,7 @@ _CUSTOMER_V1 = (
     _f("address", "Address", "text", "Customer", type_hint="Complex"),
     *_CUSTOMER_V2[10:13],
     *_CUSTOMER_IDS,
-    _f("blocked", "Blocked", "text", "Customer", type_hint=_OPTION),
+    _f("blocked", "Blocked", "text", "Customer", type_hint=_OPTION, blank_word="Not blocked"),
     _LAST_MODIFIED,
 )
 
@@ -303,6 +309,14 @@ class DisplayField:
     def accessible(self) -> str:
         """What a screen reader should say: a blank value is announced as "blank", not as silence."""
         return f"{self.spec.label}: {'blank' if self.blank or not self.display else self.display}"
+
+    @property
+    def description(self) -> str:
+        """The value's longer description (tooltip, screen reader): the raw value as received — except for an
+        option, which is described in words, never as OData's escaped code ("_x0020_")."""
+        if self.spec.is_option and isinstance(self.raw, str):
+            return self.display or "blank"
+        return f"{self.raw_text}\nUTC: {self.utc}" if self.utc else self.raw_text
 
 
 # Decimal values are formatted from their exact digits, not via float, so 12345678901234.567 keeps its last digit.
@@ -457,6 +471,8 @@ def format_value(spec: FieldSpec, raw: object, locale: QLocale, *, tz: QTimeZone
     Never raises: a value the kind cannot format is displayed as its JSON text.
     """
     text = raw_text(raw)
+    if spec.is_option and isinstance(raw, str):
+        return _format_option(spec, raw, text)
     if is_blank(spec.kind, raw):
         return DisplayField(spec, raw, text, "", True)
     display: str | None = None
@@ -482,6 +498,18 @@ def format_value(spec: FieldSpec, raw: object, locale: QLocale, *, tz: QTimeZone
     except Exception:  # last-resort guard for Qt/Decimal surprises: the form must always render
         display, utc = None, None
     return DisplayField(spec, raw, text, text if display is None else display, False, utc)
+
+
+def _format_option(spec: FieldSpec, raw: str, text: str) -> DisplayField:
+    """An enum member in words: the blank member is the spec's word for it (Blocked: "Not blocked") or a blank."""
+    from viewer import odata
+
+    words = odata.unescape(raw).strip()
+    if words:
+        return DisplayField(spec, raw, text, words, False)
+    if spec.blank_word is not None:
+        return DisplayField(spec, raw, text, spec.blank_word, False)
+    return DisplayField(spec, raw, text, "", True)
 
 
 def normalize(entity: str, api_version: str, record: Mapping[str, object]) -> dict[str, object]:

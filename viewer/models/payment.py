@@ -124,7 +124,7 @@ class RecordModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if index.column() == 0:
                 return f"{f.json_name} ({f.type_name})"
-            return f"{f.raw}\nUTC: {f.utc}" if f.utc else f.raw
+            return f.value_description
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f.accessible
         if role == LabelRole:

@@ -1,0 +1,126 @@
+"""What a screen reader gets besides names: status texts it can read, change events, announcements, tab chains.
+
+Qt sends accessibility events straight to the platform bridge (AT-SPI, UI Automation, NSAccessibility), and
+PySide6 does not wrap ``QAccessible::installUpdateHandler``, so nothing in Python can watch them. Every change the
+app makes on purpose — a name (``StatusLabel``), a description (``set_description``; Qt sends those two events
+itself) or an announcement (``announce``) — goes through here and is also reported on ``events.sent``: the tests
+(tests/a11y.py) record that, and ``scripts/a11y-tree.sh`` checks the real bridge end to end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleAnnouncementEvent,
+    QPainter,
+    QPalette,
+    QPen,
+    Qt,
+    QTextDocumentFragment,
+)
+from PySide6.QtWidgets import QLabel, QWidget
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One event the app sent: ``kind`` is "announcement", "name" or "description"."""
+
+    kind: str
+    target: QObject
+    text: str
+
+
+class _Events(QObject):
+    sent = Signal(object)  # Sent
+
+
+events = _Events()
+
+
+def _observed(kind: str, target: QObject, text: str) -> None:
+    events.sent.emit(Sent(kind, target, text))
+
+
+def announce(target: QObject, text: str, *, assertive: bool = False) -> None:
+    """Spoken unasked, without moving the focus (a live region): copy confirmations, errors, "payment gone".
+
+    Assertive interrupts what is being read; polite (the default) waits for it."""
+    if not text:
+        return
+    event = QAccessibleAnnouncementEvent(target, text)
+    if assertive:
+        event.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive)
+    QAccessible.updateAccessibility(event)
+    _observed("announcement", target, text)
+
+
+def set_description(widget: QWidget, text: str) -> None:
+    """The accessible description, with the change event a screen reader needs to re-read it."""
+    if widget.accessibleDescription() != text:
+        widget.setAccessibleDescription(text)  # sends DescriptionChanged
+        _observed("description", widget, text)
+
+
+def rename(widget: QWidget, text: str) -> None:
+    """A status widget's accessible name becomes ``text`` (its visible text), with the name-change event."""
+    spoken = plain(text)
+    if widget.accessibleName() != spoken:
+        widget.setAccessibleName(spoken)  # sends NameChanged
+        _observed("name", widget, spoken)
+
+
+def plain(text: str) -> str:
+    """What a rich-text label reads as (tags and entities resolved)."""
+    return QTextDocumentFragment.fromHtml(text).toPlainText() if Qt.mightBeRichText(text) else text
+
+
+class StatusLabel(QLabel):
+    """A status line whose accessible name *is* its visible text (a fixed name would hide it), with what the
+    line is for as the description. Each change sends a name-change event; ``announce`` also speaks it."""
+
+    def __init__(self, purpose: str, *, announce: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.announces = announce
+        self.setAccessibleDescription(purpose)
+
+    def setText(self, text: str) -> None:
+        if text == self.text():
+            return
+        spoken = plain(text)
+        # Named after its text, so name == visible text. setAccessibleName sends the NameChanged event; set first,
+        # so QLabel.setText (which sends one only for an unnamed label) does not send a second.
+        self.setAccessibleName(spoken)
+        super().setText(text)
+        _observed("name", self, spoken)
+        if self.announces:
+            announce(self, spoken)
+
+    def clear(self) -> None:
+        self.setText("")
+
+
+def tab_chain(widgets: Iterable[QWidget | None]) -> None:
+    """Tab visits ``widgets`` in this order (missing ones skipped): the visual order, not creation order."""
+    previous: QWidget | None = None
+    for widget in widgets:
+        if widget is None:
+            continue
+        if previous is not None:
+            QWidget.setTabOrder(previous, widget)
+        previous = widget
+
+
+def paint_focus_frame(widget: QWidget) -> None:
+    """A 2 px frame in the highlight colour round ``widget`` while it has the focus: the focus indicator for what the
+    style draws without one (frameless read-only values, "(blank)" ones included). Call it at the end of
+    ``paintEvent``. The highlight colour reaches 3:1 against the backgrounds (ui/theme.py)."""
+    if not widget.hasFocus():
+        return
+    painter = QPainter(widget)
+    painter.setPen(QPen(widget.palette().color(QPalette.ColorRole.Highlight), 2))
+    painter.drawRect(widget.rect().adjusted(1, 1, -1, -1))
+    painter.end()
