@@ -228,7 +228,7 @@ def test_pinned_client_refuses_other_servers_before_asking_for_credentials() -> 
             client.pin(URL)
             await client.get_json(URL.replace("/companies", "/companies(x)"))  # same server: fine
             for foreign in ("https://evil.example/v2.0/companies", "https://bc.example.com:444/x",
-                            "http://bc.example.com/x"):
+                            "http://bc.example.com/x", "https://bc.example.com:99999/x", "https://[::1/x"):
                 with pytest.raises((ForeignUrl, InsecureUrlError)):
                     await client.get_json(foreign)
 

@@ -35,6 +35,7 @@ from viewer.errors import (
     BadResponse,
     DeadlineExceeded,
     ForeignUrl,
+    InsecureUrlError,
     InvalidJson,
     NetworkError,
     NotAnObject,
@@ -196,7 +197,14 @@ class BcClient:
 
     def check_server(self, url: str) -> None:
         """``ForeignUrl`` unless ``url`` is on a pinned server (called before any credentials are asked for)."""
-        if self.servers and origin(url) not in self.servers:
+        if not self.servers:
+            return
+        try:
+            here = origin(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise ForeignUrl("Refused a malformed link: your credentials are only sent to the server you signed "
+                             "in to") from None
+        if here not in self.servers:
             raise ForeignUrl(f"Refused a link to another server ({_short(_host(url))}): your credentials are only "
                              "sent to the server you signed in to")
 
@@ -231,6 +239,10 @@ class BcClient:
         """
         policy = retry or self.retry
         require_secure(url)
+        try:
+            httpx.URL(url)  # what httpx would refuse later, outside any ViewerError (a port of 99999, …)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise InsecureUrlError("Refusing a malformed URL") from None
         self.check_server(url)
         deadline = self.limits.deadline
         try:
