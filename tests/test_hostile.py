@@ -5,7 +5,6 @@ at a foreign host, the last good data kept, and Watch still running.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -40,6 +39,7 @@ from viewer.errors import (
     ViewerError,
     WrongContentType,
 )
+from viewer.loading import PaymentService
 from viewer.models.paged import Column, PagedTableModel
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.related import Related
@@ -238,8 +238,17 @@ def test_gui_model_keeps_last_good_data_and_watch_keeps_going(server: HostileSer
 
     async def scenario() -> None:
         client = _client(server)
-        model = PaymentModel(client)
-        watcher = Watcher(model, interval=3600)
+        service = PaymentService(client)
+        model = PaymentModel(service)
+
+        async def reload() -> None:
+            coro = model.refresh()
+            if coro is not None:
+                await coro
+
+        # Wired as ui/changes.py wires it: the record on screen, and the app's own reload.
+        watcher = Watcher(service, lambda: None if model.state is LoadState.LOADING else model.record, reload,
+                          interval=3600)
         watcher.start()
         try:
             url = server.url("gui")
@@ -248,7 +257,8 @@ def test_gui_model_keeps_last_good_data_and_watch_keeps_going(server: HostileSer
                 record = await model.load(url)
                 assert record is not None and model.state is LoadState.READY
                 server.arm("gui", fault)
-                assert await model.refresh() is None, fault
+                coro = model.refresh()
+                assert coro is not None and await coro is None, fault
                 assert model.state is LoadState.FAILED, fault
                 assert isinstance(model.error, error), (fault, model.error)
                 assert model.record is not None and model.record.values["id"] == PAYMENT  # last good data stays
@@ -261,6 +271,7 @@ def test_gui_model_keeps_last_good_data_and_watch_keeps_going(server: HostileSer
             assert foreign.seen == []
         finally:
             await watcher.aclose()
+            await service.aclose()
             await client.aclose()
 
     qloop.run_until_complete(scenario())
@@ -269,7 +280,7 @@ def test_gui_model_keeps_last_good_data_and_watch_keeps_going(server: HostileSer
 def test_gui_model_shows_exact_and_odd_records(server: HostileServer, qloop: qasync.QEventLoop) -> None:
     async def scenario() -> None:
         client = _client(server)
-        model = PaymentModel(client)
+        model = PaymentModel(PaymentService(client))
         try:
             record = await model.load(server.url("big_decimal"))
             assert record is not None and record.values["amount"] == Decimal(BIG_AMOUNT)
@@ -289,14 +300,15 @@ def test_related_ids_from_a_hostile_payment_are_never_pasted_into_paths(server: 
                                                                          qloop: qasync.QEventLoop) -> None:
     async def scenario() -> None:
         client = _client(server)
-        model = PaymentModel(client)
-        related = Related(client)
+        service = PaymentService(client)
+        model = PaymentModel(service)
+        related = Related(service)
         try:
             record = await model.load(server.url("id_injection"))
             assert record is not None
             before = len(server.seen)
             related.follow(record)
-            await asyncio.gather(*(m.wait() for m in related.models.values()))
+            await related.wait()
             assert related.urls == {"customer": None, "invoice": None, "journal": None}
             assert all("secret" not in seen.path for seen in server.seen[before:])
         finally:
