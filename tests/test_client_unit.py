@@ -14,8 +14,18 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from viewer.client import BcClient, RetryPolicy, parse_retry_after, require_secure
-from viewer.errors import ApiError, BadResponse, InsecureUrlError, NetworkError, NotFound, SignInRequired
+from viewer.client import BcClient, Limits, RetryPolicy, parse_retry_after, require_secure
+from viewer.errors import (
+    ApiError,
+    BadResponse,
+    ForeignUrl,
+    InsecureUrlError,
+    NetworkError,
+    NotFound,
+    Redirected,
+    SignInRequired,
+    TooLarge,
+)
 
 FAST = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.01, max_total=5)
 URL = "https://bc.example.com/v2.0/t/production/api/v2.0/companies"
@@ -188,3 +198,52 @@ def test_https_required_except_loopback(url: str, allowed: bool) -> None:
     else:
         with pytest.raises(InsecureUrlError):
             require_secure(url)
+
+
+def test_absurd_retry_after_values_are_ignored_or_refused() -> None:
+    assert parse_retry_after("nan") is None and parse_retry_after("inf") is None and parse_retry_after("1e400") is None
+    assert parse_retry_after("-5") == 0.0
+    result, seen = run(lambda r: httpx.Response(429, headers={"retry-after": "99999999999"}))
+    assert isinstance(result, ApiError) and result.status == 429 and len(seen) == 1  # no waiting for ages
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 304, 307, 308])
+def test_every_3xx_is_an_error_naming_its_target(status: int) -> None:
+    result, seen = run(lambda r: httpx.Response(status, json={"id": "redirect body"},
+                                                headers={"location": "https://elsewhere.example/x"}))
+    assert isinstance(result, Redirected) and "https://elsewhere.example/x" in str(result)
+    assert len(seen) == 1  # not followed
+
+
+def test_pinned_client_refuses_other_servers_before_asking_for_credentials() -> None:
+    class Counting(FakeCredentials):
+        calls = 0
+
+        async def authorization(self, *, refresh: bool = False) -> str:
+            Counting.calls += 1
+            return await super().authorization(refresh=refresh)
+
+    async def go() -> None:
+        async with BcClient(Counting(), transport=httpx.MockTransport(lambda r: ok())) as client:
+            client.pin(URL)
+            await client.get_json(URL.replace("/companies", "/companies(x)"))  # same server: fine
+            for foreign in ("https://evil.example/v2.0/companies", "https://bc.example.com:444/x",
+                            "http://bc.example.com/x", "https://bc.example.com:99999/x", "https://[::1/x"):
+                with pytest.raises((ForeignUrl, InsecureUrlError)):
+                    await client.get_json(foreign)
+
+    asyncio.run(go())
+    assert Counting.calls == 1
+
+
+def test_declared_content_length_over_the_cap_is_refused_unread() -> None:
+    async def go() -> object:
+        transport = httpx.MockTransport(lambda r: httpx.Response(200, content=b" " * 2000,
+                                                                 headers={"content-type": "application/json"}))
+        async with BcClient(FakeCredentials(), transport=transport, limits=Limits(max_record_bytes=1000)) as client:
+            try:
+                return await client.get_json(URL)
+            except TooLarge as exc:
+                return exc
+
+    assert isinstance(asyncio.run(go()), TooLarge)

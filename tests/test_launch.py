@@ -237,6 +237,32 @@ def test_scrub_masks_secrets() -> None:
     assert "status_code=200" in clean
 
 
+def test_scrub_masks_pem_blocks_raw_in_reprs_and_cut_off() -> None:
+    key = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
+           "-----END PRIVATE KEY-----\n")
+    cert = "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIE\n-----END CERTIFICATE-----"
+    for text in (key + cert, repr({"certificate_pem": key + cert}), repr(key[:60]), f"info={key!r} tail"):
+        clean = scrub(text)
+        assert "MIIE" not in clean and "MIID" not in clean and "BKcw" not in clean, clean
+        assert "[PEM PRIVATE KEY ***]" in clean
+    assert scrub(f"info={key!r} tail").endswith(" tail")
+
+
+def test_sandbox_info_repr_holds_no_secret() -> None:
+    from dataclasses import fields
+
+    from viewer.sandbox.server import SandboxInfo
+
+    values: dict[str, object] = {f.name: f"plain-{f.name}" for f in fields(SandboxInfo)}
+    values.update(environments=["production"], users=[{"password": "user-pw"}],
+                  service_principal={"client_secret": "sp-secret", "certificate_pem": "-----BEGIN PRIVATE KEY-----x"},
+                  basic={"user": "u", "password": "basic-pw"})
+    shown = repr(SandboxInfo(**values))  # type: ignore[arg-type]
+    for secret in ("sp-secret", "PRIVATE KEY", "basic-pw", "user-pw"):
+        assert secret not in shown
+    assert "plain-api_root" in shown
+
+
 @pytest.mark.usefixtures("restore_logging", "restore_hooks")
 def test_crash_handler_logs_scrubbed_traceback(tmp_path: Path) -> None:
     log = setup_logging("info", tmp_path / "logs")
@@ -303,6 +329,11 @@ def test_full_run_log_has_no_secrets(tmp_path: Path) -> None:
     assert "sbx~" not in text
     assert hashlib.sha256(b"1-key").hexdigest()[:44] not in text
     assert not re.search(r"""code_verifier["']?\s*[:=]\s*["'](?!\*\*\*)""", text)
+    # No PEM block either: the service principal's private key travels in the sandbox info (issue 11).
+    assert "-----BEGIN" not in text and "PRIVATE KEY-----" not in text
+    # Every file the app wrote is private, in private folders.
+    assert stat.S_IMODE((data / "settings.ini").stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
 
 
 def test_windows_start_menu_shortcut_script_quotes_paths(tmp_path: Path) -> None:

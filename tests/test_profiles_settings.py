@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from viewer.client import Limits
 from viewer.profiles import (
     CloudUserProfile,
     OnPremProfile,
@@ -13,7 +14,15 @@ from viewer.profiles import (
     profile_from_dict,
     profile_to_dict,
 )
-from viewer.settings import HISTORY_ENABLED, LAST_PROFILE, WATCH_INTERVAL, Settings
+from viewer.settings import (
+    DEADLINE_SECONDS,
+    HISTORY_ENABLED,
+    LAST_PROFILE,
+    MAX_PAGE_MB,
+    MAX_RECORD_MB,
+    WATCH_INTERVAL,
+    Settings,
+)
 
 GUID = "11111111-2222-3333-4444-555555555555"
 
@@ -88,3 +97,25 @@ def test_unknown_keys_and_kinds_are_tolerated(tmp_path: Path) -> None:
         profile_from_dict({"kind": "martian"})
     (tmp_path / "s.ini").write_text('[profiles]\nlist="[{\\"kind\\": \\"martian\\"}, 5]"\n')
     assert Settings(tmp_path / "s.ini").profiles() == []
+
+
+def test_settings_file_is_private_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "settings.ini"
+    settings = Settings(path)
+    settings.set(LAST_PROFILE, "x")
+    settings.sync()
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    path.chmod(0o644)  # an older, wider file is tightened when opened
+    Settings(path).sync()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_network_limits_come_from_settings_and_ignore_nonsense(tmp_path: Path) -> None:
+    settings = Settings(tmp_path / "s.ini")
+    assert settings.limits() == Limits()
+    settings.set(MAX_RECORD_MB, 0.5)
+    settings.set_value(MAX_PAGE_MB.name, "lots")
+    settings.set(DEADLINE_SECONDS, -3.0)
+    limits = settings.limits()
+    assert limits.max_record_bytes == 500_000
+    assert limits.max_page_bytes == Limits().max_page_bytes and limits.deadline == Limits().deadline

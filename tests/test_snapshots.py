@@ -8,6 +8,7 @@ import stat
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +299,48 @@ def test_add_latest_history_get(db: Path) -> None:
     assert again.get(first.id) == first
     assert "Ünïcode" in rows(db)[0][2]
     again.close()
+
+
+def test_decimals_are_stored_and_read_back_exactly(db: Path) -> None:
+    amount = Decimal("9999999999999999.99")
+    with SnapshotStore(db) as store:
+        first = store.add(snap(amount=amount, lines=[{"id": "a", "amount": Decimal("0.10")}]))
+    assert '"amount": 9999999999999999.99' in rows(db)[0][2]  # a JSON number with the server's digits
+    with SnapshotStore(db) as store:
+        again = store.latest(KEY)
+    assert again is not None and again.values["amount"] == amount and isinstance(again.values["amount"], Decimal)
+    assert str(again.values["lines"][0]["amount"]) == "0.10"
+    assert not diff(first.values, again.values)
+    changed = diff({"amount": amount}, {"amount": amount + Decimal("0.01")})
+    assert changed.as_text() == "amount: 9999999999999999.99 → 10000000000000000.00"
+
+
+@pytest.mark.parametrize("column, bad", [("values_json", "{not json"), ("values_json", "[1, 2]"),
+                                         ("values_json", "[" * 5000 + "]" * 5000), ("values_json", "NaN"),
+                                         ("fetched_at", "yesterday-ish"), ("fetched_at", None)])
+def test_a_bad_row_is_skipped_logged_kept_and_told_once(db: Path, column: str, bad: object,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    with SnapshotStore(db) as store:
+        good = store.add(snap(minutes=0, amount=1))
+        broken = store.add(snap(minutes=5, amount=2))
+    assert broken.id is not None
+    with sqlite3.connect(db) as conn:
+        if bad is None:  # NOT NULL on the column: a hand-edited file may still hold anything; use a blob instead
+            bad = b"\xff\xfe"
+        conn.execute(f"UPDATE snapshots SET {column} = ? WHERE id = ?", (bad, broken.id))
+    with SnapshotStore(db) as store:
+        assert store.latest(KEY) == good  # the bad newest row is skipped, the good one still counts
+        assert [s.id for s in store.history(KEY)] == [good.id]
+        assert store.get(broken.id) is None
+        assert store.before(KEY, T0 + timedelta(hours=1)) == good
+        assert store.take_notice() is not None and store.take_notice() is None  # told once
+        store.history(KEY)
+        assert store.take_notice() is None
+        # A new snapshot is still stored, and the bad row is kept in the file for inspection.
+        newest = store.add(snap(minutes=10, amount=3))
+        assert newest.id is not None and store.latest(KEY) == newest
+    assert broken.id in [row[0] for row in rows(db)]
+    assert sum(f"history entry {broken.id}" in r.getMessage() for r in caplog.records) == 1  # logged once
 
 
 def test_add_strips_annotations(db: Path) -> None:

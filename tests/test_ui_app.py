@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import qasync
@@ -25,6 +24,7 @@ from ui.app import build_parser
 from ui.controller import AppController
 from ui.main_window import MainWindow
 from ui.open_dialog import OpenDialog
+from viewer import jsondata
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
 from viewer.settings import HISTORY_ENABLED, Settings
@@ -171,7 +171,8 @@ def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qa
     assert dialog is not None
     target = tmp_path / "gone.json"
     dialog.fileSelected.emit(str(target))
-    assert json.loads(target.read_text(encoding="utf-8")) == controller.payment.record.values
+    assert jsondata.loads(target.read_text(encoding="utf-8")) == controller.payment.record.values
+    assert target.stat().st_mode & 0o777 == 0o600  # an exported payment is as private as the app's own files
 
 
 def test_twenty_thousand_payments_scroll_lazily(start_app: Start, qloop: qasync.QEventLoop) -> None:

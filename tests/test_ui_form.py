@@ -15,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.conftest import until
 from ui.payment_panel import PaymentPanel
+from viewer import jsondata
 from viewer.client import BcClient
 from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
@@ -159,7 +160,7 @@ def test_record_copies_and_their_mime_types(harness: Harness) -> None:
     assert record is not None
     form = harness.panel.form
     form.copy_record("json")
-    assert json.loads(clipboard_text()) == record.values
+    assert jsondata.loads(clipboard_text()) == record.values  # exact: the Decimals the model holds
     form.copy_record("lines")
     assert "Document No.: G02001" in clipboard_text().splitlines()
     form.copy_record("table")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject
 
 from viewer.loading import Loaded, PaymentService, Record
 from viewer.models.payment import LoadState, PaymentModel
+from viewer.paths import write_private
 from viewer.settings import HISTORY_ENABLED, WATCH_INTERVAL, Settings
 from viewer.tasks import TaskSet
 from viewer.tracking import summary_text
@@ -78,8 +80,8 @@ class ChangeTracking(QObject):
         store = await asyncio.to_thread(SnapshotStore, default_path(), enabled=self.service.store.enabled)
         self.service.store.close()
         self.service.store = store
-        if store.notice:
-            self.window.statusBar().showMessage(store.notice, 15000)
+        if notice := store.take_notice():
+            self.window.statusBar().showMessage(notice, 15000)
 
     def _shown_record(self) -> Record | None:
         model = self.model
@@ -97,8 +99,8 @@ class ChangeTracking(QObject):
         text = summary_text(loaded, datetime.now(UTC), self.locale)
         self._say(text)
         self.window.payment.history.follow()
-        if self.service.notice:
-            self.window.statusBar().showMessage(self.service.notice, 15000)
+        if notice := self.service.take_notice():
+            self.window.statusBar().showMessage(notice, 15000)
 
     def _on_state(self, state: LoadState) -> None:
         # Loading another payment changes nothing here until it arrives (its Loaded replaces the summary): clearing
@@ -179,8 +181,7 @@ class ChangeTracking(QObject):
         dialog.selectFile(f"payment-{record.values.get('documentNumber') or record.values.get('id')}.json")
 
         def save(path: str) -> None:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(record.as_json() + "\n")
+            write_private(Path(path), record.as_json() + "\n")  # 0600, like every file the app writes
             self.window.statusBar().showMessage(f"Saved {path}", 10000)
 
         dialog.fileSelected.connect(save)

@@ -1,26 +1,79 @@
 """``python main.py show <url-or-ref>``: print one payment in the terminal.
 
 Exit codes: 0 ok, 2 bad input, 3 sign-in needed or failed, 4 not found, 5 any other service or network
-error. A failure prints one line on stderr (with Business Central's code and correlation id where there
-is one), never a traceback. Secrets come from the keyring or BCPV_PASSWORD / BCPV_CLIENT_SECRET, never
-from the command line (where other users could read them in the process list).
+error. A failure prints exactly one line on stderr (with Business Central's code and correlation id where
+there is one), never a traceback. Whatever a server sends, the terminal only ever receives text:
+control characters, ESC, bidi overrides and lone surrogates in values and messages are shown escaped
+(backslash-x-1b, backslash-u-202e), and characters the terminal's encoding lacks become backslash-u
+escapes. Secrets come from the keyring or BCPV_PASSWORD / BCPV_CLIENT_SECRET, never from the command
+line (where other users could read them in the process list).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import codecs
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from viewer import odata, refs
+from viewer import jsondata, odata, refs
 from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
 
 EXIT_OK, EXIT_INPUT, EXIT_SIGN_IN, EXIT_NOT_FOUND, EXIT_SERVICE = 0, 2, 3, 4, 5
+
+# What a terminal would act on rather than show: C0/C1 controls and DEL (ESC starts escape sequences; CR, LF,
+# VT, FF, FS-RS, NEL fake extra lines), bidi embeddings/overrides/isolates (reorder what follows), line and
+# paragraph separators, and lone surrogates (not encodable at all).
+_UNSAFE = re.compile(f"[\x00-\x1f{jsondata.UNSAFE_CLASS}]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_ERRORS = "bcpv-u-escape"
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would interpret shown as an escape instead."""
+    return _UNSAFE.sub(lambda m: _escape_char(m.group()), text)
+
+
+def _u_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: characters the output encoding lacks become JSON-compatible ``\\uXXXX`` escapes."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start:exc.end]:
+        code = ord(char)
+        if code > 0xFFFF:  # a surrogate pair, as JSON spells characters beyond the BMP
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error(_ESCAPE_ERRORS, _u_escape)
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write without ever raising UnicodeEncodeError: a C/ASCII terminal gets escapes, not a traceback."""
+    encoding = getattr(stream, "encoding", None)
+    if encoding:
+        text = text.encode(encoding, _ESCAPE_ERRORS).decode(encoding, "replace")
+    stream.write(text)
+    stream.flush()
+
+
+def _error_line(err: TextIO, message: str) -> None:
+    """The one stderr line of a failure: whitespace runs folded, everything else escaped."""
+    _write(err, f"error: {terminal_safe(' '.join(message.split()))}\n")
 
 
 class CliError(Exception):
@@ -72,13 +125,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     except CliError as exc:
-        print(f"error: {exc}", file=err)
+        _error_line(err, str(exc))
         return exc.code
     except KeyboardInterrupt:
-        print("error: interrupted", file=err)
+        _error_line(err, "interrupted")
         return EXIT_SERVICE
-    out.write(text)
-    out.flush()
+    except Exception as exc:  # a bug, not the server: still one line and an exit code, never a traceback
+        _error_line(err, f"unexpected problem ({type(exc).__name__}); please report it with the command you ran")
+        return EXIT_SERVICE
+    _write(out, text)
     return EXIT_OK
 
 
@@ -114,6 +169,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
     from viewer.connection import Connection
     from viewer.opener import endpoint_of, require_same_server
     from viewer.profiles import SandboxProfile
+    from viewer.settings import Settings
 
     # Bare GUIDs need the profile's endpoint; URLs carry their own.
     try:
@@ -130,6 +186,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         connection = Connection.open(profile)
     except SignInRequired as exc:
         raise CliError(str(exc), EXIT_SIGN_IN) from None
+    connection.client.limits = Settings().limits()  # network/* in settings.ini (README "Security")
     try:
         here = endpoint_of(connection.api_root)
         if ref is None:
@@ -155,8 +212,8 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         await connection.aclose()
     data = response.data
     if args.format == "json":
-        values = odata.strip(data)
-        return json.dumps(values, ensure_ascii=False, indent=2) + "\n"
+        # jsondata: the server's exact digits, and risky characters escaped inside strings (still valid JSON).
+        return jsondata.dumps(odata.strip(data), indent=2) + "\n"
     return _table(data, ref.endpoint.api_version)
 
 
@@ -169,8 +226,8 @@ async def _sign_in(connection: Any, err: TextIO) -> None:
         return
 
     def show_code(code: Any) -> None:
-        print(code.message or f"To sign in, open {code.verification_uri} and enter the code {code.user_code}",
-              file=err, flush=True)
+        text = code.message or f"To sign in, open {code.verification_uri} and enter the code {code.user_code}"
+        _write(err, terminal_safe(" ".join(str(text).split())) + "\n")  # the identity server's text: escaped
 
     from viewer.auth import AuthFailed
 
@@ -203,7 +260,7 @@ def _table(record: dict[str, Any], api_version: str) -> str:
     from viewer.schema import describe
 
     fields = describe("customerPayment", api_version, record, QLocale.system())
-    width = max((len(f.spec.label) for f in fields), default=0)
+    width = max((len(terminal_safe(f.spec.label)) for f in fields), default=0)
     lines: list[str] = []
     group = None
     for item in fields:
@@ -213,5 +270,6 @@ def _table(record: dict[str, Any], api_version: str) -> str:
         value = item.display if not item.blank else "(blank)"
         if item.utc and not item.blank:
             value = f"{value}  [UTC {item.utc}]"
-        lines.append(f"  {item.spec.label.ljust(width)}  {value}")
+        # Labels of unknown fields and every value come from the server: escaped, so they cannot drive the terminal.
+        lines.append(f"  {terminal_safe(item.spec.label).ljust(width)}  {terminal_safe(value)}")
     return "\n".join(lines) + "\n"

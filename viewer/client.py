@@ -3,33 +3,51 @@
 One ``httpx.AsyncClient`` lives as long as the app (its transport injectable for tests). Every
 request carries a fresh ``client-request-id`` and ``Data-Access-Intent: ReadOnly``; the answer comes
 back with its facts (status, latency, ETag, request and correlation ids, size) for the status bar.
+
+It is also the app's hardened boundary: every server is treated as hostile (README "Security").
+Credentials go only to the pinned server (``pin``), never along a redirect or a foreign next link;
+bodies are streamed against a byte cap counted after decompression; a whole call has a deadline on
+top of the per-read timeout; only 2xx is success; and bodies are parsed by ``viewer.jsondata``
+(exact decimals, bounded nesting), so every misbehaviour ends in a typed ``ViewerError``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
+import math
 import random
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+from urllib.parse import urljoin
 
 import httpx
 
 from viewer import __version__
 from viewer.errors import (
+    ApiError,
     BadResponse,
+    DeadlineExceeded,
+    ForeignUrl,
+    InsecureUrlError,
+    InvalidJson,
     NetworkError,
+    NotAnObject,
+    Redirected,
     SignInRequired,
+    TooDeep,
+    TooLarge,
+    WrongContentType,
     api_error_from_response,
     header,
 )
+from viewer.jsondata import MAX_DEPTH, BadJson, loads_object
 from viewer.net import require_secure
 
 logger = logging.getLogger(__name__)
@@ -56,6 +74,27 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call may cost: bytes after decompression (a record, a list page), seconds overall, nesting.
+
+    Settings ``network/max_record_mb``, ``network/max_page_mb`` and ``network/deadline_seconds`` override the
+    defaults (README "Security"); the per-read ``timeout`` of the client stays on top of the deadline.
+    """
+
+    max_record_bytes: int = 5_000_000
+    max_page_bytes: int = 20_000_000
+    deadline: float = 60.0
+    max_depth: int = MAX_DEPTH
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` with the default port made explicit, for same-server comparisons."""
+    parsed = httpx.URL(url)
+    port = parsed.port or {"https": 443, "http": 80}.get(parsed.scheme, 0)
+    return f"{parsed.scheme}://{parsed.host.lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +128,8 @@ class Page:
     next_link: str | None
     facts: ResponseFacts
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set (and next_link None) when the server's next link was refused: the rows of this page still count.
+    next_error: ForeignUrl | None = None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -97,9 +138,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan", "inf" and 1e400 are no waiting time: ignored, the back-off applies
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -123,9 +166,13 @@ class BcClient:
         retry: RetryPolicy | None = None,
         accept_language: str | None = None,
         rng: random.Random | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.credentials = credentials
         self.retry = retry or RetryPolicy()
+        self.limits = limits or Limits()
+        # Origins (scheme://host:port) credentials may go to; empty = only the per-link checks (tests).
+        self.servers: frozenset[str] = frozenset()
         self._rng = rng or random.Random()
         headers = {
             "Accept": "application/json",
@@ -143,6 +190,23 @@ class BcClient:
             trust_env=False,
         )
         self.last_facts: ResponseFacts | None = None
+
+    def pin(self, *urls: str) -> None:
+        """Send credentials only to the servers of ``urls`` (the signed-in API root, its environments list)."""
+        self.servers = frozenset(origin(url) for url in urls if url)
+
+    def check_server(self, url: str) -> None:
+        """``ForeignUrl`` unless ``url`` is on a pinned server (called before any credentials are asked for)."""
+        if not self.servers:
+            return
+        try:
+            here = origin(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise ForeignUrl("Refused a malformed link: your credentials are only sent to the server you signed "
+                             "in to") from None
+        if here not in self.servers:
+            raise ForeignUrl(f"Refused a link to another server ({_short(_host(url))}): your credentials are only "
+                             "sent to the server you signed in to")
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -166,13 +230,30 @@ class BcClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        max_bytes: int | None = None,
     ) -> ApiResponse:
         """GET ``url`` and return its JSON object; retries, re-auth and errors handled here.
 
-        ``retry`` overrides the client's policy for this call (the watcher backs off on its own).
+        ``retry`` overrides the client's policy for this call (the watcher backs off on its own);
+        ``max_bytes`` the record cap (list pages pass the page cap). The deadline covers every attempt.
         """
         policy = retry or self.retry
         require_secure(url)
+        try:
+            httpx.URL(url)  # what httpx would refuse later, outside any ViewerError (a port of 99999, …)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise InsecureUrlError("Refusing a malformed URL") from None
+        self.check_server(url)
+        deadline = self.limits.deadline
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._get_json(url, params, headers, policy, max_bytes or self.limits.max_record_bytes)
+        except TimeoutError:
+            logger.info("GET %s: no complete answer within %.0f s", _loggable(url), deadline)
+            raise DeadlineExceeded(f"The service did not finish answering within {deadline:g} s") from None
+
+    async def _get_json(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
+                        policy: RetryPolicy, cap: int) -> ApiResponse:
         started_total = time.monotonic()
         refreshed = False
         attempt = 0
@@ -183,8 +264,7 @@ class BcClient:
             send_headers = {"Authorization": auth, "client-request-id": request_id, **(headers or {})}
             t0 = time.monotonic()
             try:
-                response = await self._http.get(url, params=params, headers=send_headers)
-                body = response.content
+                response, body = await self._exchange(url, params, send_headers, cap)
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 delay = self._next_delay(attempt, started_total, None, policy)
                 logger.info("GET %s failed (%s); attempt %d", _loggable(url), type(exc).__name__, attempt)
@@ -216,9 +296,37 @@ class BcClient:
                 logger.info("GET %s -> %d; retrying in %.2f s", _loggable(url), response.status_code, delay)
                 await asyncio.sleep(delay)
                 continue
-            if response.status_code >= 400:
+            if 300 <= response.status_code < 400:
+                raise _redirected(response, facts)
+            if not 200 <= response.status_code < 300:
                 raise api_error_from_response(response.status_code, response.headers, body)
-            return ApiResponse(_decode_object(body, response, facts), facts)
+            return ApiResponse(_decode_object(body, response, facts, self.limits.max_depth), facts)
+
+    async def _exchange(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str],
+                        cap: int) -> tuple[httpx.Response, bytes]:
+        """One GET, the body streamed and counted after decompression: a gzip bomb stops at ``cap`` bytes."""
+        request = self._http.build_request("GET", url, params=params, headers=headers)
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise _too_large(response, cap)
+            chunks: list[bytes] = []
+            size = 0
+            stream = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+            try:
+                async for chunk in stream:
+                    size += len(chunk)
+                    if size > cap:
+                        raise _too_large(response, cap)
+                    chunks.append(chunk)
+            finally:
+                # Closed here, in this task, when reading stops early (cap, deadline): not left to the garbage
+                # collector (see ui/loop.py on async generators under qasync).
+                await stream.aclose()
+        finally:
+            await response.aclose()
+        return response, b"".join(chunks)
 
     def _next_delay(self, attempt: int, started: float, retry_after: float | None,
                     policy: RetryPolicy | None = None) -> float | None:
@@ -232,8 +340,9 @@ class BcClient:
             delay = retry_after
         else:
             delay = policy.backoff(attempt - 1, self._rng)
-        if time.monotonic() - started + delay > policy.max_total:
-            return None
+        spent = time.monotonic() - started
+        if spent + delay > policy.max_total or spent + delay >= self.limits.deadline:
+            return None  # waiting would only end in the deadline: give the real error now
         return delay
 
     def _facts(
@@ -266,7 +375,7 @@ class BcClient:
         self, url: str, *, page_size: int | None = None, params: Mapping[str, str] | None = None
     ) -> Page:
         headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else None
-        response = await self.get_json(url, params=params, headers=headers)
+        response = await self.get_json(url, params=params, headers=headers, max_bytes=self.limits.max_page_bytes)
         items = response.data.get("value")
         if not isinstance(items, list):
             raise BadResponse(
@@ -275,41 +384,100 @@ class BcClient:
                 message="The service sent an object where a list was expected",
                 request_id=response.facts.request_id,
             )
-        next_link = response.data.get("@odata.nextLink")
-        link = next_link if isinstance(next_link, str) else None
-        return Page(items=items, next_link=link, facts=response.facts)
+        rows = [item for item in items if isinstance(item, dict)]
+        if len(rows) != len(items):
+            logger.warning("GET %s: skipped %d list entries that are not records", _loggable(url),
+                           len(items) - len(rows))
+        next_link, refused = _next_link(url, response.data.get("@odata.nextLink"))
+        return Page(items=rows, next_link=next_link, facts=response.facts, next_error=refused)
 
     async def iter_pages(
         self, url: str, *, page_size: int = 500, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[Page]:
-        """Follow ``@odata.nextLink`` (opaque: used as given) until the last page."""
+        """Follow ``@odata.nextLink`` (opaque, but on the same server only) until the last page.
+
+        A refused next link raises its ``ForeignUrl`` after the pages before it were yielded.
+        """
         page = await self.get_page(url, page_size=page_size, params=params)
         yield page
         while page.next_link:
             page = await self.get_page(page.next_link, page_size=page_size)
             yield page
+        if page.next_error is not None:
+            raise page.next_error
 
 
-def _decode_object(body: bytes, response: httpx.Response, facts: ResponseFacts) -> dict[str, Any]:
+def _next_link(page_url: str, value: object) -> tuple[str | None, ForeignUrl | None]:
+    """The next page's URL, resolved against the page's own; refused unless it is on the same server."""
+    if not isinstance(value, str) or not value:
+        return None, None
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        kind = "a web page" if b"<html" in body[:500].lower() else "data that is not valid JSON"
-        raise BadResponse(
-            status=response.status_code,
-            code="",
-            message=f"The service sent {kind} instead of a Business Central answer",
-            request_id=facts.request_id,
-            correlation_id=facts.correlation_id,
-        ) from None
-    if not isinstance(data, dict):
-        raise BadResponse(
-            status=response.status_code,
-            code="",
-            message="The service sent JSON that is not an object",
-            request_id=facts.request_id,
+        link = urljoin(page_url, value)
+        same = origin(link) == origin(page_url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        same, link = False, value
+    if not same:
+        logger.warning("refused a next link to another server (%s)", _short(_host(link)))
+        return None, ForeignUrl(
+            f"The next page is on another server ({_short(_host(link))}) and was not requested: your credentials are "
+            "only sent to the server you signed in to. The rows loaded so far are shown."
         )
-    return data
+    return link, None
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or "?"
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "?"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _too_large(response: httpx.Response, cap: int) -> TooLarge:
+    return TooLarge(
+        status=response.status_code,
+        code="",
+        message=f"The answer is larger than the {cap / 1_000_000:g} MB limit and was not read further",
+        request_id=header(response.headers, "request-id", "x-ms-request-id"),
+    )
+
+
+def _redirected(response: httpx.Response, facts: ResponseFacts) -> Redirected:
+    location = _short(response.headers.get("location", ""), 200)
+    target = f" to {location}" if location else ""
+    return Redirected(
+        status=response.status_code,
+        code="",
+        message=f"The service redirected{target}; redirects are not followed, so credentials stay with your server",
+        request_id=facts.request_id,
+        correlation_id=facts.correlation_id,
+        location=location,
+    )
+
+
+_JSON_ERRORS: dict[str, type[BadResponse]] = {"deep": TooDeep, "not-object": NotAnObject}
+
+
+def _decode_object(body: bytes, response: httpx.Response, facts: ResponseFacts, max_depth: int) -> dict[str, Any]:
+    content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    looks_html = b"<html" in body[:500].lower() or b"<!doctype html" in body[:500].lower()
+    if content_type and not (content_type == "application/json" or content_type.endswith("+json")):
+        what = "a web page" if "html" in content_type or looks_html else f"{_short(content_type, 60)!r} content"
+        raise WrongContentType(status=response.status_code, code="",
+                               message=f"The service sent {what} instead of a Business Central answer (JSON)",
+                               request_id=facts.request_id, correlation_id=facts.correlation_id)
+    try:
+        return loads_object(body, max_depth=max_depth)
+    except BadJson as exc:
+        message = exc.message
+        if exc.kind == "invalid" and looks_html:
+            message = "The service sent a web page instead of a Business Central answer"
+        error: type[ApiError] = _JSON_ERRORS.get(exc.kind, InvalidJson)
+        raise error(status=response.status_code, code="", message=message,
+                   request_id=facts.request_id, correlation_id=facts.correlation_id) from None
 
 
 def _network_message(exc: Exception) -> str:

@@ -85,6 +85,8 @@ class Connection:
         self.client = client
         self.api_root = api_root
         self.environments_url = environments_url
+        # Credentials go to this server only: a link in a response pointing elsewhere is refused (client.pin).
+        client.pin(api_root, environments_url or "")
 
     @property
     def cloud_shaped(self) -> bool:

@@ -8,7 +8,6 @@ tested (and reused by the CLI) without a QApplication. Nothing copied ever carri
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from viewer import odata
+from viewer import jsondata, odata
 
 if TYPE_CHECKING:
     # Type-only: viewer.fields pulls in QtCore (QLocale) and viewer.client pulls in httpx; neither is needed to
@@ -76,8 +75,8 @@ def field_clip(field: FieldView, mode: CopyMode) -> Clip:
     if mode == "raw":
         return Clip(field.raw, label=f"{field.label} (raw value)")
     if mode == "pair":
-        # json.dumps on the name too: a name needing escapes still yields valid JSON.
-        pair = f"{json.dumps(field.json_name, ensure_ascii=False)}: {json.dumps(field.value, ensure_ascii=False)}"
+        # dumps on the name too: a name needing escapes still yields valid JSON.
+        pair = f"{jsondata.dumps(field.json_name)}: {jsondata.dumps(field.value)}"
         return Clip(pair, label=f"{field.label} (JSON pair)")
     raise ValueError(f"unknown copy mode: {mode!r}")
 
@@ -88,7 +87,7 @@ def field_clip(field: FieldView, mode: CopyMode) -> Clip:
 def record_json(values: Mapping[str, object]) -> Clip:
     """The record's own fields as pretty JSON, in the order the server sent them."""
     # Annotations are transport metadata, not data a person wants to paste (viewer/odata.py strips every level).
-    text = json.dumps(odata.strip(values), indent=2, ensure_ascii=False)
+    text = jsondata.dumps(odata.strip(values), indent=2)  # exact decimals: the digits the server sent
     return Clip(text, label="Record (JSON)")
 
 

@@ -6,10 +6,11 @@ that never contains a token or secret. ``details()`` adds code, status and ids f
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from viewer.jsondata import BadJson, loads
 
 _CORRELATION_SUFFIX = re.compile(r"\s*CorrelationId:\s*([0-9a-fA-F-]{36})\.?\s*$")
 
@@ -74,6 +75,45 @@ class BadResponse(ApiError):
     """A response that is not the JSON Business Central sends (HTML error page, cut-off body, …)."""
 
 
+class InvalidJson(BadResponse):
+    """The body is not valid JSON (cut off, an HTML page, NaN/Infinity, a duplicated field)."""
+
+
+class TooDeep(BadResponse):
+    """JSON nested deeper than any Business Central answer (a parser bomb)."""
+
+
+class NotAnObject(BadResponse):
+    """Valid JSON, but a list, string or number where an object was expected."""
+
+
+class WrongContentType(BadResponse):
+    """A 2xx answer that says it is not JSON (an HTML login page from a proxy, a file download)."""
+
+
+class TooLarge(BadResponse):
+    """The answer (counted after decompression) is bigger than the configured cap."""
+
+
+@dataclass(eq=False)
+class Redirected(BadResponse):
+    """A 3xx answer: never followed (it would carry credentials elsewhere); ``location`` names the target."""
+
+    location: str = ""
+
+
+class DeadlineExceeded(NetworkError):
+    """The whole exchange took longer than the overall deadline (e.g. a server dripping one byte at a time)."""
+
+
+class ForeignUrl(ViewerError):
+    """A URL taken from a response points at another server; following it would hand over the credentials."""
+
+
+class BadId(ViewerError):
+    """An id taken from a response is not the GUID Business Central uses: it never goes into a URL."""
+
+
 @dataclass(eq=False)
 class SignInRequired(ViewerError):
     """No usable credentials: the user has to sign in (again). ``reason`` says why, plainly."""
@@ -116,8 +156,8 @@ def api_error_from_response(
     content_type = (header(headers, "content-type") or "").lower()
     code, message, correlation = "", "", None
     try:
-        payload = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        payload = loads(body) if body else None
+    except (BadJson, ValueError, UnicodeDecodeError):
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         err = payload["error"]

@@ -13,14 +13,13 @@ writes of their own. Latest-wins is not here either: ``viewer/tasks.py`` decides
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from viewer import odata, refs
+from viewer import jsondata, odata, refs
 from viewer.errors import NotFound, ViewerError
 from viewer.refs import api_version_of  # one reading of the version, for URLs refs cannot parse (custom APIs)
 from viewer.snapshots import ChangeSet, Snapshot, SnapshotKey, SnapshotStore, diff
@@ -66,11 +65,11 @@ class Record:
 
     def as_json(self) -> str:
         """The fields, pretty-printed (what "Copy as JSON" and "Export" write)."""
-        return json.dumps(self.values, ensure_ascii=False, indent=2, default=str)
+        return jsondata.dumps(self.values, indent=2)  # exact decimals: the digits the server sent
 
     def received_json(self) -> str:
         """The body as received, annotations included (the Raw JSON tab)."""
-        return json.dumps(self.received or self.values, ensure_ascii=False, indent=2, default=str)
+        return jsondata.dumps(self.received or self.values, indent=2)
 
 
 # The payment's record: the same shape, named for what it holds.
@@ -228,6 +227,10 @@ class PaymentService:
     @property
     def notice(self) -> str | None:
         return self.store.notice
+
+    def take_notice(self) -> str | None:
+        """The store's notice not shown yet, once (a skipped history row is not news on every load)."""
+        return self.store.take_notice()
 
     async def flush(self) -> None:
         """Wait for snapshot writes in flight."""

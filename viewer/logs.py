@@ -30,6 +30,10 @@ _SECRET_KEYS = (
 
 # Order matters: the JWT pattern runs first so a token is masked whole, whatever surrounds it.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # PEM blocks (private keys, certificates), raw or inside a repr with its line breaks escaped ("\\n"): whole
+    # blocks first, then a block cut off before its END line (a truncated repr) up to where its base64 stops.
+    (re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----.*?-----END [A-Z0-9 ]{1,40}-----", re.DOTALL), rf"[PEM \1 {MASK}]"),
+    (re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----(?:[A-Za-z0-9+/=\s:,-]|\\[nr])*"), rf"[PEM \1 {MASK}]"),
     # JWTs (access/id tokens, client assertions): three base64url segments, the first a JSON header.
     (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), MASK),
     # Authorization and cookie header values, however they are printed ("Bearer x", "authorization: Basic x").

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject, Signal
 
-from viewer import query, schema
-from viewer.errors import ViewerError
+from viewer import query, refs, schema
+from viewer.errors import BadId, ViewerError
 from viewer.models.lists import RecordListModel
 from viewer.models.paged import Column, Formatter, PagedTableModel
 from viewer.tasks import TaskSlot
@@ -117,16 +117,25 @@ class Navigation(QObject):
     def companies_url(self) -> str:
         return f"{self.root}/companies"
 
+    # Ids below come from list responses: refs.key_segment validates them (BadId) before they reach a path.
+
     def journals_url(self, company_id: str) -> str:
-        return f"{self.root}/companies({company_id})/customerPaymentJournals"
+        return f"{self.root}/{refs.key_segment('companies', company_id, what='company id')}/customerPaymentJournals"
 
     def payments_url(self, company_id: str, journal_id: str) -> str:
-        return f"{self.journals_url(company_id)}({journal_id})/customerPayments"
+        journal = refs.key_segment("customerPaymentJournals", journal_id, what="journal id")
+        return f"{self.root}/{refs.key_segment('companies', company_id, what='company id')}/{journal}/customerPayments"
 
     def payment_url(self, payment_id: str) -> str | None:
+        """The payment's URL, or ``None`` (with ``failed`` emitted when an id is unusable)."""
         if not (self.company_id and self.journal_id):
             return None
-        return f"{self.payments_url(self.company_id, self.journal_id)}({payment_id})"
+        try:
+            payment = refs.key_segment("customerPayments", payment_id, what="payment id")
+            return f"{self.payments_url(self.company_id, self.journal_id).rsplit('/', 1)[0]}/{payment}"
+        except BadId as exc:
+            self.failed.emit(exc)
+            return None
 
     # ---- levels --------------------------------------------------------------------------------
 
@@ -139,7 +148,8 @@ class Navigation(QObject):
         if conn.environments_url:
             try:
                 response = await self._run("environments", conn.client.get_json(conn.environments_url))
-                items = [e for e in response.data.get("value", []) if isinstance(e, dict) and e.get("name")]
+                # The name goes into the API path (api_root_for): only real environment names are offered.
+                items = [e for e in _records(response.data) if refs.is_environment_name(e.get("name"))]
             except ViewerError as exc:
                 logger.info("environments list unavailable: %s", exc)
         if conn.environment and not any(e.get("name") == conn.environment for e in items):
@@ -161,7 +171,7 @@ class Navigation(QObject):
             self.failed.emit(exc)
             return
         self.factsChanged.emit(response.facts)
-        self.companies.set_items([c for c in response.data.get("value", []) if isinstance(c, dict)])
+        self.companies.set_items(_records(response.data))
 
     async def select_company(self, company_id: str | None) -> None:
         self.company_id = company_id
@@ -178,7 +188,7 @@ class Navigation(QObject):
         if company_id != self.company_id:
             return
         self.factsChanged.emit(response.facts)
-        self.journals.set_items([j for j in response.data.get("value", []) if isinstance(j, dict)])
+        self.journals.set_items(_records(response.data))
 
     async def select_journal(self, journal_id: str | None) -> None:
         self.journal_id = journal_id
@@ -212,7 +222,12 @@ class Navigation(QObject):
             params["$filter"] = flt
         if order := self.payments.params.get("$orderby"):
             params["$orderby"] = order
-        task = self.payments.load(self.payments_url(self.company_id, self.journal_id), params)
+        try:
+            url = self.payments_url(self.company_id, self.journal_id)
+        except BadId as exc:
+            self.failed.emit(exc)
+            return
+        task = self.payments.load(url, params)
         self.selectionChanged.emit()
         try:
             await asyncio.shield(task)
@@ -254,3 +269,9 @@ class Navigation(QObject):
 
     def last_facts(self) -> ResponseFacts | None:
         return self.connection.client.last_facts if self.connection else None
+
+
+def _records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of a collection answer; a "value" that is not a list (a hostile or broken server) is none."""
+    value = data.get("value")
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

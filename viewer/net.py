@@ -19,12 +19,16 @@ def is_loopback(host: str) -> bool:
 
 def require_secure(url: str) -> None:
     """https only, except loopback (the sandbox, local on-prem test servers)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # "https://[::1/x" and the like: a link from a response is never trusted to parse
+        raise InsecureUrlError("Refusing a malformed URL") from None
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and is_loopback(parts.hostname or ""):
+    if parts.scheme == "http" and is_loopback(host):
         return
     raise InsecureUrlError(
-        f"Refusing {parts.scheme or 'a schemeless'} URL to {parts.hostname or '?'}: "
+        f"Refusing {parts.scheme or 'a schemeless'} URL to {host or '?'}: "
         "only https is allowed (http only to this computer)"
     )

@@ -29,3 +29,24 @@ def data_dir() -> Path:
     with contextlib.suppress(OSError):
         path.chmod(0o700)
     return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` 0600 (if missing) in a 0700 folder, and tighten an existing one; returns it.
+
+    Called before anyone writes: Qt's and SQLite's atomic saves keep the mode of the file they replace, so a
+    file born private stays private. Every file the app writes with user data goes through here (README "Security").
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)  # an older or copied file may be wider
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a 0600 file, e.g. an exported payment."""
+    private_file(path)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

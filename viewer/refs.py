@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from urllib.parse import quote, unquote, unquote_plus
 
+from viewer.errors import BadId
+
 __all__ = [
     "API_HOST",
     "ZERO_GUID",
@@ -29,6 +31,8 @@ __all__ = [
     "api_version_of",
     "build_url",
     "guid_count",
+    "is_environment_name",
+    "key_segment",
     "normalize_guid",
     "parse",
 ]
@@ -205,6 +209,33 @@ def api_url(endpoint: Endpoint, path: str, *, company_name: str | None = None) -
         # safe="" so "&", "=", "/", "+" and "#" inside a company name cannot break the query.
         url += "?" + "&".join(f"{key}={quote(value, safe='')}" for key, value in params)
     return url
+
+
+def key_segment(entity_set: str, value: object, *, what: str = "id") -> str:
+    """``entity_set(<guid>)`` for an id taken from a response: validated, then written as an OData key literal.
+
+    Ids that come from a server (a payment's customerId, a row of the companies list) are data, not path text: a
+    ``customerId`` of ``x)/../../secret?a=(`` must never turn into a request for ``/secret``. Business Central keys
+    these entities by GUID, so anything else — another string, a number, an object — is refused (``BadId``).
+    """
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadId(f"The service sent a {what} that is not a GUID ({_type_name(value)}); it was not followed")
+    try:
+        guid = normalize_guid(value)
+    except RefError:
+        raise BadId(f"The service sent a {what} that is not a GUID; it was not followed") from None
+    # A GUID is its own OData literal (unquoted, v4); quote() keeps this line safe even if the check above changes.
+    return f"{entity_set}({quote(guid, safe='-')})"
+
+
+def is_environment_name(value: object) -> bool:
+    """Whether an environment name from a response may go into a path (letters, digits, ``-``, ``_``; ≤ 30)."""
+    return isinstance(value, str) and _ENV_RE.fullmatch(value) is not None
+
+
+def _type_name(value: object) -> str:
+    return {str: "a string", bool: "true or false", type(None): "null", list: "a list", dict: "an object"}.get(
+        type(value), "a number")
 
 
 def parse(text: str, *, default: PaymentRef | Endpoint | None = None) -> PaymentRef:

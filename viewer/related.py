@@ -4,17 +4,21 @@ and on its own, so one failing never spoils the payment form or the other two.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject
 
 from viewer import refs, schema
+from viewer.errors import BadId
 from viewer.models.payment import LoadState, RecordModel
 from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:
     from viewer.loading import PaymentService, Record
+
+logger = logging.getLogger(__name__)
 
 # kind → (schema entity, entity set in the URL, the key fields shown, the payment field holding the id)
 RELATED: dict[str, tuple[str, str, tuple[str, ...], str]] = {
@@ -55,7 +59,13 @@ def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str |
         if _blank_guid(key):
             out[kind] = None
             continue
-        out[kind] = refs.api_url(ref.endpoint, f"{company}{entity_set}({key})", company_name=company_name)
+        try:
+            segment = refs.key_segment(entity_set, key, what=id_field)
+        except BadId as exc:
+            logger.warning("%s", exc)  # a server-sent id never becomes path text; the panel just stays empty
+            out[kind] = None
+            continue
+        out[kind] = refs.api_url(ref.endpoint, f"{company}{segment}", company_name=company_name)
     return out
 
 

@@ -11,7 +11,6 @@ is more useful showing odd data verbatim than failing on it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from PySide6.QtCore import QDate, QDateTime, QLocale, QTime, QTimeZone
+
+from viewer import jsondata
 
 Kind = Literal["guid", "int", "date", "datetime", "decimal", "text", "bool"]
 
@@ -289,8 +290,8 @@ def raw_text(raw: object) -> str:
     if isinstance(raw, Decimal):  # json.loads(parse_float=Decimal) callers: keep the exact digits, unquoted
         return str(raw)
     try:
-        return json.dumps(raw, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):  # circular structures and the like: still never raise
+        return jsondata.dumps(raw)  # decimals inside lists and objects keep their digits too
+    except (TypeError, ValueError, RecursionError):  # circular structures and the like: still never raise
         return str(raw)
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from viewer.paths import data_dir
+from viewer.paths import data_dir, private_file
 from viewer.profiles import Profile, ProfileError, profile_from_dict, profile_to_dict
+
+if TYPE_CHECKING:
+    from viewer.client import Limits
 
 T = TypeVar("T")
 
@@ -39,6 +42,10 @@ RECENT_URLS = Key("session/recent_urls", "[]", str)
 HISTORY_ENABLED = Key("history/enabled", True, bool)
 WATCH_INTERVAL = Key("watch/interval_seconds", 30, int)
 RAW_VALUES = Key("form/raw_values", False, bool)
+# The client's limits (viewer.client.Limits): what one answer may cost. README "Security" documents them.
+MAX_RECORD_MB = Key("network/max_record_mb", 5.0, float)
+MAX_PAGE_MB = Key("network/max_page_mb", 20.0, float)
+DEADLINE_SECONDS = Key("network/deadline_seconds", 60.0, float)
 
 # version → function bringing settings from that version to the next.
 MIGRATIONS: dict[int, Callable[[QSettings], None]] = {}
@@ -48,7 +55,7 @@ class Settings:
     """The app's settings file. Tests pass ``path`` (or set BCPV_DATA_DIR) to stay isolated."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or self.default_path()
+        self.path = private_file(path or self.default_path())
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
         self._migrate()
 
@@ -106,6 +113,26 @@ class Settings:
 
     def set_recent_urls(self, urls: list[str]) -> None:
         self._qs.setValue(RECENT_URLS.name, json.dumps([str(u) for u in urls], ensure_ascii=False))
+
+    def limits(self) -> Limits:
+        """The client's limits from the ``network/*`` keys; a missing, unreadable or silly value keeps its default."""
+        from viewer.client import Limits  # lazily: settings load at start-up, httpx need not
+
+        defaults = Limits()
+
+        def positive(key: Key[float], default: float) -> float:
+            try:
+                value = float(str(self._qs.value(key.name, default)))
+            except (TypeError, ValueError):
+                return default
+            return value if 0 < value < 1e6 else default
+
+        return replace(
+            defaults,
+            max_record_bytes=int(positive(MAX_RECORD_MB, defaults.max_record_bytes / 1e6) * 1e6),
+            max_page_bytes=int(positive(MAX_PAGE_MB, defaults.max_page_bytes / 1e6) * 1e6),
+            deadline=positive(DEADLINE_SECONDS, defaults.deadline),
+        )
 
     # ---- profiles ---------------------------------------------------------------------------------
 

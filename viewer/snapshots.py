@@ -14,21 +14,19 @@ value classes stay importable without Qt.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from viewer import odata, paths, refs
+from viewer import jsondata, odata, paths, refs
 
 __all__ = [
     "ETAG",
@@ -177,7 +175,7 @@ def _show(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value)
     try:
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return jsondata.dumps(value)
     except (TypeError, ValueError):
         return str(value)
 
@@ -365,6 +363,8 @@ _SIZE = "LENGTH(CAST(values_json AS BLOB)) + COALESCE(LENGTH(CAST(etag AS BLOB))
 _LOCK_TIMEOUT = 1.0
 
 _NOTICE_MEMORY = "History is kept in memory for this session only."
+_NOTICE_BAD_ROWS = ("Some saved history could not be read and is skipped; it is kept in the history file for "
+                    "inspection (see the log).")
 
 
 class _TooNew(Exception):
@@ -390,27 +390,36 @@ def _key_args(key: SnapshotKey) -> tuple[str, str, str, str, str]:
 
 
 def _json_default(value: Any) -> Any:
-    # Decimal (json.loads(parse_float=Decimal) callers) as its exact digits; diff compares decimals from text anyway.
-    if isinstance(value, Decimal):
-        return str(value)
+    # Decimals are written by jsondata.dumps as JSON numbers with their exact digits; this covers the rest.
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
 
 
 def _dump(values: Mapping[str, Any]) -> str:
-    return json.dumps(values, ensure_ascii=False, default=_json_default)
+    return jsondata.dumps(values, default=_json_default)
+
+
+class _BadRow(Exception):
+    """A stored row this version cannot read (hand-edited, damaged, or written by a buggy build)."""
 
 
 def _row_to_snapshot(row: tuple[Any, ...]) -> Snapshot:
     sid, host, tenant, environment, company_id, payment_id, api_version, fetched_at, etag, values_json = row
-    values = json.loads(values_json)
+    try:
+        # jsondata: exact decimals back, and a damaged row cannot blow the stack or smuggle NaN in.
+        values = jsondata.loads(values_json)
+        moment = _utc(datetime.fromisoformat(fetched_at))
+    except (ValueError, TypeError) as exc:  # BadJson is a ValueError
+        raise _BadRow(f"history entry {sid} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(values, dict):
+        raise _BadRow(f"history entry {sid} holds no record")
     return Snapshot(
         key=SnapshotKey(host, tenant, environment, company_id, payment_id),
-        fetched_at=datetime.fromisoformat(fetched_at),
-        etag=etag,
-        values=values if isinstance(values, dict) else {},
-        api_version=api_version,
+        fetched_at=moment,
+        etag=etag if isinstance(etag, str) else None,
+        values=values,
+        api_version=api_version if isinstance(api_version, str) else "v2.0",
         id=sid,
     )
 
@@ -454,6 +463,8 @@ class SnapshotStore:
         enabled: bool = True,
     ) -> None:
         self.notice: str | None = None
+        self._told: set[str] = set()
+        self._bad_rows: set[int] = set()
         self.max_per_payment = max(1, max_per_payment)
         self.max_total_bytes = max_total_bytes
         self._path = path
@@ -513,15 +524,9 @@ class SnapshotStore:
 
     @staticmethod
     def _open_file(path: Path) -> sqlite3.Connection:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            path.parent.chmod(0o700)
         # Created 0600 before SQLite sees it, so the history is never readable by others, not even briefly;
         # SQLite gives its journal the database file's mode.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)  # an older or copied file may be wider
+        paths.private_file(path)
         conn = _connect(path)
         try:
             _migrate(conn)
@@ -600,7 +605,7 @@ class SnapshotStore:
                 latest is not None
                 and latest.etag == snap.etag
                 and latest.api_version == snap.api_version
-                and latest.values == json.loads(values_json)
+                and latest.values == jsondata.loads(values_json)
             ):
                 conn.execute(
                     "UPDATE snapshots SET last_seen_at = MAX(COALESCE(last_seen_at, ''), ?) WHERE id = ?",
@@ -644,13 +649,41 @@ class SnapshotStore:
             total -= int(size)
         conn.executemany("DELETE FROM snapshots WHERE id = ?", doomed)
 
-    @staticmethod
-    def _latest(conn: sqlite3.Connection, key: SnapshotKey) -> Snapshot | None:
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM snapshots WHERE {_KEY_WHERE} ORDER BY fetched_at DESC, id DESC LIMIT 1",
-            _key_args(key),
-        ).fetchone()
-        return _row_to_snapshot(row) if row else None
+    def _latest(self, conn: sqlite3.Connection, key: SnapshotKey) -> Snapshot | None:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM snapshots WHERE {_KEY_WHERE} ORDER BY fetched_at DESC, id DESC", _key_args(key)
+        )
+        return self._first(rows)
+
+    def _first(self, rows: Iterable[tuple[Any, ...]]) -> Snapshot | None:
+        """The first readable row (bad ones skipped, logged and left in place); stops reading once found."""
+        for row in rows:
+            snap = self._readable(row)
+            if snap is not None:
+                return snap
+        return None
+
+    def _readable(self, row: tuple[Any, ...]) -> Snapshot | None:
+        try:
+            return _row_to_snapshot(row)
+        except _BadRow as exc:
+            if row[0] not in self._bad_rows:
+                self._bad_rows.add(row[0])
+                log.warning("%s; skipped and kept in the file", exc)
+            self._tell(_NOTICE_BAD_ROWS)
+            return None
+
+    def _tell(self, notice: str) -> None:
+        """Set ``notice`` once per kind of trouble: the user hears about it once, not on every load."""
+        if notice not in self._told:
+            self._told.add(notice)
+            self.notice = notice
+
+    def take_notice(self) -> str | None:
+        """The notice not yet shown, once (the caller shows it); ``None`` when there is nothing new."""
+        with self._lock:
+            notice, self.notice = self.notice, None
+            return notice
 
     def latest(self, key: SnapshotKey) -> Snapshot | None:
         with self._lock:
@@ -667,12 +700,11 @@ class SnapshotStore:
                 return run if run is not None and run.fetched_at < _utc(moment) else None
 
             def query(conn: sqlite3.Connection) -> Snapshot | None:
-                row = conn.execute(
+                return self._first(conn.execute(
                     f"SELECT {_COLUMNS} FROM snapshots WHERE {_KEY_WHERE} AND fetched_at < ?"
-                    " ORDER BY fetched_at DESC, id DESC LIMIT 1",
+                    " ORDER BY fetched_at DESC, id DESC",
                     (*_key_args(key), _stamp(moment)),
-                ).fetchone()
-                return _row_to_snapshot(row) if row else None
+                ))
 
             result: Snapshot | None = self._guarded(query)
             return result
@@ -689,7 +721,7 @@ class SnapshotStore:
                     f"SELECT {_COLUMNS} FROM snapshots WHERE {_KEY_WHERE} ORDER BY fetched_at DESC, id DESC LIMIT ?",
                     (*_key_args(key), max(0, limit)),
                 ).fetchall()
-                return [_row_to_snapshot(row) for row in rows]
+                return [snap for row in rows if (snap := self._readable(row)) is not None]
 
             result: list[Snapshot] = self._guarded(query)
             return result
@@ -701,7 +733,7 @@ class SnapshotStore:
 
             def query(conn: sqlite3.Connection) -> Snapshot | None:
                 row = conn.execute(f"SELECT {_COLUMNS} FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
-                return _row_to_snapshot(row) if row else None
+                return self._readable(row) if row else None
 
             result: Snapshot | None = self._guarded(query)
             return result
@@ -737,7 +769,10 @@ class SnapshotStore:
                 row = conn.execute(
                     "SELECT COALESCE(last_seen_at, fetched_at) FROM snapshots WHERE id = ?", (snapshot_id,)
                 ).fetchone()
-                return datetime.fromisoformat(row[0]) if row else None
+                try:
+                    return datetime.fromisoformat(row[0]) if row else None
+                except (TypeError, ValueError):
+                    return None  # a damaged time: unknown, not a crash
 
             result: datetime | None = self._guarded(query)
             return result

@@ -128,6 +128,7 @@ class Workspace(QObject):
                 authority, Connection.open, profile, sandbox=self.sandbox,
                 open_browser=browser,
             )
+            self.connection.client.limits = self.settings.limits()
         except ViewerError as exc:
             self.failed.emit(exc)
             self.connectionChanged.emit(None)

@@ -222,6 +222,9 @@ class PagedTableModel(QAbstractTableModel):
         self._next_link = page.next_link
         self._append(page.items)
         self._emit_facts(page.facts)
+        if page.next_error is not None:  # a next link to another server: these rows stay, the link is refused
+            self.last_error = page.next_error
+            self.failed.emit(page.next_error)
 
     def _append(self, items: list[dict[str, Any]]) -> None:
         if not items:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,10 +59,11 @@ class SandboxInfo:
     device_login_url: str
     ca_file: str
     public_client_id: str
-    service_principal: dict[str, str]
-    basic: dict[str, str]
+    # Secrets (a client secret, a private key, passwords): never in a repr, which debug logs may print.
+    service_principal: dict[str, str] = field(repr=False)
+    basic: dict[str, str] = field(repr=False)
     scope: str
-    users: list[dict[str, str]]
+    users: list[dict[str, str]] = field(repr=False)
     # The same for every start with the same seed (tenant, environments, company and payment ids are too),
     # whatever port this run got: what identifies "this Business Central" to a client keeping history.
     server_identity: str
