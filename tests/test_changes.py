@@ -105,7 +105,7 @@ def test_refresh_marks_changed_fields_with_glyph_background_and_old_value(tracke
     # Acknowledged: the marks go, the values stay.
     tracked.panel.ack_button.click()
     assert not tracked.model.changes() and amount.property("changed") is False and not amount.was_label.isVisible()
-    assert amount.text() == "1,700.00"
+    assert amount.text() == "1,700.00 USD"
     # The next load with no change clears nothing new in.
     tracked.refresh()
     assert not tracked.model.changes() and "No changes since the last refresh" in tracked.summary
@@ -197,7 +197,7 @@ def test_watch_sees_a_posted_journal_and_keeps_the_last_snapshot(tracked: Tracke
     sandbox.store().post_journal(demo.company_id, demo.journal_id)
     assert tracked.run(tracked.watcher.check()) == "gone"
     assert gone == ["gone"] and tracked.model.state == LoadState.GONE
-    assert tracked.edit("amount").text() == "1,622.52" and "posted or deleted" in tracked.panel.banner_text.text()
+    assert tracked.edit("amount").text() == "1,622.52 USD" and "posted or deleted" in tracked.panel.banner_text.text()
     tracked.panel.form.copy_record("json")  # the last snapshot can still be copied
     assert '"amount": 1622.52' in QGuiApplication.clipboard().text()
 

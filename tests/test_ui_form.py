@@ -121,13 +121,13 @@ def test_values_follow_the_locale(sandbox: Sandbox, qloop: qasync.QEventLoop, qa
     h = Harness(sandbox, qloop, QLocale(locale))
     try:
         h.load(h.url())
-        assert h.edit("amount").text() == amount
+        assert h.edit("amount").text() == f"{amount} USD"  # the applied invoice's currency
         assert h.edit("postingDate").text() == date
-        assert h.edit("amount").accessibleName() == f"Amount: {amount}"
+        assert h.edit("amount").accessibleName() == f"Amount: {amount} USD"
         h.panel.form.raw_action.trigger()  # Ctrl+R: raw values for the whole form
         assert h.edit("amount").text() == "1622.52" and h.edit("postingDate").text() == "2025-02-09"
         h.panel.form.raw_action.trigger()
-        assert h.edit("amount").text() == amount
+        assert h.edit("amount").text() == f"{amount} USD"  # the applied invoice's currency
     finally:
         h.close()
 
@@ -222,7 +222,7 @@ def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: San
     harness.wait(lambda: harness.model.state == LoadState.FAILED, timeout=30)
     assert panel.banner.isVisible() and "stale" in panel.banner_text.text()
     assert "Internal_ServiceUnavailable" in panel.banner_text.text() and "orrelation" in panel.banner_text.text()
-    assert harness.edit("amount").text() == "1,622.52"  # the last good data stays
+    assert harness.edit("amount").text() == "1,622.52 USD"  # the last good data stays
     sandbox.faults.clear()
 
     demo = sandbox.store().demo
@@ -237,7 +237,7 @@ def test_signed_out_keeps_the_data_with_a_note(harness: Harness) -> None:
     harness.load(harness.url())
     harness.panel.set_signed_in(False)
     assert "Signed out" in harness.panel.banner_text.text() and harness.panel.banner.isVisible()
-    assert harness.edit("amount").text() == "1,622.52"
+    assert harness.edit("amount").text() == "1,622.52 USD"
     harness.panel.set_signed_in(True)
     assert not harness.panel.banner.isVisible()
 

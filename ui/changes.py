@@ -63,6 +63,7 @@ class ChangeTracking(QObject):
         panel.watch_interval.currentIndexChanged.connect(self._watch_interval)
         self.watcher.statusChanged.connect(panel.set_watch_status)
         self.watcher.changed.connect(self._watched_change)
+        self.watcher.unchanged.connect(panel.note_checked)
         window.visibleChanged.connect(lambda shown: self.watcher.set_paused("window hidden", not shown))
 
         window.keep_history_action.setChecked(enabled)

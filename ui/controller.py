@@ -18,7 +18,7 @@ from PySide6.QtCore import QLocale, QTimer
 from ui.changes import ChangeTracking
 from ui.main_window import MainWindow
 from ui.recent import RecentUrls
-from viewer.errors import ApiError, SignInRequired, ViewerError
+from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
 from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.navigation import Navigation
@@ -375,6 +375,8 @@ class AppController:
             if error.request_id:
                 parts.append(f"request-id {error.request_id}")
             self.window.facts_label.setText(" · ".join(parts))
+        if isinstance(error, NotFound) and self.payment.error is error:
+            return  # the payment's banner says it is gone (and Watch's one message, when Watch found it)
         text = error.details().replace("\n", " · ")
         if isinstance(error, SignInRequired):
             text = f"{error} — sign in again above; what is on screen stays until then."

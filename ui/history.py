@@ -94,7 +94,7 @@ class HistoryView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("historyView")
+        self.setObjectName("historyTab")
         self.setAccessibleName("History")
         self.source: SnapshotSource | None = None
         self.value_locale = QLocale()  # the form's (system) locale, as PaymentModel(locale=QLocale())

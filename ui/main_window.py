@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
         self.facts_label = ElidedLabel(purpose="Last request")
         self.facts_label.setObjectName("requestFacts")
         self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().setObjectName("statusBar")
         self.statusBar().addPermanentWidget(self.facts_label)
         self.statusBar().showMessage("Starting…")
         self.built = False

@@ -313,7 +313,7 @@ class PaymentForm(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.fields_page)
-        scroll.setObjectName("fieldsScroll")
+        scroll.setObjectName("fieldsTab")
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes from the tabs to the first value, not to a frame
         self.pages: dict[str, FieldPage] = {}
         self.page: FieldPage | None = None
@@ -327,6 +327,7 @@ class PaymentForm(QWidget):
 
         # Raw JSON tab: the body as received, annotations included.
         json_page = QWidget()
+        json_page.setObjectName("rawJsonTab")
         self.json_page = json_page
         self._json_of: Record | None = None
         self.json_view = QPlainTextEdit()
@@ -377,9 +378,11 @@ class PaymentForm(QWidget):
             action.triggered.connect(lambda _=False, k=kind: self.copy_record(k))
             self.copy_actions.append(action)
         self.raw_button = QToolButton()
+        self.raw_button.setObjectName("rawValuesButton")
         self.raw_button.setDefaultAction(self.raw_action)
         self.raw_button.setAccessibleName("Show raw values")
         self.copy_button = QToolButton()
+        self.copy_button.setObjectName("copyRecordButton")
         self.copy_button.setText("Copy record")
         self.copy_button.setAccessibleName("Copy record")  # the visible words: what a voice-control user says
         self.copy_button.setAccessibleDescription("As JSON, lines, a table, the API URL, curl or PowerShell")
@@ -411,6 +414,8 @@ class PaymentForm(QWidget):
             for kind, related_model in related.models.items():
                 self._build_related(kind, related_model)
                 related_model.modelReset.connect(lambda k=kind: self._refresh_related(k))
+                if kind in ("invoice", "customer"):
+                    related_model.loaded.connect(lambda _record: self._refresh_amounts())
                 related_model.dataChanged.connect(lambda *_a, k=kind: self._refresh_related(k))
                 related_model.stateChanged.connect(lambda _s, k=kind: self._related_state(k))
         self.refill()
@@ -446,7 +451,7 @@ class PaymentForm(QWidget):
         if model is None:
             return
         has_rows = model.rowCount() > 0
-        loading = model.state == LoadState.LOADING
+        loading = model.state == LoadState.LOADING and model.error is None
         self.fields_page.setVisible(has_rows or loading)
         if not has_rows and not loading:
             self._fill_json()
@@ -497,6 +502,8 @@ class PaymentForm(QWidget):
             return
         change = model.change_of(field.json_name)
         display, blank = field.display, field.blank
+        if field.kind == "decimal" and not blank and (currency := self._currency_for(model)):
+            display = f"{display} {currency}"
         edit.setText(field.raw if self.raw_values and not blank else display)
         edit.setPlaceholderText("(blank)" if blank else "")
         edit.setToolTip(field.value_description)
@@ -510,6 +517,34 @@ class PaymentForm(QWidget):
         name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
         edit.setAccessibleName(f"{name}, changed, was {previous}" if changed else name)
         edit.setCursorPosition(0)
+
+    def _currency_for(self, model: RecordModel) -> str:
+        """The currency an amount of ``model`` is in, when the API says so: the applied invoice's currency for the
+        payment and the invoice, the customer's for the customer (and for an unapplied payment). Business Central
+        returns the local currency's code there when the document is in local currency; with neither record loaded
+        there is nothing to go by, and no currency is shown rather than a guessed one."""
+        if self.related is None:
+            return ""
+        invoice = self.related.invoice.record
+        customer = self.related.customer.record
+        sources = [customer] if model is self.related.customer else [invoice, customer]
+        if model is self.related.journal:
+            return ""
+        for record in sources:
+            code = record.values.get("currencyCode") if record is not None else None
+            if isinstance(code, str) and code.strip():
+                return code.strip()
+        return ""
+
+    def _refresh_amounts(self) -> None:
+        """A related record arrived or changed: the amounts' currency may be known now."""
+        model = self.model
+        if model is None or self.page is None:
+            return
+        for row in range(model.rowCount()):
+            field = model.field_at(row)
+            if field is not None and field.kind == "decimal" and (edit := self.page.edits.get(field.json_name)):
+                self._show_value(edit, model.index(row, 1))
 
     def _show_change(self, edit: FieldEdit, changed: bool, previous: str, kind: str, since: object) -> None:
         """A changed value: a marker glyph on its label, a palette-derived background and "was: …" — never
@@ -737,6 +772,12 @@ class PaymentForm(QWidget):
         else:
             clip = copying.powershell_command(url, auth=_auth(auth), user=user)
         self._emit(clip)
+
+    def set_record_actions_enabled(self, enabled: bool) -> None:
+        """Raw values and every Copy record action need a payment on screen."""
+        for action in (self.raw_action, *self.copy_actions):
+            action.setEnabled(enabled)
+        self.copy_button.setEnabled(enabled)
 
     def field_edit(self, name: str) -> FieldEdit | None:
         return self.page.edits.get(name) if self.page is not None else None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ui import a11y
 from ui.a11y import StatusLabel, tab_chain
@@ -49,6 +49,7 @@ class PaymentPanel(QWidget):
         self.setAccessibleName("Payment")
         self.model: PaymentModel | None = None
         self.signed_in = True
+        self.checked_at: datetime | None = None  # the last time Watch confirmed the payment unchanged
         self._slow = False
         self._loading_timer = QTimer(self)
         self._loading_timer.setSingleShot(True)
@@ -60,6 +61,7 @@ class PaymentPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.title.setFont(font)
+        self.title.setWordWrap(True)  # a long document number wraps rather than widening the window
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.banner = QFrame()
@@ -128,7 +130,8 @@ class PaymentPanel(QWidget):
         self.watch_status = StatusLabel("Watch status")
         self.watch_status.setObjectName("watchStatus")
         # Quiet but readable (4.5:1, ui/theme.py); the disabled colour made it look unavailable.
-        self.watch_status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # Body text, not the quiet colour: "Watching every 10 s" is an active state and must not look disabled.
+        self.watch_status.setForegroundRole(QPalette.ColorRole.WindowText)
         watch_row = QHBoxLayout()
         watch_row.addWidget(self.watch_button)
         watch_row.addWidget(self.watch_interval_label)
@@ -138,6 +141,9 @@ class PaymentPanel(QWidget):
         self.facts = StatusLabel("Facts of the last fetch")
         self.facts.setObjectName("paymentFacts")
         self.facts.setWordWrap(True)
+        # Never widens the window: an ETag or a request id is one long word; it wraps at the " · " between facts
+        # and the whole text stays in the tooltip, the accessible name and Copy facts.
+        self.facts.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_facts = QPushButton("Copy facts")
         self.copy_facts.setAccessibleName("Copy facts")
@@ -238,6 +244,9 @@ class PaymentPanel(QWidget):
             self.title.setText("No payment open")
         empty = model.record is None and state == LoadState.EMPTY
         self.form.setVisible(not empty)
+        # Nothing to copy or switch without data of this payment (nothing shown, or another one on its way).
+        self.form.set_record_actions_enabled(record is not None)
+        self.copy_facts.setEnabled(record is not None)
         for widget in (self.watch_button, self.watch_interval_label, self.watch_interval, self.watch_status):
             widget.setVisible(record is not None)
         self.hint.setVisible(empty)
@@ -283,16 +292,24 @@ class PaymentPanel(QWidget):
             self.facts.clear()
             return
         f = record.facts
-        age = (datetime.now(UTC) - f.fetched_at).total_seconds()
-        parts = [f"Fetched {age_text(age)} ({f.fetched_at.astimezone().strftime('%H:%M:%S')})",
-                 f"HTTP {f.status}", f"{f.elapsed_ms:.0f} ms"]
+        now = datetime.now(UTC)
+        fetched = f.fetched_at.astimezone().strftime("%H:%M:%S")
+        checked = self.checked_at if self.checked_at is not None and self.checked_at > f.fetched_at else None
+        if checked is not None:
+            # Watch confirmed it: the data is as fresh as the last check, not as old as the last full load.
+            first = f"checked {age_text((now - checked).total_seconds())} · unchanged since {fetched}"
+        else:
+            first = f"Fetched {age_text((now - f.fetched_at).total_seconds())} ({fetched})"
+        parts = [first, f"HTTP {f.status}", f"{f.elapsed_ms:.0f} ms"]
         if record.etag:
             parts.append(f"ETag {record.etag}")
         if f.request_id:
             parts.append(f"request id {f.request_id}")
         if f.correlation_id:
             parts.append(f"correlation id {f.correlation_id}")
-        self.facts.setText(" · ".join(parts))
+        text = " · ".join(parts)
+        self.facts.setText(text[0].upper() + text[1:])
+        self.facts.setToolTip(text[0].upper() + text[1:])
 
     def _copy_facts(self) -> None:
         from viewer.copying import facts_clip
@@ -312,6 +329,11 @@ class PaymentPanel(QWidget):
 
     def set_watch_status(self, text: str) -> None:
         self.watch_status.setText(text)
+
+    def note_checked(self, when: datetime) -> None:
+        """Watch found the open payment unchanged at ``when``: the facts say so."""
+        self.checked_at = when
+        self._show_facts()
 
     def _copied_elsewhere(self, clip: Clip) -> None:
         put_on_clipboard(clip)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -39,6 +40,7 @@ class Watcher(QObject):
     """
 
     changed = Signal(str)
+    unchanged = Signal(object)  # datetime (UTC) of a check that found the payment as it is on screen
     statusChanged = Signal(str)
     runningChanged = Signal(bool)
 
@@ -154,6 +156,7 @@ class Watcher(QObject):
             return "error"
         self.backoff = 0.0
         if probe is Probe.SAME:
+            self.unchanged.emit(datetime.now(UTC))
             self._say(f"Watching every {self._interval:.0f} s · no change")
             return "same"
         await self.reload()

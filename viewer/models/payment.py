@@ -220,10 +220,10 @@ class RecordModel(QAbstractTableModel):
         self._set_state(LoadState.EMPTY)
 
     def _fail(self, url: str, exc: ViewerError) -> None:
+        self.error = exc  # first: views asked to redraw below already see that this load failed
         if self.record is not None and self.record.url != url:
             # Another record failed: never show the previous one as if it were this one.
             self._set_record(None, {})
-        self.error = exc
         self._set_state(LoadState.GONE if isinstance(exc, NotFound) else LoadState.FAILED)
         self.failed.emit(exc)
 
