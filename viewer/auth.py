@@ -26,7 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import msal
 
-from viewer.errors import SignInRequired, ViewerError
+from viewer.errors import NetworkError, SignInRequired, ViewerError
+from viewer.net import Network, client_options, describe_failure
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,18 @@ class TokenCacheStore:
 
 class _MsalHttpClient(httpx.Client):
     """MSAL was written against requests, which form-encodes bytes values as text; httpx would send
-    ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes."""
+    ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes.
+    Transport failures become a ``NetworkError`` that names the proxy or the certificate's issuer."""
+
+    def __init__(self, network: Network) -> None:
+        super().__init__(**client_options(network, asynchronous=False), timeout=30)
+        self.network = network
+
+    def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except httpx.TransportError as exc:  # MSAL runs in a worker thread: describing may take a handshake
+            raise NetworkError(describe_failure(exc, str(request.url), self.network)) from None
 
     # The HTTP status of the last token request: MSAL's result dict drops it, and an error is clearer with it.
     last_status: int | None = None
@@ -227,10 +239,11 @@ class _MsalHttpClient(httpx.Client):
         return response
 
 
-def msal_http_client(verify: ssl.SSLContext | bool | str) -> _MsalHttpClient:
-    """MSAL's HTTP client. ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an httpx
-    client with an explicit context is used as given."""
-    return _MsalHttpClient(verify=verify, timeout=30, trust_env=False)
+def msal_http_client(network: Network) -> _MsalHttpClient:
+    """MSAL's HTTP client, with the same trust and proxy as the Business Central client
+    (``viewer.net.client_options``). ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an
+    httpx client with an explicit context is used as given."""
+    return _MsalHttpClient(network)
 
 
 def _instance_discovery(authority: str) -> bool:
@@ -274,13 +287,14 @@ class UserSession:
         authority: str,
         cache: TokenCacheStore,
         scopes: list[str] | None = None,
-        verify: ssl.SSLContext | bool | str = True,
+        verify: ssl.SSLContext | bool = True,
+        network: Network | None = None,
         open_browser: Callable[[str], object] | None = None,
     ) -> None:
         self.scopes = scopes or [BC_SCOPE]
         self.cache = cache
         self.authority = authority
-        self._http = msal_http_client(verify)
+        self._http = msal_http_client(network or Network(verify=verify))
         self.app = msal.PublicClientApplication(
             client_id,
             authority=authority,
@@ -564,7 +578,8 @@ class AppSession:
         client_certificate: str | None = None,
         authority: str,
         scopes: list[str] | None = None,
-        verify: ssl.SSLContext | bool | str = True,
+        verify: ssl.SSLContext | bool = True,
+        network: Network | None = None,
     ) -> None:
         """One of ``client_secret`` or ``client_certificate`` (PEM text holding the private key and the
         certificate, as the keyring keeps it)."""
@@ -579,7 +594,7 @@ class AppSession:
         else:
             raise AuthFailed("A service principal needs a client secret or a certificate.")
         self._args = (client_id, credential, authority)
-        self._http = msal_http_client(verify)
+        self._http = msal_http_client(network or Network(verify=verify))
         self._memo = _TokenMemo()
         self.app = self._build()
 
