@@ -13,13 +13,14 @@ from viewer.auth import AppSession, AuthFailed, BasicCredentials, TokenCacheStor
 from viewer.client import BcClient, Credentials, RetryPolicy
 from viewer.errors import SignInRequired, ViewerError
 from viewer.net import Network, network_for
-from viewer.paths import data_dir
+from viewer.paths import local_data_dir
 from viewer.profiles import (
     CloudUserProfile,
     OnPremProfile,
     Profile,
     SandboxProfile,
     ServicePrincipalProfile,
+    proxy_has_user,
 )
 
 ENV_PASSWORD = "BCPV_PASSWORD"
@@ -52,10 +53,9 @@ class SandboxEndpoints:
 def network_of(profile: Profile, ca_file: str | None) -> Network:
     """Trust (the OS store plus ``ca_file``) and proxy (the profile's, with its password from the keyring;
     else the environment's or the system's) for both the client and MSAL: see ``viewer.net``."""
-    proxy = getattr(profile, "proxy", None)
-    password = load_secret(profile.name, "proxy_password") if proxy and "@" in proxy else None
+    password = load_secret(profile.name, "proxy_password") if proxy_has_user(profile) else None
     try:
-        return network_for(ca_file, proxy, password)
+        return network_for(ca_file, getattr(profile, "proxy", None), password)
     except ViewerError as exc:
         raise SignInRequired(str(exc)) from None
 
@@ -63,7 +63,7 @@ def network_of(profile: Profile, ca_file: str | None) -> Network:
 def token_cache_for(profile: Profile, directory: Path | None = None) -> TokenCacheStore:
     """One persisted cache for real tenants, and a separate one for the sandbox (MSAL keys its cache
     on the host without the port, so a new sandbox must not meet an old sandbox's tokens)."""
-    base = directory or data_dir()
+    base = directory or local_data_dir()
     if isinstance(profile, SandboxProfile):
         path = base / "sandbox-token-cache.bin"
         path.unlink(missing_ok=True)
@@ -154,6 +154,7 @@ class Connection:
                 cache=cache or token_cache_for(profile),
                 network=network,
                 open_browser=open_browser,  # type: ignore[arg-type]
+                broker=profile.use_broker,
             )
             return cls(profile, user, BcClient(user, network=network, retry=retry), profile.api_root,
                        f"{profile.api_base.rstrip('/')}/environments/v1.2")

@@ -58,6 +58,12 @@ def _check_proxy(url: str | None) -> None:
         raise ProfileError("Proxy: the port must be a number") from None
 
 
+def proxy_has_user(profile: object) -> bool:
+    """Whether the profile's proxy names a user: only then is there a ``proxy_password`` in the keyring."""
+    proxy = getattr(profile, "proxy", None)
+    return bool(proxy) and "@" in str(proxy)
+
+
 def _check_guid(value: str, what: str) -> None:
     try:
         uuid.UUID(value)
