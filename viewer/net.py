@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-import socket
-import ssl
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +20,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from viewer.errors import InsecureUrlError, ViewerError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ssl and httpx only when a connection is made: the launcher imports this before its first paint
+    import ssl
+
     import httpx
 
 
@@ -62,6 +62,8 @@ def trust_context(ca_file: str | None = None) -> ssl.SSLContext:
     A company that inspects TLS installs its root in the OS store, so managed PCs need nothing here;
     ``ssl.create_default_context()`` would miss the Keychain and has no CA bundle in a frozen app.
     """
+    import ssl
+
     import truststore
 
     context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -350,6 +352,9 @@ def _cap(proxy: Proxy | None) -> str:
 def certificate_issuer(host: str, port: int, network: Network | None, timeout: float = 5.0) -> str | None:
     """Who issued the certificate ``host`` presents (through the proxy, as the real request went): a TLS
     handshake without verification that sends no request, only to name the issuer in an error message."""
+    import socket
+    import ssl
+
     try:
         proxy = network.proxy_for(host) if network else None
         if proxy is not None:
