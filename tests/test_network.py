@@ -14,7 +14,7 @@ import pytest
 
 from tests.proxy_servers import HIDDEN_HOST, PAYMENT, ConnectProxy, TlsServer
 from viewer import auth
-from viewer.auth import BasicCredentials, msal_http_client
+from viewer.auth import BasicCredentials, IdentityUnavailable, msal_http_client
 from viewer.cli import main as show_main
 from viewer.client import BcClient
 from viewer.connection import Connection
@@ -219,9 +219,10 @@ def test_a_wrong_proxy_is_named(server: TlsServer, monkeypatch: pytest.MonkeyPat
     code, _, err = show("show", payment_url(server), "--user", "ADMIN", "--ca-file", str(server.ca_file))
     assert code == 5
     assert f"Cannot connect through the proxy 127.0.0.1:{dead} (from HTTPS_PROXY)" in err, err
-    # MSAL's client says the same, as a NetworkError the sign-in UI shows.
+    # MSAL's client says the same, as an error the sign-in bar shows.
+    expected = f"Cannot sign in. Cannot connect through the proxy 127.0.0.1:{dead}"
     with msal_http_client(network_for(None, environ={"HTTPS_PROXY": f"127.0.0.1:{dead}"}, verify=False)) as client, \
-            pytest.raises(NetworkError, match=f"proxy 127.0.0.1:{dead}"):
+            pytest.raises(IdentityUnavailable, match=expected):
         client.get("https://login.microsoftonline.com/common/discovery/instance")
 
 

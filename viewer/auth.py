@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import msal
 
-from viewer.errors import NetworkError, SignInRequired, ViewerError
+from viewer.errors import SignInRequired, ViewerError
 from viewer.net import Network, client_options, describe_failure
 
 logger = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ def _lock_safe_cache(persistence: Any) -> msal.TokenCache:
 class _MsalHttpClient(httpx.Client):
     """MSAL was written against requests, which form-encodes bytes values as text; httpx would send
     ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes.
-    Transport failures become a ``NetworkError`` that names the proxy or the certificate's issuer."""
+    Transport failures become an ``IdentityUnavailable`` that names the proxy or the certificate's issuer."""
 
     def __init__(self, network: Network) -> None:
         super().__init__(**client_options(network, asynchronous=False), timeout=30)
@@ -319,7 +319,8 @@ class _MsalHttpClient(httpx.Client):
         try:
             return super().send(request, *args, **kwargs)
         except httpx.TransportError as exc:  # MSAL runs in a worker thread: describing may take a handshake
-            raise NetworkError(describe_failure(exc, str(request.url), self.network)) from None
+            raise IdentityUnavailable(f"Cannot sign in. {describe_failure(exc, str(request.url), self.network)}.") \
+                from None
 
     # The HTTP status of the last token request: MSAL's result dict drops it, and an error is clearer with it.
     last_status: int | None = None

@@ -336,6 +336,10 @@ def describe_failure(exc: BaseException, url: str, network: Network | None) -> s
         return f"Cannot connect to {host}{via}: the server's certificate is not trusted"
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and proxy is not None:
         return f"Cannot connect through {proxy}: check the proxy address, or ask your IT department which proxy to use"
+    if isinstance(exc, httpx.ConnectError) and any(
+            word in text.lower() for word in ("name or service not known", "nodename nor servname", "getaddrinfo",
+                                              "name resolution", "no address")):
+        return f"Cannot connect to {host}: the name could not be found (DNS). Check the address and your network"
     if isinstance(exc, httpx.ConnectError):
         return f"Cannot connect to {host}: check the address and your network"
     if isinstance(exc, httpx.TimeoutException):
