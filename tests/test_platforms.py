@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -127,24 +128,23 @@ def test_the_profile_editor_saves_no_profile_when_the_secret_is_refused(qtbot: Q
         raise ViewerError("The secret could not be saved. Windows Credential Manager did not accept it.")
 
     settings = Settings()
-    dialog = ProfileDialog(settings, store_secret=refuse)
-    qtbot.addWidget(dialog)
-    dialog.kind.setCurrentIndex(2)
-    for edit, text in ((dialog.name, "Onprem"), (dialog.base_url, "https://bc.example.com/BC"),
-                       (dialog.user, "ADMIN"), (dialog.password, "pw"),
-                       (dialog.proxy, "http://alice@proxy.example.com:8080"), (dialog.proxy_password, "ppw")):
-        edit.setText(text)
+
+    def filled(store: Callable[[str, str, str], None]) -> ProfileDialog:
+        dialog = ProfileDialog(settings, store_secret=store)
+        qtbot.addWidget(dialog)
+        dialog.kind.setCurrentIndex(2)
+        for edit, text in ((dialog.name, "Onprem"), (dialog.base_url, "https://bc.example.com/BC"),
+                           (dialog.user, "ADMIN"), (dialog.password, "pw"),
+                           (dialog.proxy, "http://alice@proxy.example.com:8080"), (dialog.proxy_password, "ppw")):
+            edit.setText(text)
+        return dialog
+
+    dialog = filled(refuse)
     assert not dialog.save()
     assert "Credential Manager" in dialog.message.text()
     assert settings.profiles() == []
     stored: list[tuple[str, str, str]] = []
-    dialog = ProfileDialog(settings, store_secret=lambda *item: stored.append(item))
-    qtbot.addWidget(dialog)
-    dialog.kind.setCurrentIndex(2)
-    for edit, text in ((dialog.name, "Onprem"), (dialog.base_url, "https://bc.example.com/BC"),
-                       (dialog.user, "ADMIN"), (dialog.password, "pw"),
-                       (dialog.proxy, "http://alice@proxy.example.com:8080"), (dialog.proxy_password, "ppw")):
-        edit.setText(text)
+    dialog = filled(lambda *item: stored.append(item))
     assert dialog.save(), dialog.message.text()
     assert stored == [("Onprem", "password", "pw"), ("Onprem", "proxy_password", "ppw")]
     saved = settings.profile("Onprem")
@@ -395,3 +395,39 @@ def test_data_folders_are_private(tmp_path: Path) -> None:
     target.chmod(0o755)
     make_private_dir(target, "linux")  # an existing folder made looser by hand is tightened again
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
+
+
+def test_menus_follow_macos_roles_and_raw_values_does_not_clash_with_refresh(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.profiles_action.menuRole() == QAction.MenuRole.PreferencesRole
+    quit_action = next(a for a in window.findChildren(QAction) if a.text() == "&Quit")
+    assert quit_action.menuRole() == QAction.MenuRole.QuitRole
+    raw = window.payment.form.raw_action.shortcut()
+    refresh_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Refresh)
+    assert raw not in refresh_keys and raw != QKeySequence("Ctrl+R")  # Ctrl+R is Cmd+R (Refresh) on macOS
+    opened: list[bool] = []
+    window.sign_in.editProfilesRequested.connect(lambda: opened.append(True))
+    window.profiles_action.trigger()
+    assert opened == [True]
+
+
+@pytest.mark.parametrize("platform", ["win32", "linux"])
+def test_the_broker_is_offered_on_windows_for_microsoft_accounts(qtbot: QtBot, platform: str) -> None:
+    from viewer.profiles import CloudUserProfile
+
+    dialog = ProfileDialog(Settings(), store_secret=lambda *item: None, platform=platform)
+    qtbot.addWidget(dialog)
+    dialog.kind.setCurrentIndex(0)
+    assert dialog.use_broker.isEnabled() == (platform == "win32")
+    dialog.name.setText("Contoso")
+    dialog.tenant.setText("contoso.com")
+    dialog.client_id.setText("11111111-2222-3333-4444-555555555555")
+    dialog.use_broker.setChecked(True)
+    assert dialog.save(), dialog.message.text()
+    saved = dialog.settings.profile("Contoso")
+    assert isinstance(saved, CloudUserProfile) and saved.use_broker

@@ -123,6 +123,8 @@ class ProfileDialog(QDialog):
         self.ca_file = _line("profileCaFile", "CA certificate file", "optional: PEM file of a private CA")
         # Empty: HTTPS_PROXY or the system's proxy setting. PAC/WPAD scripts are not evaluated (README).
         self.proxy = _line("profileProxy", "Proxy", "optional: http://[user@]proxy.example.com:8080")
+        self.proxy.setToolTip("Empty: the HTTPS_PROXY variable or the system's proxy setting. Automatic "
+                              "configuration scripts (.pac) are not read: enter the proxy they choose.")
         self.proxy_password = _line("profileProxyPassword", "Proxy password", "stored in the system keyring",
                                     secret=True)
         # The Windows account broker (WAM): Microsoft sign-in only, so only for cloud users, only on Windows.
