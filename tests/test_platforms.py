@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from viewer.auth import MOVED_ASIDE_NOTICE, UNENCRYPTED_NOTICE, AuthFailed, Toke
 from viewer.errors import ViewerError
 from viewer.paths import make_private_dir
 from viewer.profiles import OnPremProfile
-from viewer.sandbox.server import exclusive_bind
 from viewer.settings import Settings
 from viewer.vault import REFERENCE, Vault
 
@@ -377,15 +375,6 @@ def test_a_blocked_powershell_is_explained(tmp_path: Path) -> None:
     ran: list[list[str]] = []
     assert _windows(True, tmp_path, run=lambda argv, **kw: ran.append(argv)) == [tmp_path / "BC Payment Viewer.lnk"]
     assert ".ico" in ran[0][-1]  # a .lnk needs an .ico, not a PNG
-
-
-def test_the_sandbox_port_is_exclusive_on_windows() -> None:
-    options: list[tuple[int, int, int]] = []
-    fake = SimpleNamespace(setsockopt=lambda *a: options.append(a))
-    exclusive_bind(fake, "win32")  # type: ignore[arg-type]
-    exclusive_bind(fake, "linux")  # type: ignore[arg-type]
-    assert options[0][1] == getattr(socket, "SO_EXCLUSIVEADDRUSE", -5) and options[0][1] != socket.SO_REUSEADDR
-    assert options[1][1] == socket.SO_REUSEADDR
 
 
 def test_data_folders_are_private(tmp_path: Path) -> None:
