@@ -341,7 +341,7 @@ def describe_failure(exc: BaseException, url: str, network: Network | None) -> s
                                               "name resolution", "no address")):
         return f"Cannot connect to {host}: the name could not be found (DNS). Check the address and your network"
     if isinstance(exc, httpx.ConnectError):
-        return f"Cannot connect to {host}: check the address and your network"
+        return f"Cannot connect to {host}: it cannot be reached. Check the address and your network"
     if isinstance(exc, httpx.TimeoutException):
         return "The service did not answer in time" + (f" (through {proxy})" if proxy else "")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
