@@ -318,30 +318,32 @@ def describe_failure(exc: BaseException, url: str, network: Network | None) -> s
     """A transport error as one sentence that names the proxy (when one was used) or the certificate's issuer."""
     import httpx
 
-    host = urlsplit(url).hostname or "?"
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
     proxy = network.proxy_for(host) if network else None
+    where = f"{host}:{parts.port}" if parts.port else host  # the port tells two local services apart
     text = str(exc)
     if isinstance(exc, httpx.ProxyError):
         if "407" in text:
             return (f"{_cap(proxy)} asks for a user name and password: enter them in the profile (Proxy) "
                     "and check them with your IT department")
-        return f"{_cap(proxy)} refused the connection to {host} ({text or 'no reason given'})"
+        return f"{_cap(proxy)} refused the connection to {where} ({text or 'no reason given'})"
     if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in text:
-        issuer = certificate_issuer(host, urlsplit(url).port or 443, network)
+        issuer = certificate_issuer(host, parts.port or 443, network)
         via = f" through {proxy}" if proxy else ""
         if issuer:
-            return (f"Cannot connect to {host}{via}: its certificate was issued by “{issuer}”, which this computer "
+            return (f"Cannot connect to {where}{via}: its certificate was issued by “{issuer}”, which this computer "
                     "does not trust. If your organisation inspects TLS, install its root certificate in the system's "
                     "trust store (or name it as the profile's CA file)")
-        return f"Cannot connect to {host}{via}: the server's certificate is not trusted"
+        return f"Cannot connect to {where}{via}: the server's certificate is not trusted"
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and proxy is not None:
         return f"Cannot connect through {proxy}: check the proxy address, or ask your IT department which proxy to use"
     if isinstance(exc, httpx.ConnectError) and any(
             word in text.lower() for word in ("name or service not known", "nodename nor servname", "getaddrinfo",
                                               "name resolution", "no address")):
-        return f"Cannot connect to {host}: the name could not be found (DNS). Check the address and your network"
+        return f"Cannot connect to {where}: the name could not be found (DNS). Check the address and your network"
     if isinstance(exc, httpx.ConnectError):
-        return f"Cannot connect to {host}: it cannot be reached. Check the address and your network"
+        return f"Cannot connect to {where}: it cannot be reached. Check the address and your network"
     if isinstance(exc, httpx.TimeoutException):
         return "The service did not answer in time" + (f" (through {proxy})" if proxy else "")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
