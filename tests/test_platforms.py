@@ -55,6 +55,9 @@ class FakeKeyring:
             raise RuntimeError("(1783, 'CredWrite', 'The stub received bad data.')")
         self.items[(service, username)] = password
 
+    def delete_password(self, service: str, username: str) -> None:
+        del self.items[(service, username)]  # KeyError when absent, as keyring raises PasswordDeleteError
+
 
 class FakeProtected:
     """Stands in for DPAPI: the file holds a transformed text, never the secret as is."""
@@ -90,6 +93,8 @@ def test_a_certificate_too_large_for_credential_manager_goes_to_a_protected_file
     assert len(files) == 1 and "PRIVATE KEY" not in files[0].read_text()
     assert box.load("Robot", "certificate") == PEM
     assert box.load("Robot", "client_secret") == "short secret"
+    assert box.delete("Robot", "certificate") and not list((tmp_path / "secrets").iterdir())
+    assert box.load("Robot", "certificate") is None and not box.delete("Robot", "certificate")
     # Linux and macOS keyrings take it as it is.
     other = FakeKeyring()
     vault(tmp_path / "mac", "darwin", other).store("Robot", "certificate", PEM)

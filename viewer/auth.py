@@ -29,6 +29,7 @@ import msal
 
 from viewer.errors import SignInRequired, ViewerError
 from viewer.net import Network, client_options, describe_failure
+from viewer.vault import SERVICE as KEYRING_SERVICE  # noqa: F401 (the keyring's service name, for callers and tests)
 
 logger = logging.getLogger(__name__)
 
