@@ -204,7 +204,9 @@ def test_encrypted_cache_falls_back_when_no_secret_store(tmp_path: Path) -> None
     # Headless Linux has no unlocked Secret Service: the store must still work, flagged unencrypted.
     store = TokenCacheStore(tmp_path / "cache.bin")
     if not store.encrypted:
-        assert stat.S_IMODE(os.stat(tmp_path / "cache.bin").st_mode) == 0o600
+        # Under its own name: a keyring that appears later must not meet plain text where its data would be.
+        assert store.path == tmp_path / "cache-unencrypted.bin" and store.notice
+        assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     with pytest.raises(AuthFailed):
         if not store.encrypted:
             TokenCacheStore(tmp_path / "other.bin", allow_plaintext=False)

@@ -124,7 +124,7 @@ def test_values_follow_the_locale(sandbox: Sandbox, qloop: qasync.QEventLoop, qa
         assert h.edit("amount").text() == f"{amount} USD"  # the applied invoice's currency
         assert h.edit("postingDate").text() == date
         assert h.edit("amount").accessibleName() == f"Amount: {amount} USD"
-        h.panel.form.raw_action.trigger()  # Ctrl+R: raw values for the whole form
+        h.panel.form.raw_action.trigger()  # Ctrl+Shift+R: raw values for the whole form
         assert h.edit("amount").text() == "1622.52" and h.edit("postingDate").text() == "2025-02-09"
         h.panel.form.raw_action.trigger()
         assert h.edit("amount").text() == f"{amount} USD"  # the applied invoice's currency

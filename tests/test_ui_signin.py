@@ -13,12 +13,13 @@ from pytestqt.qtbot import QtBot
 from tests.conftest import until
 from ui.profile_dialog import SANDBOX_ENTRY, ProfileDialog
 from ui.signin import SignInWidget
+from viewer.auth import UNENCRYPTED_NOTICE
 from viewer.connection import SandboxEndpoints
 from viewer.profiles import CloudUserProfile, OnPremProfile, Profile, SandboxProfile, ServicePrincipalProfile
 from viewer.sandbox import Sandbox
 from viewer.sandbox.autologin import auto_browser
 from viewer.settings import Settings
-from viewer.workspace import UNENCRYPTED_NOTICE, Workspace
+from viewer.workspace import Workspace
 
 
 def endpoints(sandbox: Sandbox) -> SandboxEndpoints:

@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
 
         code: int = cli_main(args_list[1:] if args_list[0] == "show" else args_list)
         return code
-    args = build_parser().parse_args(args_list)
+    from ui.native import parse_or_show
+
+    args = parse_or_show(build_parser(), args_list)  # no console (GUI launcher): help and errors in a box
+    if isinstance(args, int):
+        return args
     if args.install_desktop_entry or args.uninstall_desktop_entry:
         return desktop_entry(install=args.install_desktop_entry)
     if args.reset_settings:
@@ -171,7 +175,7 @@ def apply_color_scheme(app: object, scheme: str) -> None:
     from ui import theme
 
     if isinstance(app, QApplication):
-        theme.apply(app, scheme)
+        theme.apply(app, scheme or theme.platform_default())
 
 
 def app_icon() -> QIcon:
@@ -195,10 +199,13 @@ def app_icon() -> QIcon:
 
 def run_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
+    from ui.native import set_app_user_model_id
+
+    set_app_user_model_id(APP_ID)  # Windows: the taskbar says BC Payment Viewer, not Python
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from viewer.paths import APP_NAME, ORG_NAME, data_dir
+    from viewer.paths import APP_NAME, ORG_NAME, local_data_dir
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -210,7 +217,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName("BC Payment Viewer")
     QGuiApplication.setDesktopFileName(APP_ID)
-    data = data_dir()
+    data = local_data_dir()  # logs and the single-instance lock stay on this computer (viewer.paths)
 
     # Before the window: a second launch must hand over its URL and leave without a flash of a window.
     server = None

@@ -10,8 +10,10 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from viewer.paths import APP_ID
 
@@ -33,9 +35,10 @@ def default_data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
-def icon_file(size: int | None) -> Path:
-    """A bundled icon: the PNG of ``size`` pixels, or the SVG for ``None``."""
-    name = f"{ICON_NAME}-{size}.png" if size else f"{ICON_NAME}.svg"
+def icon_file(size: int | None, *, ico: bool = False) -> Path:
+    """A bundled icon: the PNG of ``size`` pixels, the SVG for ``None``, or the Windows ``.ico`` (all sizes;
+    a ``.lnk`` cannot use a PNG)."""
+    name = f"{ICON_NAME}.ico" if ico else f"{ICON_NAME}-{size}.png" if size else f"{ICON_NAME}.svg"
     return Path(str(resources.files("resources") / "icons" / name))
 
 
@@ -54,6 +57,8 @@ def launch_command() -> list[str]:
     app with the packages it was installed with, whatever the desktop session's PATH is.
     """
     python = Path(os.path.abspath(sys.executable))
+    if getattr(sys, "frozen", False):  # the PyInstaller bundle: the executable is the app
+        return [str(python)]
     script_dir = python.parent
     for name in (GUI_SCRIPT, f"{GUI_SCRIPT}.exe"):
         if (script_dir / name).is_file():
@@ -127,7 +132,18 @@ def shortcut_script(target: Path, command: list[str], icon: Path) -> str:
     ])
 
 
-def _windows(install: bool, programs: Path | None = None) -> list[Path]:
+class ShortcutBlocked(UnsupportedPlatform):
+    """Windows would not run the PowerShell that makes the shortcut."""
+
+
+BLOCKED_ADVICE = (
+    "Windows did not let PowerShell create the Start-menu shortcut{reason}. Managed PCs often run PowerShell in "
+    "Constrained Language Mode (AppLocker or WDAC), which forbids the WScript.Shell object the shortcut needs. "
+    "Install with bc-payment-viewer-setup.exe instead: it creates the shortcut itself. Or ask your IT department."
+)
+
+
+def _windows(install: bool, programs: Path | None = None, run: Callable[..., Any] | None = None) -> list[Path]:
     import subprocess
 
     target = start_menu_shortcut(programs)
@@ -140,9 +156,16 @@ def _windows(install: bool, programs: Path | None = None) -> list[Path]:
     command = launch_command()
     if command[0].endswith("python.exe"):  # pythonw.exe: no console window behind the app
         command[0] = command[0][: -len("python.exe")] + "pythonw.exe"
-    script = shortcut_script(target, command, icon_file(256))
-    subprocess.run(["powershell", "-NoProfile", "-NonInteractive", "-Command", script], check=True,
-                   capture_output=True, timeout=60)
+    script = shortcut_script(target, command, icon_file(None, ico=True))
+    try:
+        (run or subprocess.run)(["powershell", "-NoProfile", "-NonInteractive", "-Command", script], check=True,
+                                capture_output=True, timeout=60, text=True)
+    except subprocess.CalledProcessError as exc:
+        language_mode = "language mode" in (exc.stderr or "").lower()
+        raise ShortcutBlocked(BLOCKED_ADVICE.format(
+            reason=" (Constrained Language Mode)" if language_mode else f" (exit code {exc.returncode})")) from None
+    except (OSError, subprocess.TimeoutExpired) as exc:  # no powershell.exe, or blocked from starting at all
+        raise ShortcutBlocked(BLOCKED_ADVICE.format(reason=f" ({type(exc).__name__})")) from None
     return [target]
 
 

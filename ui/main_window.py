@@ -98,6 +98,12 @@ class MainWindow(QMainWindow):
         self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.refresh_action.triggered.connect(self.refreshRequested)
         file_menu.addAction(self.refresh_action)
+        # macOS moves these two to the application menu (Preferences…/Cmd+, and Quit/Cmd+Q) by their roles.
+        self.profiles_action = QAction("&Profiles…", self)
+        self.profiles_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.profiles_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.profiles_action.triggered.connect(self.sign_in.editProfilesRequested)
+        file_menu.addAction(self.profiles_action)
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setObjectName("quitAction")
@@ -107,6 +113,7 @@ class MainWindow(QMainWindow):
         ctrl_q = QKeySequence("Ctrl+Q")
         self.quit_action.setShortcuts([*quit_keys, ctrl_q] if ctrl_q not in quit_keys else quit_keys)
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)  # one way out: closing runs the app's shutdown
         file_menu.addAction(self.quit_action)
 
@@ -131,7 +138,7 @@ class MainWindow(QMainWindow):
         # Alt+O/E/C/J/I reach profile, environment, company, journal and search-in (label mnemonics); Alt+D, W, H
         # the payment's tabs. tests/test_a11y.py checks that no two mnemonics of the window clash.
         for text, shortcut, target in (
-            ("Go to &search", "Ctrl+F", self.navigator.search_edit),
+            ("Go to &search", QKeySequence.StandardKey.Find, self.navigator.search_edit),
             ("Go to the payments &list", "Ctrl+1", self.navigator.view),
         ):
             action = QAction(text, self)

@@ -360,7 +360,8 @@ class PaymentForm(QWidget):
         # Record-level actions: listed in the window's Payment menu too, with their shortcuts.
         self.raw_action = QAction("&Raw values", self)
         self.raw_action.setCheckable(True)
-        self.raw_action.setShortcut(QKeySequence("Ctrl+R"))
+        # Not Ctrl+R: that is Refresh on macOS (Cmd+R) and GNOME, so neither would fire there.
+        self.raw_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         self.raw_action.toggled.connect(self.set_raw_values)
         self.copy_actions: list[QAction] = []
         for text, kind, shortcut in (

@@ -8,10 +8,12 @@ Non-blocking (shown with ``open()``). Secrets typed here go straight to the OS k
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -39,6 +41,7 @@ from viewer.profiles import (
     SandboxProfile,
     ServicePrincipalProfile,
     check_saveable,
+    proxy_has_user,
     read_certificate,
     secret_kind,
 )
@@ -73,7 +76,7 @@ class ProfileDialog(QDialog):
     saved = Signal(str)
 
     def __init__(self, settings: Settings, *, store_secret: SecretStore | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, platform: str = sys.platform) -> None:
         super().__init__(parent)
         self.setObjectName("profileDialog")
         self.setWindowTitle("Profiles")
@@ -118,6 +121,18 @@ class ProfileDialog(QDialog):
         self.password = _line("profilePassword", "Password or web service access key", "stored in the system keyring",
                               secret=True)
         self.ca_file = _line("profileCaFile", "CA certificate file", "optional: PEM file of a private CA")
+        # Empty: HTTPS_PROXY or the system's proxy setting. PAC/WPAD scripts are not evaluated (README).
+        self.proxy = _line("profileProxy", "Proxy", "optional: http://[user@]proxy.example.com:8080")
+        self.proxy.setToolTip("Empty: the HTTPS_PROXY variable or the system's proxy setting. Automatic "
+                              "configuration scripts (.pac) are not read: enter the proxy they choose.")
+        self.proxy_password = _line("profileProxyPassword", "Proxy password", "stored in the system keyring",
+                                    secret=True)
+        # The Windows account broker (WAM): Microsoft sign-in only, so only for cloud users, only on Windows.
+        self.use_broker = QCheckBox("Sign in with the Windows account (&broker)")
+        self.use_broker.setObjectName("profileUseBroker")
+        self.use_broker.setEnabled(platform == "win32")
+        if platform != "win32":
+            self.use_broker.setToolTip("Windows only")
 
         self.cloud_form = QWidget()
         cloud = QFormLayout(self.cloud_form)
@@ -143,6 +158,7 @@ class ProfileDialog(QDialog):
         cloud.addRow(self.certificate_label, self.certificate_file)
         cloud.addRow("Sign-in address:", self.authority_host)
         cloud.addRow("API address:", self.api_base)
+        cloud.addRow(self.use_broker)
         self.onprem_form = QWidget()
         onprem = QFormLayout(self.onprem_form)
         onprem.addRow("Server &address:", self.base_url)
@@ -169,6 +185,8 @@ class ProfileDialog(QDialog):
         right.addWidget(self.forms)
         right.addWidget(QLabel("Secrets are kept in the system keyring, never in the settings file."))
         right.addWidget(_with_label("CA file:", self.ca_file))
+        right.addWidget(_with_label("Pro&xy:", self.proxy))
+        right.addWidget(_with_label("Proxy passw&ord:", self.proxy_password))
         right.addWidget(self.message)
         right.addStretch(1)
         left = QVBoxLayout()
@@ -249,13 +267,16 @@ class ProfileDialog(QDialog):
             self.user.setText(profile.user)
             self.onprem_tenant.setText(profile.tenant or "")
         self.ca_file.setText(getattr(profile, "ca_file", None) or "")
+        self.proxy.setText(getattr(profile, "proxy", None) or "")
+        self.use_broker.setChecked(bool(getattr(profile, "use_broker", False)))
         self.client_secret.clear()
         self.password.clear()
+        self.proxy_password.clear()
         self._show_kind()
 
     def _set_editable(self, editable: bool) -> None:
         """The built-in sandbox has nothing to edit: its form is shown disabled and cannot be saved."""
-        for widget in (self.kind, self.name, self.forms, self.ca_file):
+        for widget in (self.kind, self.name, self.forms, self.ca_file, self.proxy, self.proxy_password):
             widget.setEnabled(editable)
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(editable)
 
@@ -265,8 +286,9 @@ class ProfileDialog(QDialog):
         self._set_editable(True)
         for edit in (self.name, self.tenant, self.environment, self.client_id, self.authority_host, self.api_base,
                      self.client_secret, self.base_url, self.user, self.onprem_tenant, self.password, self.ca_file,
-                     self.certificate_file):
+                     self.certificate_file, self.proxy, self.proxy_password):
             edit.clear()
+        self.use_broker.setChecked(False)
         self.delete_button.setEnabled(False)
         self.message.clear()
         self._show_kind()
@@ -281,6 +303,7 @@ class ProfileDialog(QDialog):
             (self.credential, service), (self.credential_label, service),
             (self.client_secret, service and not certificate), (self.secret_label, service and not certificate),
             (self.certificate_file, certificate), (self.certificate_label, certificate),
+            (self.use_broker, cls is CloudUserProfile),
         ]
         for widget, visible in shown:
             widget.setVisible(visible)
@@ -292,12 +315,15 @@ class ProfileDialog(QDialog):
         cls = self.kind.currentData()
         name = self.name.text().strip()
         ca_file = self.ca_file.text().strip() or None
+        proxy = self.proxy.text().strip() or None
         profile: Profile
         if cls is OnPremProfile:
             profile = OnPremProfile(name=name, base_url=self.base_url.text().strip(), user=self.user.text().strip(),
-                                    tenant=self.onprem_tenant.text().strip() or None, ca_file=ca_file)
+                                    tenant=self.onprem_tenant.text().strip() or None, ca_file=ca_file, proxy=proxy)
         else:
-            extra = {"credential": str(self.credential.currentData())} if cls is ServicePrincipalProfile else {}
+            extra: dict[str, object] = (
+                {"credential": str(self.credential.currentData())} if cls is ServicePrincipalProfile
+                else {"use_broker": self.use_broker.isChecked()})
             profile = cls(
                 name=name,
                 tenant=self.tenant.text().strip(),
@@ -306,6 +332,7 @@ class ProfileDialog(QDialog):
                 authority_host=self.authority_host.text().strip() or MICROSOFT_LOGIN,
                 api_base=self.api_base.text().strip() or MICROSOFT_API,
                 ca_file=ca_file,
+                proxy=proxy,
                 **extra,
             )
         profile.validate()
@@ -316,23 +343,28 @@ class ProfileDialog(QDialog):
             profile = self.build()
             check_saveable(profile)
             old = self.current()
-            self.settings.save_profile(profile)
-            if old is not None and not isinstance(old, SandboxProfile) and old.name != profile.name:
-                self.settings.delete_profile(old.name)  # a rename
             kind = secret_kind(profile)
             secret = (
                 self._read_certificate() if kind == "certificate"
                 else self.client_secret.text() if kind == "client_secret"
                 else self.password.text() if kind == "password" else ""
             )
-            if secret:
-                self._store_secret(profile.name, kind, secret)
+            proxy_password = self.proxy_password.text() if proxy_has_user(profile) else ""
+            secrets = [(kind, secret), ("proxy_password", proxy_password)]
+            # Secrets first: if the keyring refuses one, the profile is not saved at all (never half).
+            for secret_name, value in secrets:
+                if value:
+                    self._store_secret(profile.name, secret_name, value)
+            self.settings.save_profile(profile)
+            if old is not None and not isinstance(old, SandboxProfile) and old.name != profile.name:
+                self.settings.delete_profile(old.name)  # a rename
         except (ProfileError, ViewerError) as exc:
             self.message.setText(f"✗ {exc}")
             return False
         finally:
             self.client_secret.clear()  # never keep a typed secret around in a widget
             self.password.clear()
+            self.proxy_password.clear()
         self.settings.sync()
         self.reload(select=profile.name)
         self.message.setText(f"✓ Saved “{profile.name}”.")

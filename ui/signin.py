@@ -246,7 +246,8 @@ class SignInWidget(QFrame):
 
     @asyncSlot()
     async def sign_in_browser(self) -> None:
-        await self._run(self._workspace().sign_in_browser())
+        # The native handle is read here, on the GUI thread; the broker (if any) runs in a worker thread.
+        await self._run(self._workspace().sign_in_browser(window_handle=int(self.window().winId())))
 
     @asyncSlot()
     async def sign_in_device_code(self) -> None:

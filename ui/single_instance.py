@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QLockFile, QObject
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,10 @@ def forward(name: str, text: str | None) -> bool:
 class InstanceServer(QObject):
     """Listens for later launches. Messages that arrive before ``set_handler`` are kept until then."""
 
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
+    def __init__(self, name: str, parent: QObject | None = None, *, lock: QLockFile | None = None) -> None:
         super().__init__(parent)
         self.name = name
+        self._lock = lock  # held while listening (see ``claim``)
         self._server = QLocalServer(self)
         # Only this user may connect (the Unix socket is made 0700; on Windows the pipe's ACL).
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
@@ -76,7 +77,8 @@ class InstanceServer(QObject):
     def listen(self) -> bool:
         if self._server.listen(self.name):
             return True
-        # Nobody answered a connect, so a socket file left here is from an instance that crashed.
+        # Nobody answered a connect (and we hold the lock), so a socket file left here is from an instance that
+        # crashed.
         QLocalServer.removeServer(self.name)
         if self._server.listen(self.name):
             return True
@@ -96,6 +98,9 @@ class InstanceServer(QObject):
 
     def close(self) -> None:
         self._server.close()
+        if self._lock is not None:
+            self._lock.unlock()
+            self._lock = None
 
     def _accept(self) -> None:
         while (socket := self._server.nextPendingConnection()) is not None:
@@ -140,14 +145,42 @@ class InstanceServer(QObject):
             self._handler(text)
 
 
-def claim(data_dir: Path, text: str | None) -> InstanceServer | None:
+LOCK_FILE = "instance.lock"
+CLAIM_WAIT_S = 5.0  # how long a launch waits for another one that holds the lock but does not listen yet
+
+
+def claim(data_dir: Path, text: str | None, *, wait: float = CLAIM_WAIT_S) -> InstanceServer | None:
     """Forward ``text`` to the running instance and return None, or become that instance and return its server.
 
-    If the server cannot listen (an odd temp dir), the app still runs, just without forwarding.
+    The instance is whoever holds ``instance.lock`` (a ``QLockFile``) in the local data folder; only it listens.
+    Without the lock two quick launches could both listen — on Windows two servers share one pipe name, and on
+    Unix the second would delete the first one's socket. A launch that finds the lock taken but nobody answering
+    yet (the other one is still starting) keeps trying to hand over until ``wait`` seconds have passed. A lock
+    left by a process that no longer runs is taken over (QLockFile checks the process id). If nothing works
+    (an odd temp dir), the app still runs, just without forwarding.
     """
+    from PySide6.QtCore import QDeadlineTimer, QThread
+
     name = server_name(data_dir)
     if forward(name, text):
         return None
-    server = InstanceServer(name)
+    qlock = QLockFile(str(data_dir / LOCK_FILE))
+    qlock.setStaleLockTime(0)  # stale only when its process is gone: a long-running instance is not stale
+    lock: QLockFile | None = qlock
+    deadline = QDeadlineTimer(int(wait * 1000))
+    while lock is not None and not lock.tryLock(0):
+        if lock.error() != QLockFile.LockError.LockFailedError:  # cannot write the folder: run on our own
+            print(f"single-instance lock not taken: {lock.error().name}", file=sys.stderr)
+            lock = None
+            break
+        if forward(name, text):
+            return None
+        if deadline.hasExpired():
+            print("another launch holds the single-instance lock but does not answer; opening a window anyway",
+                  file=sys.stderr)
+            lock = None
+            break
+        QThread.msleep(100)
+    server = InstanceServer(name, lock=lock)
     server.listen()
     return server

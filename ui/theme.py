@@ -6,6 +6,7 @@ Fusion style. Every pair of colours the app draws text with reaches WCAG AA (4.5
 (the highlight colour) 3:1 against the backgrounds it sits on: tests/test_a11y.py computes the ratios.
 When Qt reports a high-contrast preference (``QStyleHints.accessibility()``, Qt 6.10+), the forced scheme's
 high-contrast variant is used, and it follows the setting while the app runs.
+Windows 10 in dark mode gets the dark one too: its native style cannot draw dark (``platform_default``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ def high_contrast_preferred() -> bool:
     if accessibility is None:
         return False
     return bool(accessibility().contrastPreference() == Qt.ContrastPreference.HighContrast)
+
+
+def platform_default(platform: str | None = None, build: int | None = None) -> str:
+    """"dark" where the system is dark but the native style cannot follow it (Windows 10); else "" (native)."""
+    import sys
+
+    from ui.native import needs_fusion_dark, windows_build
+
+    platform = sys.platform if platform is None else platform
+    system_dark = QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+    build = windows_build(platform) if build is None else build
+    return "dark" if needs_fusion_dark(platform, build, system_dark) else ""
 
 
 def apply(app: QApplication, scheme: str) -> None:

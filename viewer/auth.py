@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import ssl
+import sys
 import threading
 import time
 import webbrowser
@@ -27,12 +28,13 @@ import httpx
 import msal
 
 from viewer.errors import SignInRequired, ViewerError
+from viewer.net import Network, client_options, describe_failure
+from viewer.vault import SERVICE as KEYRING_SERVICE  # noqa: F401 (the keyring's service name, for callers and tests)
 
 logger = logging.getLogger(__name__)
 
 BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 MICROSOFT_AUTHORITY_HOSTS = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net")
-KEYRING_SERVICE = "bc-payment-viewer"
 
 # AADSTS codes → what the person can do about it (DESIGN §5, ANCHORS §2 item 1).
 AADSTS_HINTS: dict[int, str] = {
@@ -165,41 +167,108 @@ class DeviceCode:
 # ---- the token cache -------------------------------------------------------------------------------
 
 
-class TokenCacheStore:
-    """MSAL's cache, persisted with msal-extensions' encrypted persistence where the OS has a secret
-    store; else a 0600 file, with ``encrypted = False`` so the UI can say so."""
+UNENCRYPTED_NOTICE = (
+    "Sign-in is remembered in a file only you can read, but it is not encrypted: this computer has no "
+    "unlocked secret store (keyring). Install or unlock one to encrypt it."
+)
+MOVED_ASIDE_NOTICE = (
+    "Your saved sign-in could not be unlocked (after a password reset, or when access was denied) and was set "
+    "aside. Please sign in again."
+)
 
-    def __init__(self, path: Path | None, *, allow_plaintext: bool = True, force_plaintext: bool = False) -> None:
+
+class TokenCacheLocked(ViewerError):
+    """Another process holds the token cache's lock for too long (msal-extensions waits 5 s)."""
+
+
+def _secure_store_name(platform: str) -> str:
+    return {"win32": "Windows data protection (DPAPI)", "darwin": "the macOS Keychain"}.get(
+        platform, "a Secret Service keyring (GNOME Keyring or KWallet)")
+
+
+class TokenCacheStore:
+    """MSAL's cache, persisted with msal-extensions' encrypted persistence (DPAPI, Keychain, libsecret).
+
+    The policy (README, "Windows and macOS"): on Windows and macOS there is always an encrypted store, so a
+    failure is an error, never a plain-text file. A cache that exists but cannot be decrypted is moved aside
+    and a fresh encrypted one started, with ``notice`` saying so once. Only on Linux without a Secret Service
+    does it fall back to a 0600 file — under its own name, so a keyring that appears later never meets
+    plain text where it expects its own data. ``platform`` and ``build`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        allow_plaintext: bool = True,
+        force_plaintext: bool = False,
+        platform: str = sys.platform,
+        build: Callable[[str], Any] | None = None,
+    ) -> None:
         self.path = path
         self.encrypted = False
         self.persistent = path is not None
+        self.notice = ""
         self.cache: msal.TokenCache
         self._persistence: Any = None
         if path is None:
             self.cache = msal.SerializableTokenCache()
             return
-        from msal_extensions import FilePersistence, PersistedTokenCache, build_encrypted_persistence
+        from msal_extensions import FilePersistence, build_encrypted_persistence
 
         path.parent.mkdir(parents=True, exist_ok=True)
         persistence: Any = None
         if not force_plaintext:
-            try:
-                persistence = build_encrypted_persistence(str(path))
-                # Libsecret needs a running, unlocked keyring: prove it works before trusting it.
-                persistence.save(persistence.load() if os.path.exists(str(path)) else "{}")
-                self.encrypted = True
-            except Exception as exc:  # no secret store (headless Linux, no D-Bus): fall back below
-                logger.info("encrypted token cache unavailable (%s); using a 0600 file", type(exc).__name__)
-                persistence = None
+            persistence = self._encrypted(path, build or build_encrypted_persistence, platform,
+                                          allow_plaintext and not platform.startswith(("win", "darwin")))
         if persistence is None:
             if not allow_plaintext:
                 raise AuthFailed("No secure storage for sign-in tokens is available on this computer.")
-            fd = os.open(str(path), os.O_CREAT | os.O_WRONLY, 0o600)
+            plain = path if force_plaintext else path.with_name(path.stem + "-unencrypted" + path.suffix)
+            fd = os.open(str(plain), os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
-            os.chmod(path, 0o600)
-            persistence = FilePersistence(str(path))
+            os.chmod(plain, 0o600)
+            self.path = plain
+            persistence = FilePersistence(str(plain))
+            if not force_plaintext:
+                self.notice = UNENCRYPTED_NOTICE
         self._persistence = persistence
-        self.cache = PersistedTokenCache(persistence)
+        self.cache = _lock_safe_cache(persistence)
+
+    def _encrypted(self, path: Path, build: Callable[[str], Any], platform: str, may_fall_back: bool) -> Any:
+        from msal_extensions.persistence import PersistenceNotFound
+
+        try:
+            persistence = build(str(path))
+        except Exception as exc:  # no secret store (headless Linux, no D-Bus; a broken Keychain)
+            return self._unavailable(exc, platform, may_fall_back)
+        try:
+            content = persistence.load()
+            json.loads(content or "{}")
+        except PersistenceNotFound:
+            content = "{}"
+        except Exception as exc:  # DPAPI after a password reset, a Keychain "Deny", damaged contents
+            if not path.exists():  # nothing to move aside: the store itself does not work
+                return self._unavailable(exc, platform, may_fall_back)
+            aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            logger.warning("token cache could not be read (%s); moved aside to %s", type(exc).__name__, aside.name)
+            path.replace(aside)
+            content = "{}"
+            self.notice = MOVED_ASIDE_NOTICE
+        try:
+            # Libsecret needs a running, unlocked keyring: prove it works before trusting it.
+            persistence.save(content)
+        except Exception as exc:
+            return self._unavailable(exc, platform, may_fall_back)
+        self.encrypted = True
+        return persistence
+
+    def _unavailable(self, exc: Exception, platform: str, may_fall_back: bool) -> None:
+        logger.info("encrypted token cache unavailable (%s)", type(exc).__name__)
+        if may_fall_back:
+            return None
+        raise AuthFailed(f"Sign-in cannot be remembered safely: {_secure_store_name(platform)} refused to store it "
+                         f"({type(exc).__name__}). Sign out of Windows or macOS and back in, then try again.") from None
 
     @classmethod
     def in_memory(cls) -> TokenCacheStore:
@@ -212,9 +281,47 @@ class TokenCacheStore:
         self.cache.deserialize("{}")
 
 
+def _lock_safe_cache(persistence: Any) -> msal.TokenCache:
+    """msal-extensions' cache, whose lock-file timeout (a stale ``.lockfile`` on a network share, another program
+    holding it) becomes a ``TokenCacheLocked`` with a plain instruction instead of an unhandled ``LockError``."""
+    from msal_extensions import PersistedTokenCache
+    from msal_extensions.token_cache import LockError
+
+    lock = f"{persistence.get_location()}.lockfile"
+
+    def locked() -> TokenCacheLocked:
+        return TokenCacheLocked(
+            "The sign-in cache is in use by another program and stayed locked. Close other copies of "
+            f"bc-payment-viewer and try again; if none is running, delete {lock}."
+        )
+
+    class LockSafeCache(PersistedTokenCache):  # type: ignore[misc]
+        # Only writes take the lock (msal-extensions reads optimistically, without it).
+        def modify(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().modify(*args, **kwargs)
+            except LockError:
+                raise locked() from None
+
+    cache: msal.TokenCache = LockSafeCache(persistence)
+    return cache
+
+
 class _MsalHttpClient(httpx.Client):
     """MSAL was written against requests, which form-encodes bytes values as text; httpx would send
-    ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes."""
+    ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes.
+    Transport failures become an ``IdentityUnavailable`` that names the proxy or the certificate's issuer."""
+
+    def __init__(self, network: Network) -> None:
+        super().__init__(**client_options(network, asynchronous=False), timeout=30)
+        self.network = network
+
+    def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except httpx.TransportError as exc:  # MSAL runs in a worker thread: describing may take a handshake
+            raise IdentityUnavailable(f"Cannot sign in. {describe_failure(exc, str(request.url), self.network)}.") \
+                from None
 
     # The HTTP status of the last token request: MSAL's result dict drops it, and an error is clearer with it.
     last_status: int | None = None
@@ -227,10 +334,11 @@ class _MsalHttpClient(httpx.Client):
         return response
 
 
-def msal_http_client(verify: ssl.SSLContext | bool | str) -> _MsalHttpClient:
-    """MSAL's HTTP client. ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an httpx
-    client with an explicit context is used as given."""
-    return _MsalHttpClient(verify=verify, timeout=30, trust_env=False)
+def msal_http_client(network: Network) -> _MsalHttpClient:
+    """MSAL's HTTP client, with the same trust and proxy as the Business Central client
+    (``viewer.net.client_options``). ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an
+    httpx client with an explicit context is used as given."""
+    return _MsalHttpClient(network)
 
 
 def _instance_discovery(authority: str) -> bool:
@@ -274,19 +382,28 @@ class UserSession:
         authority: str,
         cache: TokenCacheStore,
         scopes: list[str] | None = None,
-        verify: ssl.SSLContext | bool | str = True,
+        verify: ssl.SSLContext | bool = True,
+        network: Network | None = None,
         open_browser: Callable[[str], object] | None = None,
+        broker: bool = False,
+        platform: str = sys.platform,
+        app_factory: Callable[..., Any] | None = None,
     ) -> None:
+        """``broker``: the profile opted in to the Windows account broker (WAM). It is used only on Windows and
+        only with Microsoft's sign-in hosts (never the sandbox); ``app_factory`` stands in for MSAL in tests."""
         self.scopes = scopes or [BC_SCOPE]
         self.cache = cache
         self.authority = authority
-        self._http = msal_http_client(verify)
-        self.app = msal.PublicClientApplication(
+        self._http = msal_http_client(network or Network(verify=verify))
+        self.broker = broker and platform == "win32" and _instance_discovery(authority)
+        extra = {"enable_broker_on_windows": True} if self.broker else {}
+        self.app = (app_factory or msal.PublicClientApplication)(
             client_id,
             authority=authority,
             token_cache=cache.cache,
             http_client=self._http,
             instance_discovery=_instance_discovery(authority),
+            **extra,
         )
         self.account: Account | None = None
         self._raw_account: dict[str, Any] | None = None
@@ -381,8 +498,26 @@ class UserSession:
         self._memo.put(result)
         return self.account
 
-    async def sign_in_browser(self, *, login_hint: str | None = None, timeout: float = 600) -> Account:
-        """Auth code + PKCE through the system browser and our own loopback receiver (cancellable)."""
+    @property
+    def broker_available(self) -> bool:
+        """Opted in, and MSAL found the broker (``pymsalruntime``); MSAL turns it off when it is missing."""
+        return self.broker and bool(getattr(self.app, "_enable_broker", False))
+
+    async def sign_in_browser(self, *, login_hint: str | None = None, timeout: float = 600,
+                              window_handle: int | None = None) -> Account:
+        """Interactive sign-in. With the broker (opted in, on Windows, available, and a window to parent its
+        dialog): WAM's own account picker, in a worker thread. Otherwise, or when the broker fails: auth code +
+        PKCE through the system browser and our own loopback receiver (cancellable)."""
+        if self.broker_available and window_handle is not None:
+            try:
+                result = await asyncio.to_thread(
+                    self.app.acquire_token_interactive, self.scopes, parent_window_handle=window_handle,
+                    login_hint=login_hint, prompt="select_account",
+                )
+            except Exception as exc:  # pymsalruntime raises when WAM itself is broken: the browser still works
+                logger.warning("broker sign-in failed (%s); using the browser", type(exc).__name__)
+            else:
+                return self._accept(dict(result or {}))
         receiver = LoopbackReceiver()
         await receiver.start()
         try:
@@ -564,7 +699,8 @@ class AppSession:
         client_certificate: str | None = None,
         authority: str,
         scopes: list[str] | None = None,
-        verify: ssl.SSLContext | bool | str = True,
+        verify: ssl.SSLContext | bool = True,
+        network: Network | None = None,
     ) -> None:
         """One of ``client_secret`` or ``client_certificate`` (PEM text holding the private key and the
         certificate, as the keyring keeps it)."""
@@ -579,7 +715,7 @@ class AppSession:
         else:
             raise AuthFailed("A service principal needs a client secret or a certificate.")
         self._args = (client_id, credential, authority)
-        self._http = msal_http_client(verify)
+        self._http = msal_http_client(network or Network(verify=verify))
         self._memo = _TokenMemo()
         self.app = self._build()
 
@@ -627,37 +763,23 @@ class BasicCredentials:
 
 
 def load_secret(profile: str, kind: str) -> str | None:
-    """A secret from the OS keyring (``None`` when absent or when there is no keyring)."""
-    try:
-        import keyring
-        from keyring.errors import KeyringError
+    """A secret from the OS keyring, or from the protected file it points to (``None`` when absent or when
+    there is no keyring): see ``viewer.vault``."""
+    from viewer.vault import default_vault
 
-        try:
-            return keyring.get_password(KEYRING_SERVICE, f"{profile}:{kind}")
-        except KeyringError:
-            return None
-    except Exception:  # keyring backends fail in many ways on headless machines
-        return None
+    return default_vault().load(profile, kind)
 
 
 def delete_secret(profile: str, kind: str) -> bool:
-    """Removes a secret from the OS keyring; True when there was one (False when absent or no keyring)."""
-    try:
-        import keyring
+    """Removes a secret (and a protected file it points to); True when there was one (False when absent or no
+    keyring)."""
+    from viewer.vault import default_vault
 
-        keyring.delete_password(KEYRING_SERVICE, f"{profile}:{kind}")
-    except Exception:  # absent (PasswordDeleteError), or no usable keyring backend: nothing was there to remove
-        return False
-    return True
+    return default_vault().delete(profile, kind)
 
 
 def store_secret(profile: str, kind: str, value: str) -> None:
-    import keyring
+    """Keep a secret in a form this platform can hold; ``ViewerError`` says what to do when it cannot."""
+    from viewer.vault import default_vault
 
-    try:
-        keyring.set_password(KEYRING_SERVICE, f"{profile}:{kind}", value)
-    except Exception as exc:
-        raise ViewerError(
-            "No keyring is available to keep the secret safely (on Linux, install and unlock a "
-            "Secret Service such as GNOME Keyring)."
-        ) from exc
+    default_vault().store(profile, kind, value)

@@ -259,7 +259,8 @@ def remove(name: str) -> str:
     settings.delete_profile(name)
     settings.sync()
     # Every kind, not only the current one: a service principal may have switched from a secret to a certificate.
-    removed = [kind for kind in ("client_secret", "certificate", "password") if delete_secret(name, kind)]
+    removed = [kind for kind in ("client_secret", "certificate", "password", "proxy_password")
+               if delete_secret(name, kind)]
     return f"removed profile {name!r}" + (" and its secret in the keyring" if removed else "") + "\n"
 
 

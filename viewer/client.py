@@ -48,7 +48,7 @@ from viewer.errors import (
     header,
 )
 from viewer.jsondata import MAX_DEPTH, BadJson, loads_object
-from viewer.net import require_secure
+from viewer.net import Network, client_options, describe_failure, require_secure
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ class BcClient:
         credentials: Credentials,
         *,
         verify: ssl.SSLContext | bool = True,
+        network: Network | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -181,13 +182,14 @@ class BcClient:
         }
         if accept_language:
             headers["Accept-Language"] = accept_language
+        # Trust and proxy as for MSAL's client (viewer.net.client_options); ``verify`` alone: no proxy.
+        self.network = network or Network(verify=verify)
         self._http = httpx.AsyncClient(
-            verify=verify,
+            **client_options(self.network, asynchronous=True),
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers=headers,
             follow_redirects=False,
-            trust_env=False,
         )
         self.last_facts: ResponseFacts | None = None
 
@@ -269,7 +271,8 @@ class BcClient:
                 delay = self._next_delay(attempt, started_total, None, policy)
                 logger.info("GET %s failed (%s); attempt %d", _loggable(url), type(exc).__name__, attempt)
                 if delay is None:
-                    raise NetworkError(_network_message(exc)) from None
+                    # Off the loop: naming a certificate's issuer takes a handshake of its own.
+                    raise NetworkError(await asyncio.to_thread(describe_failure, exc, url, self.network)) from None
                 await asyncio.sleep(delay)
                 continue
             elapsed_ms = (time.monotonic() - t0) * 1000
@@ -478,19 +481,6 @@ def _decode_object(body: bytes, response: httpx.Response, facts: ResponseFacts, 
         error: type[ApiError] = _JSON_ERRORS.get(exc.kind, InvalidJson)
         raise error(status=response.status_code, code="", message=message,
                    request_id=facts.request_id, correlation_id=facts.correlation_id) from None
-
-
-def _network_message(exc: Exception) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text:
-            return "Cannot connect: the server's certificate is not trusted"
-        return "Cannot connect to the service: check the address and your network"
-    if isinstance(exc, httpx.TimeoutException):
-        return "The service did not answer in time"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-        return "The connection broke before the answer was complete"
-    return f"Network error: {type(exc).__name__}"
 
 
 def _loggable(url: str) -> str:

@@ -6,20 +6,21 @@ Built once per active profile by the app (or the ``show`` command); closed on qu
 from __future__ import annotations
 
 import os
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from viewer.auth import AppSession, AuthFailed, BasicCredentials, TokenCacheStore, UserSession, load_secret
 from viewer.client import BcClient, Credentials, RetryPolicy
-from viewer.errors import SignInRequired
-from viewer.paths import data_dir
+from viewer.errors import SignInRequired, ViewerError
+from viewer.net import Network, network_for
+from viewer.paths import local_data_dir
 from viewer.profiles import (
     CloudUserProfile,
     OnPremProfile,
     Profile,
     SandboxProfile,
     ServicePrincipalProfile,
+    proxy_has_user,
 )
 
 ENV_PASSWORD = "BCPV_PASSWORD"
@@ -49,19 +50,20 @@ class SandboxEndpoints:
     ca_file: str
 
 
-def verify_for(ca_file: str | None) -> ssl.SSLContext | bool:
-    """Trust the system store, plus a private CA when the profile names one (on-prem, sandbox)."""
-    if not ca_file:
-        return ssl.create_default_context()
-    context = ssl.create_default_context()
-    context.load_verify_locations(cafile=ca_file)
-    return context
+def network_of(profile: Profile, ca_file: str | None) -> Network:
+    """Trust (the OS store plus ``ca_file``) and proxy (the profile's, with its password from the keyring;
+    else the environment's or the system's) for both the client and MSAL: see ``viewer.net``."""
+    password = load_secret(profile.name, "proxy_password") if proxy_has_user(profile) else None
+    try:
+        return network_for(ca_file, getattr(profile, "proxy", None), password)
+    except ViewerError as exc:
+        raise SignInRequired(str(exc)) from None
 
 
 def token_cache_for(profile: Profile, directory: Path | None = None) -> TokenCacheStore:
     """One persisted cache for real tenants, and a separate one for the sandbox (MSAL keys its cache
     on the host without the port, so a new sandbox must not meet an old sandbox's tokens)."""
-    base = directory or data_dir()
+    base = directory or local_data_dir()
     if isinstance(profile, SandboxProfile):
         path = base / "sandbox-token-cache.bin"
         path.unlink(missing_ok=True)
@@ -134,29 +136,30 @@ class Connection:
         if isinstance(profile, SandboxProfile):
             if sandbox is None:
                 raise SignInRequired("The sandbox is not running.")
-            verify = verify_for(sandbox.ca_file)
+            network = network_of(profile, sandbox.ca_file)
             user = UserSession(
                 client_id=sandbox.public_client_id,
                 authority=sandbox.authority,
                 cache=cache or token_cache_for(profile),
-                verify=verify,
+                network=network,
                 open_browser=open_browser,  # type: ignore[arg-type]
             )
-            return cls(profile, user, BcClient(user, verify=verify, retry=retry), sandbox.api_root,
+            return cls(profile, user, BcClient(user, network=network, retry=retry), sandbox.api_root,
                        sandbox.environments_url)
         if isinstance(profile, CloudUserProfile):
-            verify = verify_for(profile.ca_file)
+            network = network_of(profile, profile.ca_file)
             user = UserSession(
                 client_id=profile.client_id,
                 authority=profile.authority,
                 cache=cache or token_cache_for(profile),
-                verify=verify,
+                network=network,
                 open_browser=open_browser,  # type: ignore[arg-type]
+                broker=profile.use_broker,
             )
-            return cls(profile, user, BcClient(user, verify=verify, retry=retry), profile.api_root,
+            return cls(profile, user, BcClient(user, network=network, retry=retry), profile.api_root,
                        f"{profile.api_base.rstrip('/')}/environments/v1.2")
         if isinstance(profile, ServicePrincipalProfile):
-            verify = verify_for(profile.ca_file)
+            network = network_of(profile, profile.ca_file)
             if profile.credential == "certificate":
                 pem = client_certificate or _certificate_from_env() or load_secret(profile.name, "certificate")
                 if not pem:
@@ -166,7 +169,7 @@ class Connection:
                     )
                 try:
                     app = AppSession(client_id=profile.client_id, client_certificate=pem,
-                                     authority=profile.authority, verify=verify)
+                                     authority=profile.authority, network=network)
                 except AuthFailed as exc:
                     raise SignInRequired(str(exc)) from None
             else:
@@ -178,8 +181,8 @@ class Connection:
                         f"or set {ENV_CLIENT_SECRET}."
                     )
                 app = AppSession(client_id=profile.client_id, client_secret=secret, authority=profile.authority,
-                                 verify=verify)
-            return cls(profile, app, BcClient(app, verify=verify, retry=retry), profile.api_root,
+                                 network=network)
+            return cls(profile, app, BcClient(app, network=network, retry=retry), profile.api_root,
                        f"{profile.api_base.rstrip('/')}/environments/v1.2")
         if isinstance(profile, OnPremProfile):
             secret = password or os.environ.get(ENV_PASSWORD) or load_secret(profile.name, "password")
@@ -188,7 +191,7 @@ class Connection:
                     f"No password or web service access key for {profile.user}: store it in the keyring "
                     f"(profile editor) or set {ENV_PASSWORD}."
                 )
-            verify = verify_for(profile.ca_file)
+            network = network_of(profile, profile.ca_file)
             basic = BasicCredentials(profile.user, secret)
-            return cls(profile, basic, BcClient(basic, verify=verify, retry=retry), profile.api_root, None)
+            return cls(profile, basic, BcClient(basic, network=network, retry=retry), profile.api_root, None)
         raise TypeError(f"unknown profile type {type(profile).__name__}")

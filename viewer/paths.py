@@ -1,9 +1,16 @@
-"""Where the app keeps its files. ``BCPV_DATA_DIR`` overrides (tests point it at a temp dir)."""
+"""Where the app keeps its files. ``BCPV_DATA_DIR`` overrides both folders (tests point it at a temp dir).
+
+``data_dir()`` holds the settings (they may roam with a Windows profile). ``local_data_dir()`` holds what must
+stay on this computer: the token cache, history, logs, protected secrets and the single-instance lock. On
+Windows that is ``%LOCALAPPDATA%`` rather than the roaming ``%APPDATA%``, which RDS/Citrix often put on a
+network share, where SQLite and lock files are unreliable. On Linux and macOS the two are the same folder.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 APP_NAME = "bc-payment-viewer"
@@ -13,7 +20,16 @@ APP_ID = "io.github.bc_payment_viewer"
 
 
 def data_dir() -> Path:
-    """The per-user app-data directory (created 0700)."""
+    """The per-user app-data directory (created private to the user)."""
+    return _located("AppDataLocation")
+
+
+def local_data_dir() -> Path:
+    """The per-user, per-computer (non-roaming) app-data directory (created private to the user)."""
+    return _located("AppLocalDataLocation")
+
+
+def _located(kind: str) -> Path:
     override = os.environ.get("BCPV_DATA_DIR")
     if override:
         path = Path(override)
@@ -23,12 +39,24 @@ def data_dir() -> Path:
         if not QCoreApplication.applicationName():
             QCoreApplication.setApplicationName(APP_NAME)
             QCoreApplication.setOrganizationName(ORG_NAME)
-        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        location = QStandardPaths.writableLocation(getattr(QStandardPaths.StandardLocation, kind))
         path = Path(location) if location else Path.home() / ".local" / "share" / APP_NAME
-    path.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        path.chmod(0o700)
+    make_private_dir(path)
     return path
+
+
+def make_private_dir(path: Path, platform: str = sys.platform) -> None:
+    """Create ``path`` readable by this user only. On Unix that is mode 0700. On Windows ``chmod`` only sets the
+    read-only flag; Python 3.13 and later give a directory made with mode 0o700 an ACL for the user alone
+    (and SYSTEM and Administrators); before that the folder keeps the ACL it inherits from the user's profile
+    folder, which is private by default."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+    if platform != "win32":  # also an existing folder made looser by hand
+        with contextlib.suppress(OSError):
+            path.chmod(0o700)
 
 
 def private_file(path: Path) -> Path:

@@ -42,6 +42,28 @@ def _check_https(url: str, what: str) -> None:
     raise ProfileError(f"{what} must start with https:// (http only for this computer)")
 
 
+def _check_proxy(url: str | None) -> None:
+    """A fixed proxy address; its password goes in the keyring, never in the address (settings are plain text)."""
+    if not url:
+        return
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProfileError("Proxy must be an address like http://proxy.example.com:8080 (automatic "
+                           "configuration scripts, .pac, are not supported)")
+    if parts.password is not None:
+        raise ProfileError("Proxy: put the password in the proxy password box, not in the address")
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise ProfileError("Proxy: the port must be a number") from None
+
+
+def proxy_has_user(profile: object) -> bool:
+    """Whether the profile's proxy names a user: only then is there a ``proxy_password`` in the keyring."""
+    proxy = getattr(profile, "proxy", None)
+    return bool(proxy) and "@" in str(proxy)
+
+
 def _check_guid(value: str, what: str) -> None:
     try:
         uuid.UUID(value)
@@ -60,6 +82,8 @@ class CloudUserProfile:
     authority_host: str = MICROSOFT_LOGIN
     api_base: str = MICROSOFT_API
     ca_file: str | None = None
+    proxy: str | None = None  # http://[user@]host:port; its password in the keyring as ``proxy_password``
+    use_broker: bool = False  # Windows: sign in through the OS account broker (WAM), viewer.auth
     kind: ProfileKind = field(default=ProfileKind.CLOUD_USER, init=False)
 
     @property
@@ -79,6 +103,7 @@ class CloudUserProfile:
             raise ProfileError("Environment must be a name like production or sandbox")
         _check_https(self.authority_host, "Authority")
         _check_https(self.api_base, "API address")
+        _check_proxy(self.proxy)
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,7 @@ class ServicePrincipalProfile:
     api_base: str = MICROSOFT_API
     ca_file: str | None = None
     credential: str = "secret"  # or "certificate"
+    proxy: str | None = None
     kind: ProfileKind = field(default=ProfileKind.SERVICE_PRINCIPAL, init=False)
 
     @property
@@ -115,6 +141,7 @@ class ServicePrincipalProfile:
             raise ProfileError("Environment must be a name like production or sandbox")
         _check_https(self.authority_host, "Authority")
         _check_https(self.api_base, "API address")
+        _check_proxy(self.proxy)
 
 
 @dataclass(frozen=True)
@@ -126,6 +153,7 @@ class OnPremProfile:
     user: str
     tenant: str | None = None
     ca_file: str | None = None
+    proxy: str | None = None
     kind: ProfileKind = field(default=ProfileKind.ONPREM, init=False)
 
     @property
@@ -137,6 +165,7 @@ class OnPremProfile:
         _check_https(self.base_url, "Server address")
         if not self.user.strip():
             raise ProfileError("User name is required")
+        _check_proxy(self.proxy)
 
 
 SANDBOX_NAME = "Sandbox"

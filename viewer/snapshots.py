@@ -372,7 +372,7 @@ class _TooNew(Exception):
 
 
 def default_path() -> Path:
-    return paths.data_dir() / FILE_NAME
+    return paths.local_data_dir() / FILE_NAME
 
 
 def _utc(moment: datetime) -> datetime:

@@ -24,11 +24,6 @@ if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up im
 
 logger = logging.getLogger(__name__)
 
-UNENCRYPTED_NOTICE = (
-    "Sign-in is remembered in a file only you can read, but it is not encrypted: this computer has no "
-    "unlocked secret store (keyring). Install or unlock one to encrypt it."
-)
-
 # Starts the embedded sandbox on first use: its endpoints, and the scripted browser that answers its consent page.
 SandboxStarter = Callable[[], Awaitable[tuple["SandboxEndpoints", Callable[[str], object]]]]
 
@@ -135,10 +130,8 @@ class Workspace(QObject):
             raise
         self.settings.set(LAST_PROFILE, profile.name)
         user = self.connection.user
-        if user is not None and user.cache.persistent and not user.cache.encrypted and not isinstance(
-            profile, SandboxProfile
-        ):
-            self.notice.emit(UNENCRYPTED_NOTICE)
+        if user is not None and user.cache.notice and not isinstance(profile, SandboxProfile):
+            self.notice.emit(user.cache.notice)  # not encrypted (Linux), or set aside (viewer.auth.TokenCacheStore)
         self.connectionChanged.emit(self.connection)
         if user is None:
             # Service principal and Basic have nothing interactive: prove the credentials now.
@@ -153,10 +146,11 @@ class Workspace(QObject):
         self._set_identity(None)
         return None
 
-    async def sign_in_browser(self) -> Identity | None:
+    async def sign_in_browser(self, window_handle: int | None = None) -> Identity | None:
+        """``window_handle``: the main window's native handle, which the Windows broker parents its dialog to."""
         user = self._user()
         try:
-            await user.sign_in_browser()
+            await user.sign_in_browser(window_handle=window_handle)
         except ViewerError as exc:
             self.failed.emit(exc)
             raise
