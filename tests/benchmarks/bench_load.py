@@ -50,14 +50,17 @@ class PaintProbe(QObject):
         super().__init__()
         self.expected: str | None = None
         self.painted_at: float | None = None
+        self.painted: asyncio.Event = asyncio.Event()
 
     def arm(self, text: str) -> None:
         self.expected, self.painted_at = text, None
+        self.painted = asyncio.Event()  # awaited, not polled: a polling timer would itself delay the app
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (event.type() == QEvent.Type.Paint and self.expected is not None and self.painted_at is None
                 and getattr(watched, "text", lambda: None)() == self.expected):
             self.painted_at = time.perf_counter()
+            self.painted.set()
         return False
 
 
@@ -150,7 +153,7 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
                     edit.installEventFilter(probe)
                     elapsed = float("nan")
                 else:
-                    await until(lambda: probe.painted_at is not None)
+                    await asyncio.wait_for(probe.painted.wait(), 20)
                     assert probe.painted_at is not None
                     elapsed = probe.painted_at - started
                 await until(lambda: controller.payment.state != LoadState.LOADING)
