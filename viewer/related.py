@@ -43,10 +43,12 @@ def _blank_guid(value: object) -> bool:
     return schema.is_blank("guid", value)
 
 
-def related_urls(payment_url: str, values: Mapping[str, Any]) -> dict[str, str | None]:
-    """Where each related record is, or ``None`` when the payment does not point at one (blank id)."""
+def related_urls(payment: refs.PaymentRef | str, values: Mapping[str, Any]) -> dict[str, str | None]:
+    """Where each related record is, or ``None`` when the payment does not point at one (blank id).
+
+    ``payment`` is the payment's parsed reference (a loaded record carries it: no second parse), or its URL."""
     try:
-        ref = refs.parse(payment_url)
+        ref = payment if isinstance(payment, refs.PaymentRef) else refs.parse(payment)
     except refs.RefError:
         return dict.fromkeys(RELATED)
     company = f"companies({ref.company_id})/" if ref.company_id else ""
@@ -103,7 +105,8 @@ class Related(QObject):
 
         ``refresh=False`` (a watch reload, the same payment again) reloads only records whose id changed.
         """
-        urls = related_urls(record.url, record.values) if record is not None else dict.fromkeys(RELATED)
+        urls = (related_urls(record.ref or record.url, record.values) if record is not None
+                else dict.fromkeys(RELATED))
         self.urls = urls
         for kind, url in urls.items():
             model = self.models[kind]

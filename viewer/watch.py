@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -31,6 +32,16 @@ MIN_INTERVAL = 5.0
 MAX_BACKOFF = 600.0
 
 
+class Check(StrEnum):
+    """What one check found (a ``str`` too, so logs and tests read it as a word)."""
+
+    SAME = "same"
+    CHANGED = "changed"
+    GONE = "gone"
+    SKIPPED = "skipped"  # nothing to watch, or a check already in flight
+    ERROR = "error"  # backing off (busy, offline, a bad answer) or paused (signed out)
+
+
 class Watcher(QObject):
     """``changed(kind)`` after a full reload caused by a change ("changed") or a disappearance ("gone").
 
@@ -39,7 +50,7 @@ class Watcher(QObject):
     uses), so a watched change is diffed, marked and counted exactly like a refresh.
     """
 
-    changed = Signal(str)
+    changed = Signal(str)  # Check.CHANGED or Check.GONE
     unchanged = Signal(object)  # datetime (UTC) of a check that found the payment as it is on screen
     statusChanged = Signal(str)
     runningChanged = Signal(bool)
@@ -121,18 +132,18 @@ class Watcher(QObject):
             except Exception:  # a watcher must never die quietly of a surprise; log and keep going
                 logger.exception("watch check failed")
 
-    async def check(self) -> str:
-        """One check: "same", "changed", "gone", "skipped" or "error". Public so tests can drive it."""
+    async def check(self) -> Check:
+        """One check (public so tests can drive it)."""
         record = self.current()
         if record is None or self._checking:
-            return "skipped"  # nothing to watch, or a request is already in flight: never two at once
+            return Check.SKIPPED  # nothing to watch, or a request is already in flight: never two at once
         self._checking = True
         try:
             return await self._check(record)
         finally:
             self._checking = False
 
-    async def _check(self, record: Record) -> str:
+    async def _check(self, record: Record) -> Check:
         self.checks += 1
         try:
             probe = await self.service.probe(record)
@@ -143,30 +154,30 @@ class Watcher(QObject):
                 self._say(f"Busy service (HTTP {exc.status}): next check in {self._interval + self.backoff:.0f} s")
             else:
                 self._back_off(f"Check failed ({exc.status}): will try again")
-            return "error"
+            return Check.ERROR
         except NetworkError:
             self._back_off("Offline: will check again")
-            return "error"
+            return Check.ERROR
         except SignInRequired:
             self.set_paused("signed out", True)  # until the app reports a sign-in again
             self._say("Paused: sign in again to keep watching")
-            return "error"
+            return Check.ERROR
         except ViewerError as exc:
             self._back_off(f"Check failed ({exc}): will try again")
-            return "error"
+            return Check.ERROR
         self.backoff = 0.0
         if probe is Probe.SAME:
             self.unchanged.emit(datetime.now(UTC))
             self._say(f"Watching every {self._interval:.0f} s · no change")
-            return "same"
+            return Check.SAME
         await self.reload()
         if probe is Probe.GONE:
             self._say("No longer in the journal — probably posted or deleted")
-            self.changed.emit("gone")
-            return "gone"
+            self.changed.emit(Check.GONE)
+            return Check.GONE
         self._say("Changed — reloaded")
-        self.changed.emit("changed")
-        return "changed"
+        self.changed.emit(Check.CHANGED)
+        return Check.CHANGED
 
     def _back_off(self, text: str) -> None:
         self.backoff = min(MAX_BACKOFF, max(self._interval, self.backoff * 2))
