@@ -301,7 +301,10 @@ def run_gui(args: argparse.Namespace) -> int:
         quiet_garbage_collector()
 
     async def lifetime() -> None:
-        start = asyncio.ensure_future(begin())
+        from viewer.tasks import TaskSlot
+
+        starting = TaskSlot("start-up")
+        start = starting.start(begin())
         if shot := os.environ.get("BCPV_SCREENSHOT"):
             # "path.png[:seconds]": look at what a person sees (docs, CI artefacts), then quit.
             path, _, delay = shot.partition(":")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from ui.a11y import StatusLabel
 from viewer.models.lists import KeyRole
 from viewer.models.paged import ItemRole
 from viewer.navigation import SEARCH_FIELDS, Navigation
+from viewer.tasks import TaskSet, TaskSlot
 
 
 class NavigatorWidget(QWidget):
@@ -38,7 +38,8 @@ class NavigatorWidget(QWidget):
         self.setObjectName("navigator")
         self.setAccessibleName("Navigator")
         self.navigation: Navigation | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
+        self._search = TaskSlot("search")  # typing on replaces the search before it
 
         self.environment_combo = QComboBox()
         self.environment_combo.setObjectName("environmentCombo")
@@ -154,10 +155,8 @@ class NavigatorWidget(QWidget):
 
     # ---- user actions ------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro)  # each level's latest-wins lives in Navigation's own slots
 
     def _on_environment(self, row: int) -> None:
         assert self.navigation is not None
@@ -178,10 +177,9 @@ class NavigatorWidget(QWidget):
         assert self.navigation is not None
         self._spawn(self.navigation.select_journal(self.journal_combo.itemData(row, KeyRole)))
 
-    @asyncSlot()
-    async def _search_now(self) -> None:
+    def _search_now(self) -> None:
         assert self.navigation is not None
-        await self.navigation.search(self.search_edit.text(), self.search_field.currentData())
+        self._search.start(self.navigation.search(self.search_edit.text(), self.search_field.currentData()))
 
     def cancel(self) -> None:
         if self.navigation is not None:

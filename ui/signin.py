@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from ui.a11y import StatusLabel
 from ui.elided import ElidedLabel
 from viewer.errors import ViewerError
 from viewer.profiles import Profile
+from viewer.tasks import TaskSet, TaskSlot
 from viewer.workspace import Identity, Workspace
 
 if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
@@ -61,7 +61,8 @@ class SignInWidget(QFrame):
         self.setObjectName("signInWidget")
         self.setAccessibleName("Sign-in")
         self.workspace: Workspace | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._slot = TaskSlot("sign-in")  # one sign-in action at a time; a new one (or Cancel) ends the old one
+        self._tasks = TaskSet()
         self._activity = ""  # "sign-in" or "sign-out" while a task runs: which controls apply
         self._code: DeviceCode | None = None
 
@@ -242,43 +243,41 @@ class SignInWidget(QFrame):
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._slot.running
 
-    @asyncSlot()
-    async def sign_in_browser(self) -> None:
+    def sign_in_browser(self) -> None:
         # The native handle is read here, on the GUI thread; the broker (if any) runs in a worker thread.
-        await self._run(self._workspace().sign_in_browser(window_handle=int(self.window().winId())))
+        self._tasks.spawn(self._run(self._workspace().sign_in_browser(window_handle=int(self.window().winId()))))
 
-    @asyncSlot()
-    async def sign_in_device_code(self) -> None:
-        await self._run(self._workspace().sign_in_device_code())
+    def sign_in_device_code(self) -> None:
+        self._tasks.spawn(self._run(self._workspace().sign_in_device_code()))
 
-    @asyncSlot()
-    async def sign_out(self) -> None:
-        await self._run(self._workspace().sign_out(), activity="sign-out")
+    def sign_out(self) -> None:
+        self._tasks.spawn(self._run(self._workspace().sign_out(), activity="sign-out"))
 
     def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._slot.cancel()
 
     async def _run(self, coro: Any, *, activity: str = "sign-in") -> None:
         """disable triggers → await → report a typed error → re-enable (DESIGN §3)."""
-        self.cancel()
         _show_text(self.error_label, "")
-        self._task = asyncio.ensure_future(coro)
+        task = self._slot.start(coro)  # cancels the action before it
         self._activity = activity
         self._set_busy(True)
         try:
-            await self._task
+            await task
         except asyncio.CancelledError:
-            _show_text(self.error_label, "Sign-in cancelled.")
+            if not task.cancelled():
+                raise  # this coroutine itself is being cancelled (shutdown)
+            if self._slot.task is task:
+                _show_text(self.error_label, "Sign-in cancelled.")
         except ViewerError as exc:
             _show_text(self.error_label, str(exc))
         finally:
-            self._task = None
-            self._activity = ""
-            self._hide_code()
-            self._set_busy(False)
+            if self._slot.task is task:  # else a newer action took over the bar; it resets it when it ends
+                self._activity = ""
+                self._hide_code()
+                self._set_busy(False)
 
     def _workspace(self) -> Workspace:
         assert self.workspace is not None
@@ -366,13 +365,15 @@ class SignInWidget(QFrame):
     async def _switch(self, account: Any) -> None:
         await self._run(self._workspace().switch_account(account))
 
-    @asyncSlot()
-    async def _fill_account_menu(self) -> None:
+    def _fill_account_menu(self) -> None:
+        self._tasks.spawn(self._fill_accounts())
+
+    async def _fill_accounts(self) -> None:
         self.account_menu.clear()
         accounts = await self._workspace().accounts()
         for account in accounts:
             action = self.account_menu.addAction(f"{account.name} <{account.username}>")
-            action.triggered.connect(lambda _=False, a=account: asyncio.ensure_future(self._switch(a)))
+            action.triggered.connect(lambda _=False, a=account: self._tasks.spawn(self._switch(a)))
         if accounts:
             self.account_menu.addSeparator()
         add = self.account_menu.addAction("Sign in with another account…")
