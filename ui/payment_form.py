@@ -85,6 +85,8 @@ class FieldEdit(QLineEdit):
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
         self.setFrame(False)
+        # Room for a GUID's first group or an amount before the row wraps (see RecordSection).
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0" * 14))
         self.setProperty("changed", False)
         self.setProperty("previousValue", "")
 
@@ -160,6 +162,8 @@ class RecordSection(QGroupBox):
         self.subject = subject  # a related record's rows say whose they are: "Copy customer's No."
         self.form = QFormLayout(self)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        # In a narrow window a value goes under its label instead of being squeezed to a few characters.
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.edits: dict[str, FieldEdit] = {}
 
     def add_row(self, name: str, label_text: str, tooltip: str, on_copy: Callable[[str, str], None]) -> FieldEdit:
