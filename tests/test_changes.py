@@ -55,9 +55,9 @@ class Tracked(Harness):
         return None if self.model.state in (LoadState.LOADING, LoadState.GONE) else self.model.record
 
     async def _reload(self) -> None:
-        coro = self.model.refresh()
-        if coro is not None:
-            await self.slot.start(coro)
+        task = self.model.refresh_in(self.slot)
+        if task is not None:
+            await asyncio.wait([task])
 
     def load_tracked(self, url: str) -> None:
         self.load(url)

@@ -61,7 +61,7 @@ def _url(sandbox: Sandbox, payment_id: str, version: str = "v2.0") -> str:
 # ---- latest wins, one request in flight ------------------------------------------------------------------------
 
 
-def test_a_new_load_cancels_the_previous_before_its_request_starts(
+def test_a_new_load_waits_for_the_request_under_way_and_only_the_latest_is_shown(
     sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient]
 ) -> None:
     transport, client = counted
@@ -73,14 +73,17 @@ def test_a_new_load_cancels_the_previous_before_its_request_starts(
     sandbox.add_fault("latency", demo.payment_id, latency_ms=400, count=1)
 
     async def scenario() -> None:
-        first = slot.start(model.load(_url(sandbox, demo.payment_id)))
+        first = model.load_in(slot, _url(sandbox, demo.payment_id))
         await until(lambda: transport.in_flight == 1)  # the slow request is on the wire
-        second = slot.start(model.load(_url(sandbox, demo.blank_payment_id)))
+        second = model.load_in(slot, _url(sandbox, demo.blank_payment_id))
         await asyncio.gather(first, second, return_exceptions=True)
+        # The first request was not interrupted (viewer/tasks.py: httpcore's pool may hang on that); it finished,
+        # and its answer was dropped.
         assert first.cancelled() and not second.cancelled()
+        assert len(transport.sent) == 2 and demo.payment_id in transport.sent[0]
 
     qloop.run_until_complete(scenario())
-    assert transport.peak == 1, "the second request must wait until the first one is gone"
+    assert transport.peak == 1, "the second request must wait until the first one is over"
     assert painted == [demo.blank_payment_id]
     assert model.record is not None and model.record.values["id"] == demo.blank_payment_id
 
@@ -98,7 +101,7 @@ def test_a_burst_of_selections_sends_few_requests_one_at_a_time_and_paints_only_
 
     async def burst() -> None:
         for i in range(100):
-            slot.start(model.load(_url(sandbox, ids[i % len(ids)])))
+            model.load_in(slot, _url(sandbox, ids[i % len(ids)]))
             if i % 3 == 0:
                 await asyncio.sleep(0.002)  # a held arrow key: some selections arrive between event passes
         await slot.wait()
@@ -327,3 +330,30 @@ def test_form_marks_come_from_the_same_load(sandbox: Sandbox, qloop: qasync.QEve
         assert last is not None and set(harness.model.changes()) == last.changes.names()
     finally:
         harness.close()
+
+
+def test_a_thousand_rapid_replacements_never_hang_the_client(
+    sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient]
+) -> None:
+    """Interrupting httpx mid-request can leave httpcore's pool waiting for ever (viewer/tasks.py); replaced loads
+    are dropped instead, so the client keeps answering after any burst."""
+    import random
+
+    transport, client = counted
+    demo = sandbox.store().demo
+    ids = [p["id"] for p in sandbox.store().journal_payments(demo.journal_id)][:30]
+    model = PaymentModel(PaymentService(client))
+    slot = TaskSlot("payment")
+    rng = random.Random(7)
+    sandbox.add_fault("latency", "customerPayments", latency_ms=3, count=None)
+
+    async def burst() -> None:
+        for _ in range(1000):
+            model.load_in(slot, _url(sandbox, rng.choice(ids)))
+            await asyncio.sleep(rng.random() * 0.006)
+        await asyncio.wait_for(slot.wait(), 10)
+        response = await asyncio.wait_for(client.get_json(_url(sandbox, demo.payment_id)), 10)
+        assert response.facts.status == 200
+
+    qloop.run_until_complete(burst())
+    assert transport.peak == 1 and model.state is LoadState.READY

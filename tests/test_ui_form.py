@@ -57,14 +57,12 @@ class Harness:
                 f"/customerPayments({payment_id or demo.payment_id})")
 
     def load(self, url: str) -> None:
-        self.slot.start(self.model.load(url))
+        self.model.load_in(self.slot, url)
         self.wait(lambda: self.model.state in (LoadState.READY, LoadState.FAILED, LoadState.GONE))
         self.wait(lambda: all(m.state != LoadState.LOADING for m in self.related.models.values()))
 
     def refresh(self) -> None:
-        coro = self.model.refresh()
-        assert coro is not None
-        self.slot.start(coro)
+        assert self.model.refresh_in(self.slot) is not None
 
     def wait(self, predicate: object, timeout: float = 10) -> None:
         self.qloop.run_until_complete(until(predicate, timeout=timeout))  # type: ignore[arg-type]
@@ -211,7 +209,7 @@ def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: San
     panel = harness.panel
     assert panel.hint.isVisible() and not panel.form.isVisible()  # empty
     sandbox.add_fault("latency", "customerPayments", latency_ms=800, count=1)
-    harness.slot.start(harness.model.load(harness.url()))
+    harness.model.load_in(harness.slot, harness.url())
     harness.wait(lambda: panel.form.field_edit("amount") is not None)
     assert harness.model.state == LoadState.LOADING
     assert panel.form.field_edit("amount").placeholderText() == "Loading…"  # type: ignore[union-attr]

@@ -303,7 +303,7 @@ def run_gui(args: argparse.Namespace) -> int:
     async def lifetime() -> None:
         from viewer.tasks import TaskSlot
 
-        starting = TaskSlot("start-up")
+        starting = TaskSlot("start-up", interrupt=True)
         start = starting.start(begin())
         if shot := os.environ.get("BCPV_SCREENSHOT"):
             # "path.png[:seconds]": look at what a person sees (docs, CI artefacts), then quit.

@@ -9,6 +9,7 @@ widgets (no global app object). Change tracking (store, Watch, History) lives in
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -167,11 +168,14 @@ class AppController:
         """Cancel and await running work, close the client, save window state, stop a sandbox this controller
         started (ui/app.py stops the one it started for ``--sandbox``)."""
         self._save_window()
-        self.payment_slot.cancel()
-        self.navigation.payments.cancel()
+        # Interrupted, not just dropped: the client closes right after, so its connection pool no longer matters;
+        # every wait is bounded so that quitting never hangs (viewer/tasks.py).
+        self.payment_slot.abort()
+        self.navigation.abort()
+        self.related.abort()
         self.related.clear()
         await self.tasks.aclose()
-        await self.payment_slot.wait()
+        await self.payment_slot.wait(timeout=5)
         self.payment.cancelled()
         await self.changes.aclose()
         if self.workspace is not None:
@@ -232,9 +236,9 @@ class AppController:
     # ---- opening payments ----------------------------------------------------------------------
 
     def open_url(self, url: str) -> None:
-        """Open a payment by its API URL: the previous load is cancelled before this one's request starts."""
+        """Open a payment by its API URL: latest wins, one request at a time (viewer/tasks.py)."""
         self._related_refresh = True
-        self.payment_slot.start(self.payment.load(url))
+        self.payment.load_in(self.payment_slot, url)
         nav = self.navigation
         if nav.environment:
             self.settings.set(LAST_ENVIRONMENT, nav.environment)
@@ -245,17 +249,9 @@ class AppController:
 
     async def reload_payment(self) -> None:
         """The open payment again, through the same slot a click uses (Watch and F5)."""
-        coro = self.payment.refresh()
-        if coro is not None:
-            await self._await_slot(coro)
-
-    async def _await_slot(self, coro: Coroutine[Any, Any, Record | None]) -> None:
-        task = self.payment_slot.start(coro)
-        try:
-            await task
-        except BaseException:  # cancelled by a newer load: that one shows
-            if not task.cancelled():
-                raise
+        task = self.payment.refresh_in(self.payment_slot)
+        if task is not None:
+            await asyncio.wait([task])  # replaced by a newer load: that one shows
 
     def _payment_loaded(self, record: Record) -> None:
         # The related records follow the payment — after the payment's values are painted (a zero timer runs after

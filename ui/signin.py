@@ -61,7 +61,9 @@ class SignInWidget(QFrame):
         self.setObjectName("signInWidget")
         self.setAccessibleName("Sign-in")
         self.workspace: Workspace | None = None
-        self._slot = TaskSlot("sign-in")  # one sign-in action at a time; a new one (or Cancel) ends the old one
+        # One sign-in action at a time; a new one (or Cancel) ends the old one. Interrupting is safe here: the flows
+        # wait on MSAL in worker threads or on the loopback receiver, never on the app's HTTP client (viewer/tasks.py).
+        self._slot = TaskSlot("sign-in", interrupt=True)
         self._tasks = TaskSet()
         self._activity = ""  # "sign-in" or "sign-out" while a task runs: which controls apply
         self._code: DeviceCode | None = None

@@ -206,6 +206,12 @@ class Navigation(QObject):
         if self.company_id and self.journal_id:
             await self._reload_payments()
 
+    def abort(self) -> None:
+        """Quitting: interrupt every level's load (the client closes right after)."""
+        for slot in self._slots.values():
+            slot.abort()
+        self.payments.abort()
+
     def update_payment(self, values: dict[str, Any]) -> None:
         """A payment was (re)loaded: its row in the list shows the same values as the form."""
         self.payments.update_item("id", values)

@@ -114,13 +114,18 @@ class Related(QObject):
                 self.slots[kind].cancel()
                 model.clear()
             elif refresh or url != model.url or (model.record is None and model.state != LoadState.LOADING):
-                self.slots[kind].start(model.load(url))
+                model.load_in(self.slots[kind], url)
 
     def clear(self) -> None:
         for kind, model in self.models.items():
             self.slots[kind].cancel()
             model.clear()
         self.urls = dict.fromkeys(RELATED)
+
+    def abort(self) -> None:
+        """Quitting: interrupt whatever is loading (the client closes right after)."""
+        for slot in self.slots.values():
+            slot.abort()
 
     async def wait(self) -> None:
         """Wait for the loads in flight (tests, benchmarks)."""

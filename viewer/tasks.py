@@ -1,20 +1,29 @@
-"""The one way to run background work: latest wins, cancel before the next starts (docs/ARCHITECTURE.md).
+"""The one way to run background work: latest wins, at most one at a time (docs/ARCHITECTURE.md).
 
-``TaskSlot`` holds at most one task. ``start(coro)`` cancels the task already there, then runs ``coro`` only once that
-task has really finished, so two requests of one slot are never in flight together. A burst of selections (a held
-arrow key, a scroll wheel through the list) coalesces without any delay: a task replaced before its first step never
-runs at all, and one replaced mid-request is cancelled before the next request is sent.
+``TaskSlot`` holds at most one task. ``start(coro, then=…)`` replaces the task already there:
 
-``TaskSet`` keeps fire-and-forget tasks referenced (asyncio keeps only weak references) and cancels them on close.
+- a task that has not begun its work yet (still waiting for the one before it) is cancelled — it never runs;
+- a task already doing its work is **not interrupted**: it runs to its end and its result is dropped (``then`` is not
+  called, and whoever awaits it gets ``CancelledError``). Interrupting an httpx request mid-flight can leave httpcore's
+  connection pool waiting on a lock for ever (encode/httpcore#830, #961, #1093; seen here in about one run of 3,000
+  rapid replacements), after which no request of that client would ever finish;
+- the new task starts its work only once every earlier one has ended, so two requests of one slot are never in
+  flight together.
 
-Widgets never call ``asyncio.ensure_future`` themselves: the controller pieces in ``ui/`` own slots and sets.
+A burst of selections (a held arrow key) therefore costs at most the request already under way: everything queued
+behind it is cancelled before it starts, and only the last one runs. ``then(result)`` runs only for the task that
+is still the latest when it finishes — that is where results are shown.
+
+Slots for work that is safe to interrupt (sign-in flows waiting on a browser, start-up) pass ``interrupt=True``.
+``TaskSet`` keeps fire-and-forget tasks referenced (asyncio keeps only weak references). Widgets never call
+``asyncio.ensure_future`` themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -23,42 +32,72 @@ T = TypeVar("T")
 
 
 class TaskSlot:
-    """At most one running task; a new one replaces (cancels) the old one. ``generation`` counts starts."""
+    """At most one task doing its work; the latest one wins. ``generation`` counts starts and cancels."""
 
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", *, interrupt: bool = False) -> None:
         self.name = name
+        self.interrupt = interrupt
         self.generation = 0
         self._task: asyncio.Task[Any] | None = None
         self._unfinished: list[asyncio.Task[Any]] = []
+        self._working: set[asyncio.Task[Any]] = set()  # tasks that have begun their coroutine
+        self._continued: set[asyncio.Task[Any]] = set()  # tasks that started their own successor
 
-    def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    def start(self, coro: Coroutine[Any, Any, T], then: Callable[[T], object] | None = None) -> asyncio.Task[T]:
         loop = asyncio.get_event_loop()
-        previous = self._task
-        if previous is not None and not previous.done() and previous is not asyncio.current_task(loop):
-            previous.cancel()  # (current_task(loop): a Qt slot may run outside the running loop)
-        # A task started from inside the running one (a signal it emitted) is not cancelled: it ends on its own.
-        # Wait for every earlier task that has not ended yet, not just the last: one cancelled before it ever ran
-        # ends at once, while the one it would have waited for may still be unwinding its request.
+        self._replace(loop)
         earlier = [task for task in self._unfinished if not task.done()]
         self.generation += 1
-        task: asyncio.Task[T] = loop.create_task(self._run(coro, earlier, self.generation))
+        task: asyncio.Task[T] = loop.create_task(self._run(coro, then, earlier, self.generation))
         self._unfinished = [*earlier, task]
         # Cancelled before it ever ran: close ``coro`` so Python does not warn "never awaited" (a no-op otherwise).
         task.add_done_callback(lambda _task: coro.close())
         self._task = task
         return task
 
-    async def _run(self, coro: Coroutine[Any, Any, T], earlier: list[asyncio.Task[Any]], generation: int) -> T:
+    def _replace(self, loop: asyncio.AbstractEventLoop) -> None:
+        previous = self._task
+        if previous is None or previous.done():
+            return
+        if previous is asyncio.current_task(loop):  # (current_task(loop): Qt slots may run outside the running loop)
+            # Started from inside the running task (a signal it emitted, e.g. "rows arrived, fetch the next page"):
+            # a continuation, not a competitor — the running task keeps its result.
+            self._continued.add(previous)
+            return
+        if self.interrupt or previous not in self._working:
+            previous.cancel()
+
+    async def _run(self, coro: Coroutine[Any, Any, T], then: Callable[[T], object] | None,
+                   earlier: list[asyncio.Task[Any]], generation: int) -> T:
         if earlier:
-            # Let the cancelled tasks unwind first (their httpx requests close), so at most one is in flight.
-            await asyncio.wait(earlier)
+            await asyncio.wait(earlier)  # the one before has really ended: at most one at work
         if generation != self.generation:
-            raise asyncio.CancelledError  # replaced while it waited for the earlier ones
-        return await coro
+            raise asyncio.CancelledError  # replaced while it waited
+        me = asyncio.current_task()
+        assert me is not None
+        self._working.add(me)
+        try:
+            result = await coro
+        finally:
+            self._working.discard(me)
+        continued = me in self._continued
+        self._continued.discard(me)
+        if generation != self.generation and not continued:
+            raise asyncio.CancelledError  # replaced while it worked: its result is not wanted any more
+        if then is not None:
+            then(result)
+        return result
 
     def cancel(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Nothing of the current task is shown any more (a task at work still finishes; see the module doc)."""
+        self._replace(asyncio.get_event_loop())
+        self.generation += 1
+
+    def abort(self) -> None:
+        """Interrupt whatever runs (quitting: the client is closed right after, so its pool no longer matters)."""
+        for task in self._unfinished:
+            if not task.done():
+                task.cancel()
         self.generation += 1
 
     def is_current(self, generation: int) -> bool:
@@ -72,11 +111,11 @@ class TaskSlot:
     def task(self) -> asyncio.Task[Any] | None:
         return self._task
 
-    async def wait(self) -> None:
-        """Wait for the task in the slot (if any) to end, whatever its outcome."""
-        task = self._task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait for every task of the slot to end, whatever its outcome (at most ``timeout`` seconds)."""
+        pending = [task for task in self._unfinished if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
 
 class TaskSet:
@@ -110,7 +149,9 @@ class TaskSet:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def aclose(self) -> None:
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Cancel what is left and wait for it — at most ``timeout`` seconds (quitting must never hang)."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)

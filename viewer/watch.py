@@ -64,6 +64,7 @@ class Watcher(QObject):
         self.reload = reload
         self._interval = max(MIN_INTERVAL, interval)
         self._slot = TaskSlot("watch")
+        self._run_id: object | None = None  # the running loop's token; None when stopped
         self._paused: set[str] = set()
         self._wake = asyncio.Event()
         self.backoff = 0.0
@@ -80,16 +81,21 @@ class Watcher(QObject):
 
     @property
     def running(self) -> bool:
-        return self._slot.running
+        return self._run_id is not None
 
     def start(self) -> None:
         if not self.running:
+            self._run_id = run_id = object()
             self._wake = asyncio.Event()
-            self._slot.start(self._run())
+            self._slot.start(self._run(run_id))
             self.runningChanged.emit(True)
             self._say(f"Watching every {self._interval:.0f} s")
 
     def stop(self) -> None:
+        """The loop ends at once when it sleeps, or right after the check it is doing (a request is never
+        interrupted: viewer/tasks.py)."""
+        self._run_id = None
+        self._wake.set()
         self._slot.cancel()
         self.backoff = 0.0
         self.runningChanged.emit(False)
@@ -97,7 +103,7 @@ class Watcher(QObject):
 
     async def aclose(self) -> None:
         self.stop()
-        await self._slot.wait()
+        await self._slot.wait(timeout=5)
 
     def set_paused(self, reason: str, paused: bool) -> None:
         """Pause for ``reason`` ("hidden", "offline", …) until every reason is gone."""
@@ -120,9 +126,11 @@ class Watcher(QObject):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
 
-    async def _run(self) -> None:
-        while True:
+    async def _run(self, run_id: object) -> None:
+        while self._run_id is run_id:
             await self._sleep(self._interval + self.backoff)
+            if self._run_id is not run_id:
+                return
             if self._paused:
                 continue
             try:

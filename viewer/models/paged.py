@@ -186,6 +186,11 @@ class PagedTableModel(QAbstractTableModel):
         self._slot.cancel()
         self._set_loading(False)
 
+    def abort(self) -> None:
+        """Quitting: interrupt the page on its way (the client closes right after)."""
+        self._slot.abort()
+        self._set_loading(False)
+
     async def wait(self) -> None:
         """Wait for the current load (if any) to finish; errors are reported via ``failed``."""
         await self._slot.wait()

@@ -8,6 +8,7 @@ stays, marked stale (or gone, for a 404), and ``failed`` says why.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from viewer.errors import NotFound, ViewerError
 from viewer.fields import FieldView, field_views
 from viewer.loading import ChangeKind, Loaded, PaymentRecord, PaymentService, Record, api_version_of
 from viewer.snapshots import ChangeSet
+from viewer.tasks import TaskSlot
 
 __all__ = ["LoadState", "PaymentModel", "PaymentRecord", "Record", "RecordModel", "api_version_of"]
 
@@ -179,29 +181,51 @@ class RecordModel(QAbstractTableModel):
         """Loading another record while the previous one is still on screen (dimmed by the views)."""
         return self.record is not None and self.state == LoadState.LOADING and self.record.url != self.url
 
-    def load(self, url: str) -> Coroutine[Any, Any, Record | None]:
-        """Mark ``url`` as loading now; the returned coroutine fetches and applies it (run it in a TaskSlot).
+    def load_in(self, slot: TaskSlot, url: str) -> asyncio.Task[Loaded | ViewerError]:
+        """Load ``url`` through ``slot`` (latest wins): marked as loading now, shown when the answer comes — unless a
+        newer load replaced this one by then. The usual way to load (viewer/tasks.py says why answers are dropped
+        rather than requests interrupted).
 
         Until the answer comes, the previous values stay on screen (views dim them when they belong to another
-        record); nothing is cleared, so nothing flickers.
+        record, if that takes long); nothing is cleared, so nothing flickers.
         """
+        self.begin(url)
+        return slot.start(self.fetch(url), then=lambda outcome: self.deliver(url, outcome))
+
+    def load(self, url: str) -> Coroutine[Any, Any, Record | None]:
+        """Load ``url`` and show it, with no other load around (tests, one-off loads): ``await model.load(url)``."""
+        self.begin(url)
+
+        async def load() -> Record | None:
+            return self.deliver(url, await self.fetch(url))
+
+        return load()
+
+    def begin(self, url: str) -> None:
         self.url = url
         self.error = None
         self._set_state(LoadState.LOADING)
-        return self._load(url)
 
-    async def _load(self, url: str) -> Record | None:
+    async def fetch(self, url: str) -> Loaded | ViewerError:
+        """The answer for ``url``; failures are returned, not raised (they are shown like answers)."""
         try:
-            loaded = await self._fetch(url)
+            return await self._fetch(url)
         except ViewerError as exc:
-            self._fail(url, exc)
+            return exc
+
+    def deliver(self, url: str, outcome: Loaded | ViewerError) -> Record | None:
+        if isinstance(outcome, ViewerError):
+            self._fail(url, outcome)
             return None
-        self.apply(loaded)
-        return loaded.record
+        self.apply(outcome)
+        return outcome.record
 
     async def _fetch(self, url: str) -> Loaded:
         record = await self.service.fetch(url)
         return Loaded(record, ChangeSet(), ChangeKind.FIRST)
+
+    def refresh_in(self, slot: TaskSlot) -> asyncio.Task[Loaded | ViewerError] | None:
+        return self.load_in(slot, self.url) if self.url else None
 
     def refresh(self) -> Coroutine[Any, Any, Record | None] | None:
         return self.load(self.url) if self.url else None
