@@ -96,7 +96,7 @@ def main(out: Path) -> int:
         # What changed since the last refresh: two edits in the sandbox, then F5.
         record = controller.payment.record
         assert record is not None
-        box.store().patch_payment(str(record.values["id"]), {"amount": 6120.5, "externalDocumentNumber": "SEPA-2"})
+        box.store().patch_payment(str(record.values["id"]), {"amount": -6120.5, "externalDocumentNumber": "SEPA-2"})
         controller.changes.summary = ""
         window.refresh_action.trigger()
         await settle(lambda: bool(controller.changes.summary))
