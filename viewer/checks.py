@@ -128,8 +128,14 @@ def worst(checks: Sequence[Check]) -> Severity:
     return max((c.severity for c in checks), key=lambda s: s.rank, default=Severity.OK)
 
 
-def headline(checks: Sequence[Check]) -> str:
-    """The worst severity in words, with counts: "✖ Will not post as is: 2 errors, 1 warning"."""
+def headline(checks: Sequence[Check], *, glyph: bool = True) -> str:
+    """The worst severity in words, with counts: "✖ Will not post as is: 2 errors, 1 warning" (the window shows an
+    icon instead of the glyph)."""
+    text = _headline(checks)
+    return text if glyph else text.split(" ", 1)[1]
+
+
+def _headline(checks: Sequence[Check]) -> str:
     if not checks:
         return "? No checks yet"
     counts = {s: sum(1 for c in checks if c.severity is s) for s in Severity}
