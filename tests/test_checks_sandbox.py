@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import qasync
 from PySide6.QtCore import QLocale
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
+from tests.conftest import until
 from tests.test_cli import data_dir, run  # noqa: F401 (data_dir is a fixture used below)
+from tests.test_ui_app import Start, payment_url, start_app  # noqa: F401 (start_app is a fixture)
 from tests.test_ui_form import Harness
 from viewer import schema
 from viewer.checking import PaymentChecks, gather
@@ -64,6 +66,13 @@ def harness(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication) -> I
     h.close()
 
 
+def reload(h: Harness, kind: str) -> None:
+    """One related record reloads on its own (its panel's refresh), through its slot as the app does."""
+    coro = h.related.models[kind].refresh()
+    assert coro is not None
+    h.related.slots[kind].start(coro)
+
+
 def watch(h: Harness) -> PaymentChecks:
     return PaymentChecks(h.model, h.related, locale=QLocale("en_US"), parent=h.panel)
 
@@ -108,7 +117,7 @@ def test_messages_and_rechecking_when_the_invoice_or_the_journal_changes(harness
 
     # The second line changes (as on Watch): the next payment reload fetches the lines again and re-checks.
     store.patch_payment(second["id"], {"amount": -1829.35})
-    harness.model.refresh()
+    harness.refresh()
     harness.wait(lambda: {c.id: c for c in checker.checks}["duplicateApplication"].severity.value == "warning")
     assert {c.id: c for c in checker.checks}["duplicateApplication"].message == (
         f"lines {first['lineNumber']} and {second['lineNumber']} together settle invoice {number} "
@@ -122,7 +131,7 @@ def test_messages_and_rechecking_when_the_invoice_or_the_journal_changes(harness
         store._invoices[invoice["_company"]] = [updated if i["id"] == invoice["id"] else i
                                                 for i in store._invoices[invoice["_company"]]]
         store._invoice_by_id[invoice["id"]] = updated
-    harness.related.invoice.refresh()
+    reload(harness, "invoice")
     harness.wait(lambda: {c.id: c for c in checker.checks}["settlement"].severity.value == "ok")
     assert {c.id: c for c in checker.checks}["settlement"].message == (
         f"settles invoice {number} (7,500.00 of 7,500.00 USD)")
@@ -144,9 +153,9 @@ def test_a_related_record_that_fails_to_load_gives_unknown(harness: Harness, san
 
     sandbox.faults.clear()
     sandbox.add_fault("status", r"/customerPayments$", status=500, count=100)  # the lines, not the payment
-    harness.related.invoice.refresh()
-    harness.related.customer.refresh()
-    harness.model.refresh()
+    reload(harness, "invoice")
+    reload(harness, "customer")
+    harness.refresh()
     harness.wait(lambda: {c.id: c for c in checker.checks}["duplicateApplication"].severity.value == "unknown")
     harness.wait(lambda: {c.id: c for c in checker.checks}["settlement"].severity.value == "warning")
     assert "other lines could not be read" in {c.id: c for c in checker.checks}["duplicateApplication"].message
@@ -209,3 +218,51 @@ def test_show_checks_table_and_exit_code_stays_the_loads(sandbox: Sandbox, data_
     assert (code, err) == (0, "")
     blocked = next(c for c in json.loads(out)["checks"] if c["id"] == "customerBlocked")
     assert blocked["severity"] == "unknown" and "HTTP 500" in blocked["message"]
+
+
+def check_label(root: QWidget, check_id: str) -> QLabel:
+    label = root.findChild(QLabel, f"check:{check_id}")
+    assert label is not None, check_id
+    return label
+
+
+def test_the_panel_strip_follows_the_payment(harness: Harness, sandbox: Sandbox) -> None:
+    checker = watch(harness)
+    harness.panel.bind_checks(checker)
+    strip = harness.panel.findChild(QWidget, "paymentChecks")
+    assert strip is not None and not strip.isVisible()  # no payment yet
+    cases = sandbox.store().check_cases
+    harness.load(harness.url(cases["customer blocked (All)"]))
+    settled(harness, checker)
+    assert strip.isVisible() and strip.property("severity") == "error"
+    blocked = check_label(harness.panel, "customerBlocked")
+    assert blocked.property("severity") == "error"
+    assert blocked.text() == "customer 90030 Litware, Inc. is blocked (All): posting the payment will be refused"
+    harness.load(harness.url(cases["settles in EUR"]))
+    settled(harness, checker)
+    harness.wait(lambda: strip.property("severity") == "ok")
+    assert check_label(harness.panel, "settlement").text().endswith("of 3,210.75 EUR)")
+    harness.load(harness.url(sandbox.store().demo.blank_payment_id))
+    settled(harness, checker)
+    assert check_label(harness.panel, "postingDate").property("severity") == "error"
+
+
+def test_the_app_checks_the_open_payment_and_rechecks_on_watch(start_app: Start,  # noqa: F811
+                                                               qloop: qasync.QEventLoop, sandbox: Sandbox) -> None:
+    store = sandbox.store()
+    first, second = (store.payment(store.check_cases[f"two lines pay part of one invoice ({n})"]) for n in (1, 2))
+    assert first is not None and second is not None
+    window, controller = start_app(payment_url(sandbox, first["id"]))
+    duplicates = check_label(window, "duplicateApplication")
+    qloop.run_until_complete(until(lambda: "together" in duplicates.text()))  # once the invoice is there too
+    assert duplicates.property("severity") == "warning"
+    amount = schema.format_decimal(Decimal(1500), QLocale())  # the app formats for the system's locale
+    assert duplicates.text().endswith(f"together leave {amount} USD open on invoice {first['appliesToInvoiceNumber']}")
+    # A colleague raises the other line: Watch notices the payment's own change and the lines are read again.
+    store.patch_payment(second["id"], {"amount": -4500})
+    store.patch_payment(first["id"], {"description": "Watched edit"})
+    assert qloop.run_until_complete(controller.watcher.check()) == "changed"
+    qloop.run_until_complete(until(lambda: duplicates.property("severity") == "error"))
+    assert duplicates.text() == (f"lines {first['lineNumber']} and {second['lineNumber']} together overpay invoice "
+                                 f"{first['appliesToInvoiceNumber']} by {amount} USD")
+    assert window.findChild(QWidget, "paymentChecks").isVisible()  # type: ignore[union-attr]

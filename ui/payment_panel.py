@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButto
 
 from ui import a11y
 from ui.a11y import StatusLabel, tab_chain
+from ui.checks_strip import ChecksStrip
 from ui.history import HistoryView
 from ui.payment_form import SLOW_MS, PaymentForm
 from ui.welcome import WelcomeHint
@@ -22,6 +23,7 @@ from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
 if TYPE_CHECKING:
+    from viewer.checking import PaymentChecks
     from viewer.copying import Clip
     from viewer.related import Related
 
@@ -83,6 +85,11 @@ class PaymentPanel(QWidget):
         banner_row.addWidget(self.banner_text, 1)
         banner_row.addWidget(self.retry_button)
         self.banner.hide()
+
+        # Will it post, what does it settle: above the fields (ui/checks_strip.py), filled by bind_checks().
+        self.checks_strip = ChecksStrip()
+        self.checks_strip.copy_handler = put_on_clipboard
+        self.checks_strip.copied.connect(self._confirm_copy)
 
         self.form = PaymentForm()
         self.form.copy_handler = put_on_clipboard
@@ -175,6 +182,7 @@ class PaymentPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(summary_row)
         layout.addLayout(watch_row)
+        layout.addWidget(self.checks_strip)
         layout.addWidget(self.form, 1)
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
@@ -206,6 +214,10 @@ class PaymentPanel(QWidget):
     def _loading_is_slow(self) -> None:
         self._slow = True
         self._refresh()
+
+    def bind_checks(self, checks: PaymentChecks) -> None:
+        checks.checksChanged.connect(self.checks_strip.set_checks)
+        self.checks_strip.set_checks(checks.checks)
 
     def set_welcome(self, welcome: bool) -> None:
         """First start (no profile yet): a short guide instead of the "choose a payment" hint."""

@@ -28,6 +28,7 @@ from viewer.checks import Check, Inputs, Unavailable
 from viewer.errors import NotFound, ViewerError
 from viewer.models.payment import LoadState, PaymentRecord, RecordModel
 from viewer.related import Related, related_urls
+from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:
     from viewer.client import BcClient
@@ -124,14 +125,19 @@ def model_input(model: RecordModel, expected_url: str | None) -> Record | Unavai
         return Unavailable(str(model.error) if model.error else "not found", not_found=True)
     if model.state == LoadState.FAILED:
         return Unavailable(str(model.error) if model.error else "failed to load")
-    if model.record is None:
-        return Unavailable("still loading")
+    if model.record is None or model.record.url != expected_url:
+        return Unavailable("still loading")  # nothing yet, or still the previous payment's record on screen
     # A refresh of the same record keeps showing the last good one while it loads, and so do the checks.
     return model.record.values
 
 
 class PaymentChecks(QObject):
-    """The checks of the open payment, kept current: ``checks`` and ``checksChanged(list[Check])``."""
+    """The checks of the open payment, kept current: ``checks`` and ``checksChanged(list[Check])``.
+
+    Re-checks when the payment, its customer or its invoice loads, fails or starts loading; fetches the related
+    journal lines in its own latest-wins slot after every payment load (Watch reloads included), keeping the
+    previous lines of the same payment on show until the new ones arrive.
+    """
 
     checksChanged = Signal(list)
 
@@ -146,9 +152,8 @@ class PaymentChecks(QObject):
         self.future_days = future_days
         self.checks: list[Check] = []
         self.lines: Lines = None
-        self._lines_for: str | None = None  # the payment id the lines were fetched for
-        self._task: asyncio.Task[None] | None = None
-        self._generation = 0
+        self._lines_for: object = None  # the payment id the lines belong to
+        self.slot = TaskSlot("checks:lines")
         payment.loaded.connect(self._payment_loaded)
         payment.stateChanged.connect(lambda _state: self.recompute())
         for model in (related.customer, related.invoice):
@@ -158,15 +163,18 @@ class PaymentChecks(QObject):
 
     def recompute(self) -> list[Check]:
         record = self.payment.record
+        if self.payment.showing_other:
+            return self.checks  # the previous payment stays on show (dimmed) until the next arrives: its checks too
         if record is None:
             new: list[Check] = []
         else:
             urls = related_urls(record.url, record.values)
+            same = self._lines_for is not None and self._lines_for == record.values.get("id")
             inputs = Inputs(
                 record.values,
                 customer=model_input(self.related.customer, urls["customer"]),
                 invoice=model_input(self.related.invoice, urls["invoice"]),
-                lines=self.lines if self._lines_for == record.values.get("id") else Unavailable("still loading"),
+                lines=self.lines if same else Unavailable("still loading"),
             )
             new = checks.run_checks(inputs, self.locale, today=self.today(), future_days=self.future_days)
         if new != self.checks:
@@ -176,26 +184,24 @@ class PaymentChecks(QObject):
 
     async def wait(self) -> None:
         """Wait for the line fetch in flight (tests)."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self.slot.wait()
+
+    def clear(self) -> None:
+        self.slot.cancel()
+        self.lines, self._lines_for = None, None
+        self.recompute()
 
     def _payment_loaded(self, record: PaymentRecord) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._generation += 1
         if self._lines_for != record.values.get("id"):
             self.lines, self._lines_for = None, None
         self.recompute()
-        self._task = asyncio.ensure_future(self._fetch(record, self._generation))
+        self.slot.start(self._fetch(record))
 
-    async def _fetch(self, record: PaymentRecord, generation: int) -> None:
-        client = self.payment.client
-        if client is None:
-            lines: Lines = Unavailable("not connected")
-        else:
-            lines = await fetch_lines(client, record.url, record.values)
-        if generation != self._generation:
-            return  # a newer payment load started its own fetch
+    async def _fetch(self, record: PaymentRecord) -> None:
+        client = self.payment.service.client
+        lines: Lines = (Unavailable("not signed in") if client is None
+                        else await fetch_lines(client, record.url, record.values))
+        # The slot cancels this task when a newer payment load starts its own fetch, so what arrives here is current.
         self.lines, self._lines_for = lines, record.values.get("id")
         self.recompute()
 
