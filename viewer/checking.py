@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QLocale, QObject, Signal
 
-from viewer import checks, query, refs, schema
+from viewer import checks, odata, query, refs, schema
 from viewer.checks import Check, Inputs, Unavailable
 from viewer.errors import NotFound, ViewerError
 from viewer.models.payment import LoadState, PaymentRecord, RecordModel
@@ -86,7 +86,7 @@ async def fetch_lines(client: BcClient, payment_url: str, values: Record) -> Lin
             params = {"$filter": text, "$select": ",".join(checks.LINE_FIELDS)}
             async for page in client.iter_pages(url, params=params):
                 for item in page.items:
-                    found.setdefault(str(item.get("id")), {k: v for k, v in item.items() if not k.startswith("@")})
+                    found.setdefault(str(item.get("id")), odata.strip(item))
     except ViewerError as exc:
         return Unavailable(str(exc))
     return list(found.values())
@@ -101,7 +101,7 @@ async def _fetch_record(client: BcClient, url: str | None) -> Record | Unavailab
         return Unavailable(str(exc), not_found=True)
     except ViewerError as exc:
         return Unavailable(str(exc))
-    return {k: v for k, v in response.data.items() if not k.startswith("@odata.")}
+    return odata.strip(response.data)
 
 
 async def gather(client: BcClient, payment_url: str, values: Record) -> Inputs:
