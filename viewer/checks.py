@@ -13,10 +13,10 @@ places).
 The sign rule. A customer payment is a cash-receipt journal line (Gen. Journal Line, Document Type Payment,
 Account Type Customer); its ``amount`` is that line's ``Amount`` with Business Central's journal sign: money received
 from a customer credits the customer, so a payment is **negative** (-1,500.00 pays 1,500.00 off an invoice). The
-docs' v1.0 POST example sends ``"amount": -1500``; their GET example shows ``1500``, a sample the create page
-contradicts. Posting enforces it: Gen. Jnl.-Check Line (codeunit 11, ``CheckDocType``) calls ``ErrorIfPositiveAmt``
-for a customer Payment ("Amount must be negative"). So here a payment settles ``-amount`` of its invoice, and a
-positive amount is an error. The sandbox's data follows the same rule (``viewer/sandbox/data.py``).
+docs' v1.0 POST example sends ``"amount": -1500``; their GET examples (and the v2.0 POST one) show ``1500``, samples
+that contradict it. Posting enforces the sign: Gen. Jnl.-Check Line (codeunit 11, ``CheckDocType``) calls
+``ErrorIfPositiveAmt`` for a customer Payment ("Amount must be negative"). So here a payment settles ``-amount`` of
+its invoice, and a positive amount is an error. The sandbox's data follows the same rule (``viewer/sandbox/data.py``).
 
 The amounts of a payment and of the invoice it applies to are compared in the invoice's currency: the API has no
 currency on the payment line, and Business Central gives a line the currency of the entry it applies to.
