@@ -106,6 +106,7 @@ class ChecksStrip(QFrame):
         self.headline_icon = QLabel()
         self.headline = QLabel()
         self.headline.setObjectName("checksHeadline")
+        self.headline.setAccessibleName("Checks: worst result")
         font = self.headline.font()
         font.setBold(True)
         self.headline.setFont(font)

@@ -177,6 +177,7 @@ class AppController:
         self.checks.slot.cancel()
         await self.tasks.aclose()
         await self.payment_slot.wait()
+        await self.checks.wait()
         self.payment.cancelled()
         await self.changes.aclose()
         if self.workspace is not None:
