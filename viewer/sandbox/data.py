@@ -1033,6 +1033,9 @@ class DataStore:
                 "externalDocumentNumber": lambda r: f"TRX-2025-{rng.randint(1, 999999):06d}",
             }
             chosen = rng.sample(sorted(edits), k=rng.randint(1, 2))
+            if current["id"] in self.check_cases.values():
+                # A payment checks' seeded line keeps its case (README "Payment checks"): only its text changes.
+                chosen = ["description"]
             changes = {name: edits[name](current) for name in chosen}
             values = {**current, **changes}
             updated = self._stamp(values, iso_ms(datetime.now(UTC)))
