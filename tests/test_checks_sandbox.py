@@ -13,9 +13,8 @@ import qasync
 from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
-from tests.conftest import until
+from tests.conftest import Start, payment_url, until
 from tests.test_cli import data_dir, run  # noqa: F401 (data_dir is a fixture used below)
-from tests.test_ui_app import Start, payment_url, start_app  # noqa: F401 (start_app is a fixture)
 from tests.test_ui_form import Harness
 from viewer import schema
 from viewer.checking import PaymentChecks, gather
@@ -247,7 +246,7 @@ def test_the_panel_strip_follows_the_payment(harness: Harness, sandbox: Sandbox)
     assert check_label(harness.panel, "postingDate").property("severity") == "error"
 
 
-def test_the_app_checks_the_open_payment_and_rechecks_on_watch(start_app: Start,  # noqa: F811
+def test_the_app_checks_the_open_payment_and_rechecks_on_watch(start_app: Start,
                                                                qloop: qasync.QEventLoop, sandbox: Sandbox) -> None:
     store = sandbox.store()
     first, second = (store.payment(store.check_cases[f"two lines pay part of one invoice ({n})"]) for n in (1, 2))
