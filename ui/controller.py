@@ -174,10 +174,9 @@ class AppController:
         self.payment_slot.cancel()
         self.navigation.payments.cancel()
         self.related.clear()
-        self.checks.slot.cancel()
         await self.tasks.aclose()
         await self.payment_slot.wait()
-        await self.checks.wait()
+        await self.checks.aclose()
         self.payment.cancelled()
         await self.changes.aclose()
         if self.workspace is not None:

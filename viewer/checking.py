@@ -28,7 +28,7 @@ from viewer.checks import Check, Inputs, Unavailable
 from viewer.errors import NotFound, ViewerError
 from viewer.models.payment import LoadState, PaymentRecord, RecordModel
 from viewer.related import Related, related_urls
-from viewer.tasks import TaskSlot
+from viewer.tasks import TaskSet
 
 if TYPE_CHECKING:
     from viewer.client import BcClient
@@ -135,7 +135,7 @@ class PaymentChecks(QObject):
     """The checks of the open payment, kept current: ``checks`` and ``checksChanged(list[Check])``.
 
     Re-checks when the payment, its customer or its invoice loads, fails or starts loading; fetches the related
-    journal lines in its own latest-wins slot after every payment load (Watch reloads included), keeping the
+    journal lines after every payment load (Watch reloads included), keeping the
     previous lines of the same payment on show until the new ones arrive.
     """
 
@@ -153,7 +153,12 @@ class PaymentChecks(QObject):
         self.checks: list[Check] = []
         self.lines: Lines = None
         self._lines_for: object = None  # the payment id the lines belong to
-        self.slot = TaskSlot("checks:lines")
+        # Latest wins by generation, not by cancelling: an httpx request cancelled mid-flight sometimes never ends
+        # under qasync (measured with tests/test_checks_sandbox.py: the cancelled fetch waited forever for
+        # httpcore's connection lock in ``_response_closed``, and so did whoever awaited it). So an outdated fetch
+        # runs to its end and its answer is dropped; it is one or two small ``$select``ed GETs.
+        self._fetches = TaskSet()
+        self._generation = 0
         payment.loaded.connect(self._payment_loaded)
         payment.stateChanged.connect(lambda _state: self.recompute())
         for model in (related.customer, related.invoice):
@@ -183,11 +188,17 @@ class PaymentChecks(QObject):
         return new
 
     async def wait(self) -> None:
-        """Wait for the line fetch in flight (tests)."""
-        await self.slot.wait()
+        """Wait for the line fetches in flight (tests)."""
+        await self._fetches.join()
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Quit: drop what is in flight and give it ``timeout`` seconds to end on its own (never cancelled)."""
+        self._generation += 1
+        if self._fetches:
+            await asyncio.wait([asyncio.ensure_future(self._fetches.join())], timeout=timeout)
 
     def clear(self) -> None:
-        self.slot.cancel()
+        self._generation += 1
         self.lines, self._lines_for = None, None
         self.recompute()
 
@@ -195,13 +206,18 @@ class PaymentChecks(QObject):
         if self._lines_for != record.values.get("id"):
             self.lines, self._lines_for = None, None
         self.recompute()
-        self.slot.start(self._fetch(record))
+        self._generation += 1
+        self._fetches.spawn(self._fetch(record, self._generation))
 
-    async def _fetch(self, record: PaymentRecord) -> None:
+    async def _fetch(self, record: PaymentRecord, generation: int) -> None:
         client = self.payment.service.client
-        lines: Lines = (Unavailable("not signed in") if client is None
-                        else await fetch_lines(client, record.url, record.values))
-        # The slot cancels this task when a newer payment load starts its own fetch, so what arrives here is current.
+        try:
+            lines: Lines = (Unavailable("not signed in") if client is None
+                            else await fetch_lines(client, record.url, record.values))
+        except RuntimeError as exc:  # httpx refuses a request on a client closed meanwhile (sign-out, quit)
+            lines = Unavailable(str(exc))
+        if generation != self._generation:
+            return  # a newer payment load fetches its own lines
         self.lines, self._lines_for = lines, record.values.get("id")
         self.recompute()
 
