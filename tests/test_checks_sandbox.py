@@ -265,3 +265,18 @@ def test_the_app_checks_the_open_payment_and_rechecks_on_watch(start_app: Start,
     assert duplicates.text() == (f"lines {first['lineNumber']} and {second['lineNumber']} together overpay invoice "
                                  f"{first['appliesToInvoiceNumber']} by {amount} USD")
     assert window.findChild(QWidget, "paymentChecks").isVisible()  # type: ignore[union-attr]
+
+
+def test_journal_lines_url_takes_only_a_guid_from_the_response() -> None:
+    from viewer.checking import journal_lines_url, line_filters
+
+    base = ("https://bc.example.com:7048/BC/api/v2.0/companies(11111111-1111-4111-8111-111111111111)/"
+            "customerPayments(22222222-2222-4222-8222-222222222222)")
+    journal = "33333333-3333-4333-8333-333333333333"
+    assert journal_lines_url(base, {"journalId": journal}) == (
+        "https://bc.example.com:7048/BC/api/v2.0/companies(11111111-1111-4111-8111-111111111111)/"
+        f"customerPaymentJournals({journal})/customerPayments")
+    assert journal_lines_url(base, {"journalId": "x)/../../secret?a=("}) is None
+    assert journal_lines_url(base, {}) is None  # a direct URL and no journalId (v1.0/beta): not known
+    assert line_filters({"appliesToInvoiceId": "{" + journal.upper() + "}", "externalDocumentNumber": "O'Brien 1"}) == [
+        f"appliesToInvoiceId eq {journal}", "externalDocumentNumber eq 'O''Brien 1'"]

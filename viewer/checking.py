@@ -25,7 +25,7 @@ from PySide6.QtCore import QLocale, QObject, Signal
 
 from viewer import checks, odata, query, refs, schema
 from viewer.checks import Check, Inputs, Unavailable
-from viewer.errors import NotFound, ViewerError
+from viewer.errors import BadId, NotFound, ViewerError
 from viewer.models.payment import LoadState, PaymentRecord, RecordModel
 from viewer.related import Related, related_urls
 from viewer.tasks import TaskSet
@@ -51,10 +51,14 @@ def journal_lines_url(payment_url: str, values: Record) -> str | None:
         journal = ref.journal_id
     if schema.is_blank("guid", journal) or (ref.company_id is None and ref.company_name is None):
         return None
+    try:
+        # A journal id from the response is data, never path text (refs.key_segment, as viewer/related.py does).
+        segment = refs.key_segment("customerPaymentJournals", journal, what="journalId")
+    except BadId:
+        return None
     company = f"companies({ref.company_id})/" if ref.company_id else ""
     company_name = ref.company_name if ref.company_id is None else None
-    return refs.api_url(ref.endpoint, f"{company}customerPaymentJournals({journal})/customerPayments",
-                        company_name=company_name)
+    return refs.api_url(ref.endpoint, f"{company}{segment}/customerPayments", company_name=company_name)
 
 
 def line_filters(values: Record) -> list[str]:
