@@ -44,6 +44,37 @@ def _plain_copy(clip: Clip) -> None:
     QGuiApplication.clipboard().setText(clip.text)
 
 
+_LONG_RUN = 16  # characters without a space after which a message may break anywhere (every _CHUNK of them)
+_CHUNK = 8
+_BREAK = "\u200b"  # zero-width space: a line-break opportunity, invisible
+
+
+def _breakable(text: str) -> str:
+    """``text`` with break opportunities inside long unbroken runs (an external document no., a GUID)."""
+    words = text.split(" ")
+    return " ".join(
+        _BREAK.join(w[i:i + _CHUNK] for i in range(0, len(w), _CHUNK)) if len(w) > _LONG_RUN else w for w in words
+    )
+
+
+class _Message(QLabel):
+    """A check's message, wrapped. A long run without spaces may break anywhere, so one message never makes the
+    window wider than a narrow screen allows (tests/test_ui_rough_edges.py); ``text()`` is the message as given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        super().setText(_breakable(text))
+
+    def text(self) -> str:
+        return self._full
+
+
 class _Row:
     """The widgets of one check: icon, severity word, title, message (``check:<id>``), copy button."""
 
@@ -52,9 +83,8 @@ class _Row:
         self.word = QLabel()
         self.word.setObjectName(f"checkSeverity:{check_id}")
         self.title = QLabel(TITLES.get(check_id, check_id))
-        self.message = QLabel()
+        self.message = _Message()
         self.message.setObjectName(f"check:{check_id}")
-        self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy = QToolButton()
         self.copy.setObjectName(f"copyCheck:{check_id}")
@@ -83,7 +113,7 @@ class _Row:
         self.message.setText(check.message)
         self.message.setProperty("severity", severity.value)
         self.message.setToolTip(check.detail)
-        self.message.setAccessibleName(f"{severity.word}: {self.title.text()}")
+        self.message.setAccessibleName(f"{severity.word}: {self.title.text()}: {check.message}")
         self.message.setAccessibleDescription(check.detail)
         for widget in self.widgets():
             widget.setVisible(True)
@@ -93,6 +123,7 @@ class ChecksStrip(QFrame):
     """Shows a list of ``viewer.checks.Check``; ``set_checks([])`` hides it (no payment)."""
 
     copied = Signal(object)  # Clip, after it went to the clipboard
+    chainChanged = Signal()  # rows were added: the Tab order needs them (ui/payment_panel.py)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,7 +144,8 @@ class ChecksStrip(QFrame):
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_all = QPushButton("Copy checks")
         self.copy_all.setObjectName("copyChecks")
-        self.copy_all.setAccessibleName("Copy all checks as text")
+        self.copy_all.setAccessibleName("Copy checks")
+        self.copy_all.setAccessibleDescription("Copies every check as text, for a ticket or an email")
         self.copy_all.clicked.connect(self.copy_checks)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -147,16 +179,24 @@ class ChecksStrip(QFrame):
         self.setProperty("severity", top.value)
         self.setAccessibleDescription(headline(self.checks, glyph=False))
         shown = {c.id for c in self.checks}
+        added = False
         for check in self.checks:
             row = self._rows.get(check.id)
             if row is None:
                 row = self._rows[check.id] = _Row(self, check.id, len(self._rows))
+                added = True
             row.show(check, self._icon(check.severity), size)
         for check_id, row in self._rows.items():
             if check_id not in shown:
                 for widget in row.widgets():
                     widget.setVisible(False)
         self.show()
+        if added:
+            self.chainChanged.emit()
+
+    def focus_chain(self) -> list[QWidget]:
+        """What Tab visits here, top to bottom: Copy checks, then each check's Copy."""
+        return [self.copy_all, *(row.copy for row in self._rows.values())]
 
     def message_label(self, check_id: str) -> QLabel | None:
         row = self._rows.get(check_id)

@@ -90,6 +90,7 @@ class PaymentPanel(QWidget):
         self.checks_strip = ChecksStrip()
         self.checks_strip.copy_handler = put_on_clipboard
         self.checks_strip.copied.connect(self._confirm_copy)
+        self.checks_strip.chainChanged.connect(self._chain)
 
         self.form = PaymentForm()
         self.form.copy_handler = put_on_clipboard
@@ -190,10 +191,10 @@ class PaymentPanel(QWidget):
         self._chain()
 
     def _chain(self) -> None:
-        """Tab follows what is seen, top to bottom: Retry, Mark as seen, Watch and its interval, the form's
-        actions, tabs, fields and related records, then Copy facts (tests/test_a11y.py walks it)."""
+        """Tab follows what is seen, top to bottom: Retry, Mark as seen, Watch and its interval, the checks' Copy
+        buttons, the form's actions, tabs, fields and related records, then Copy facts (tests/test_a11y.py walks it)."""
         tab_chain([self.retry_button, self.ack_button, self.watch_button, self.watch_interval,
-                   *self.form.focus_chain(), self.copy_facts])
+                   *self.checks_strip.focus_chain(), *self.form.focus_chain(), self.copy_facts])
 
     def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
