@@ -39,11 +39,12 @@ Record = Mapping[str, Any]
 Lines = list[dict[str, Any]] | Unavailable | None
 
 
-def journal_lines_url(payment_url: str, values: Record) -> str | None:
+def journal_lines_url(payment: refs.PaymentRef | str, values: Record) -> str | None:
     """The payment's journal's ``customerPayments`` collection, or ``None`` when the journal is not known
-    (a v1.0/beta payment opened by the direct route carries no journal id)."""
+    (a v1.0/beta payment opened by the direct route carries no journal id). ``payment``: its parsed reference
+    (a loaded record carries it) or its URL."""
     try:
-        ref = refs.parse(payment_url)
+        ref = payment if isinstance(payment, refs.PaymentRef) else refs.parse(payment)
     except refs.RefError:
         return None
     journal = values.get("journalId")
@@ -75,13 +76,13 @@ def line_filters(values: Record) -> list[str]:
     return filters
 
 
-async def fetch_lines(client: BcClient, payment_url: str, values: Record) -> Lines:
+async def fetch_lines(client: BcClient, payment: refs.PaymentRef | str, values: Record) -> Lines:
     """The journal lines sharing the payment's invoice or external document no.; ``None`` when there is nothing to
     compare, ``Unavailable`` when they could not be read."""
     filters = line_filters(values)
     if not filters:
         return None
-    url = journal_lines_url(payment_url, values)
+    url = journal_lines_url(payment, values)
     if url is None:
         return Unavailable("the payment's journal is not known (open it through its journal to compare lines)")
     found: dict[str, dict[str, Any]] = {}
@@ -108,13 +109,13 @@ async def _fetch_record(client: BcClient, url: str | None) -> Record | Unavailab
     return odata.strip(response.data)
 
 
-async def gather(client: BcClient, payment_url: str, values: Record) -> Inputs:
+async def gather(client: BcClient, payment: refs.PaymentRef | str, values: Record) -> Inputs:
     """Everything the checks need for one payment, fetched concurrently; never raises a ``ViewerError``."""
-    urls = related_urls(payment_url, values)
+    urls = related_urls(payment, values)
     customer, invoice, lines = await asyncio.gather(
         _fetch_record(client, urls["customer"]),
         _fetch_record(client, urls["invoice"]),
-        fetch_lines(client, payment_url, values),
+        fetch_lines(client, payment, values),
     )
     return Inputs(values, customer=customer, invoice=invoice, lines=lines)
 
@@ -177,7 +178,7 @@ class PaymentChecks(QObject):
         if record is None:
             new: list[Check] = []
         else:
-            urls = related_urls(record.url, record.values)
+            urls = related_urls(record.ref or record.url, record.values)
             same = self._lines_for is not None and self._lines_for == record.values.get("id")
             inputs = Inputs(
                 record.values,
@@ -217,7 +218,7 @@ class PaymentChecks(QObject):
         client = self.payment.service.client
         try:
             lines: Lines = (Unavailable("not signed in") if client is None
-                            else await fetch_lines(client, record.url, record.values))
+                            else await fetch_lines(client, record.ref or record.url, record.values))
         except RuntimeError as exc:  # httpx refuses a request on a client closed meanwhile (sign-out, quit)
             lines = Unavailable(str(exc))
         if generation != self._generation:

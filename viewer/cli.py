@@ -210,7 +210,7 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         url = refs.build_url(ref)
         response = await connection.client.get_json(url)
         values = odata.strip(response.data)
-        found = await _checks(connection.client, url, values) if args.checks else None
+        found = await _checks(connection.client, ref, values) if args.checks else None
     except NotFound as exc:
         raise CliError(_one_line(exc), EXIT_NOT_FOUND) from None
     except SignInRequired as exc:
@@ -229,14 +229,14 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
     return table if found is None else table + "\n" + _checks_block(found)
 
 
-async def _checks(client: BcClient, url: str, values: dict[str, Any]) -> list[Check]:
+async def _checks(client: BcClient, ref: refs.PaymentRef, values: dict[str, Any]) -> list[Check]:
     """The payment's checks; a related record that fails to load makes its checks ``unknown``, never an exit code."""
     from PySide6.QtCore import QLocale
 
     from viewer.checking import gather
     from viewer.checks import run_checks
 
-    return run_checks(await gather(client, url, values), QLocale.system())
+    return run_checks(await gather(client, ref, values), QLocale.system())
 
 
 def _checks_block(found: list[Check]) -> str:
