@@ -4,7 +4,7 @@
 
 Drives the real window (sandbox, MSAL sign-in, navigation) and saves PNGs of: the main window with a
 payment open, a failed refresh (stale banner), the Open… dialog validating, the profile editor, the
-device-code panel, the first start's welcome and a narrow (640 px) window.
+device-code panel, the first start's welcome, a narrow (640 px) window and the payment checks of a seeded case.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main(out: Path) -> int:
         # What changed since the last refresh: two edits in the sandbox, then F5.
         record = controller.payment.record
         assert record is not None
-        box.store().patch_payment(str(record.values["id"]), {"amount": 6120.5, "externalDocumentNumber": "SEPA-2"})
+        box.store().patch_payment(str(record.values["id"]), {"amount": -6120.5, "externalDocumentNumber": "SEPA-2"})
         controller.changes.summary = ""
         window.refresh_action.trigger()
         await settle(lambda: bool(controller.changes.summary))
@@ -112,6 +112,16 @@ def main(out: Path) -> int:
         await settle(lambda: controller.payment.state == LoadState.FAILED)
         grab(window, f"stale-{scheme}.png")
         box.faults.clear()
+
+        # Payment checks: a seeded line that, with its twin, overpays one invoice (viewer/sandbox/data.py).
+        assert box.info is not None
+        case = box.store().check_cases["two lines overpay one invoice (1)"]
+        controller.open_url(f"{box.info.api_root}/v2.0/{box.store().payment_path(case)}")
+        strip = window.payment.checks_strip
+        label = lambda: strip.message_label("duplicateApplication")  # noqa: E731 (made on the first result)
+        await settle(lambda: (found := label()) is not None and "together" in found.text()
+                     and all(m.state != LoadState.LOADING for m in controller.related.models.values()))
+        grab(window.payment, f"checks-{scheme}.png")
 
         controller.show_open_dialog()
         dialog = controller._open_dialog

@@ -90,22 +90,22 @@ def test_refresh_marks_changed_fields_with_glyph_background_and_old_value(tracke
     tracked.load_tracked(tracked.url())
     assert "First time" in tracked.summary and not tracked.model.changes()
     demo = sandbox.store().demo
-    sandbox.store().patch_payment(demo.payment_id, {"description": "Changed description", "amount": 1700})
+    sandbox.store().patch_payment(demo.payment_id, {"description": "Changed description", "amount": -1700})
     tracked.refresh()
     # lastModifiedDateTime changes with every edit in Business Central: it is marked too (it did change).
     assert set(tracked.model.changes()) == {"description", "amount", "lastModifiedDateTime"}
     amount = tracked.edit("amount")
-    assert amount.property("changed") is True and amount.property("previousValue") == "1,622.52"
-    assert amount.was_label.isVisible() and "was: 1,622.52" in amount.was_label.text()  # type: ignore[attr-defined]
+    assert amount.property("changed") is True and amount.property("previousValue") == "-1,622.52"
+    assert amount.was_label.isVisible() and "was: -1,622.52" in amount.was_label.text()  # type: ignore[attr-defined]
     assert amount.caption is not None and amount.caption.text().startswith("◆")  # type: ignore[attr-defined]
-    assert "changed, was 1,622.52" in amount.accessibleName()
+    assert "changed, was -1,622.52" in amount.accessibleName()
     assert tracked.edit("documentNumber").property("changed") is False
     summary = tracked.panel.summary.text()
     assert summary.startswith("3 fields changed since the last refresh") and tracked.panel.ack_button.isVisible()
     # Acknowledged: the marks go, the values stay.
     tracked.panel.ack_button.click()
     assert not tracked.model.changes() and amount.property("changed") is False and not amount.was_label.isVisible()
-    assert amount.text() == "1,700.00 USD"
+    assert amount.text() == "-1,700.00 USD"
     # The next load with no change clears nothing new in.
     tracked.refresh()
     assert not tracked.model.changes() and "No changes since the last refresh" in tracked.summary
@@ -197,9 +197,9 @@ def test_watch_sees_a_posted_journal_and_keeps_the_last_snapshot(tracked: Tracke
     sandbox.store().post_journal(demo.company_id, demo.journal_id)
     assert tracked.run(tracked.watcher.check()) == "gone"
     assert gone == ["gone"] and tracked.model.state == LoadState.GONE
-    assert tracked.edit("amount").text() == "1,622.52 USD" and "posted or deleted" in tracked.panel.banner_text.text()
+    assert tracked.edit("amount").text() == "-1,622.52 USD" and "posted or deleted" in tracked.panel.banner_text.text()
     tracked.panel.form.copy_record("json")  # the last snapshot can still be copied
-    assert '"amount": 1622.52' in QGuiApplication.clipboard().text()
+    assert '"amount": -1622.52' in QGuiApplication.clipboard().text()
 
 
 def test_watch_pauses_while_hidden_and_resumes(tracked: Tracked) -> None:

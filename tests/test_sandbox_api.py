@@ -277,13 +277,14 @@ def test_paging_follows_next_links_and_gets_every_row_once(sandbox: Sandbox, htt
 
 
 def test_paging_keeps_filter_select_and_order(sandbox: Sandbox, http: httpx.Client) -> None:
-    params = {"$filter": "amount gt 100 and contains(description,'a')", "$select": "id,amount",
+    # Payments are negative (Business Central's sign, viewer/checks.py), so "more than 100 paid" is lt -100.
+    params = {"$filter": "amount lt -100 and contains(description,'a')", "$select": "id,amount",
               "$orderby": "amount desc,lineNumber"}
     expected = rows(http, sandbox, payments_url(sandbox), **params)
     assert len(expected) > 7
     collected = [p for page in all_pages(http, sandbox, payments_url(sandbox), 7, params) for p in page["value"]]
     assert collected == expected
-    assert all(set(p) == {"@odata.etag", "id", "amount"} and p["amount"] > 100 for p in collected)
+    assert all(set(p) == {"@odata.etag", "id", "amount"} and p["amount"] < -100 for p in collected)
     amounts = [p["amount"] for p in collected]
     assert amounts == sorted(amounts, reverse=True)
 
@@ -541,8 +542,8 @@ def test_posting_a_journal_removes_its_lines(sandbox: Sandbox, http: httpx.Clien
     assert ok(get(http, sandbox, payment_url(sandbox)))["id"] == d.payment_id
     invoice_url = f"{company_url(sandbox)}/salesInvoices({d.invoice_id})"
     remaining = ok(get(http, sandbox, invoice_url))["remainingAmount"]
-    paid = sum(p["amount"] for p in store.journal_payments(d.journal_id)
-               if p["appliesToInvoiceId"] == d.invoice_id and p["amount"] > 0)
+    paid = sum(-p["amount"] for p in store.journal_payments(d.journal_id)  # payments are negative
+               if p["appliesToInvoiceId"] == d.invoice_id and p["amount"] < 0)
     error(get(http, sandbox, f"{journal}/Microsoft.NAV.post"), 405, "BadRequest_MethodNotAllowed")
     response = http.post(f"{journal}/Microsoft.NAV.post", headers=headers(sandbox))
     assert response.status_code == 204

@@ -53,7 +53,9 @@ def test_international_names_and_edge_values() -> None:
         assert name in names
     assert any(len(n) == 100 for n in names)
     payments = store.company_payments(d.company_id)
-    assert any(p["amount"] < 0 for p in payments) and any(p["amount"] >= 1_000_000 for p in payments)
+    # Business Central's sign: payments are negative (viewer/checks.py); a few positive corrections are the odd ones.
+    assert any(p["amount"] > 0 for p in payments) and any(p["amount"] <= -1_000_000 for p in payments)
+    assert sum(p["amount"] < 0 for p in payments) > 10 * sum(p["amount"] > 0 for p in payments)
     blank = store.payment(d.blank_payment_id)
     assert blank is not None
     assert (blank["customerId"], blank["postingDate"], blank["appliesToInvoiceId"], blank["description"]) == (
@@ -152,3 +154,31 @@ def test_create_delete_and_post() -> None:
     with pytest.raises(DataError) as missing:
         store.patch_payment(d.payment_id, {"amount": 1})
     assert missing.value.status == 404
+
+
+def test_activity_changes_only_the_text_of_the_payment_checks_seeded_cases() -> None:
+    store = DataStore(seed=1)
+    case = store.check_cases["two lines overpay one invoice (1)"]
+    before = store.payment(case)
+    assert before is not None
+    store.note_read(case, now=100.0)  # opened in the app: the next tick edits it
+    assert store.activity_tick(now=101.0) == case
+    after = store.payment(case)
+    assert after is not None and after["_etag"] != before["_etag"]
+    differing = {k for k in public(after) if after[k] != before[k]}
+    assert differing <= {"description", "lastModifiedDateTime"}  # amount, invoice, external document no. stay
+
+
+def test_payment_checks_cases_have_the_document_numbers_the_readme_names() -> None:
+    store = DataStore(seed=1)
+    numbers = {case: store.payment(pid)["documentNumber"] for case, pid in store.check_cases.items()}  # type: ignore[index]
+    assert numbers["settles exactly"] == "G02007" and numbers["partial payment"] == "G02008"
+    assert (numbers["two lines overpay one invoice (1)"], numbers["two lines overpay one invoice (2)"]) == (
+        "G02021", "G02022")
+    assert numbers["no document number"] == "" and numbers["partial in EUR"] == "G02028"
+    general = store.journal_payments(store.demo.journal_id)
+    assert all(p["journalId"] == store.demo.journal_id for p in (store.payment(i) for i in store.check_cases.values())
+               if p is not None)
+    assert len(general) >= 28
+    # Small journals are left alone rather than half seeded.
+    assert DataStore(seed=2, payments=40).check_cases == {}

@@ -112,7 +112,7 @@ def test_every_field_of_each_version_renders(harness: Harness, version: str) -> 
 
 @pytest.mark.parametrize(
     "locale,amount,date",
-    [("en_US", "1,622.52", "2/9/2025"), ("de_DE", "1.622,52", "09.02.2025"), ("ja_JP", "1,622.52", "2025/02/09")],
+    [("en_US", "-1,622.52", "2/9/2025"), ("de_DE", "-1.622,52", "09.02.2025"), ("ja_JP", "-1,622.52", "2025/02/09")],
 )
 def test_values_follow_the_locale(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication, locale: str,
                                   amount: str, date: str) -> None:
@@ -123,7 +123,7 @@ def test_values_follow_the_locale(sandbox: Sandbox, qloop: qasync.QEventLoop, qa
         assert h.edit("postingDate").text() == date
         assert h.edit("amount").accessibleName() == f"Amount: {amount} USD"
         h.panel.form.raw_action.trigger()  # Ctrl+Shift+R: raw values for the whole form
-        assert h.edit("amount").text() == "1622.52" and h.edit("postingDate").text() == "2025-02-09"
+        assert h.edit("amount").text() == "-1622.52" and h.edit("postingDate").text() == "2025-02-09"
         h.panel.form.raw_action.trigger()
         assert h.edit("amount").text() == f"{amount} USD"  # the applied invoice's currency
     finally:
@@ -143,11 +143,11 @@ def test_field_copy_modes_and_confirmation(harness: Harness, qtbot: QtBot) -> No
     amount = harness.edit("amount")
     amount.setFocus()
     qtbot.keyClick(amount, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
-    assert clipboard_text() == "1,622.52"
+    assert clipboard_text() == "-1,622.52"
     assert "Amount" in harness.panel.copied_label.text() and amount.hasFocus()
     form = harness.panel.form
     form._copy_payment_field("amount", "raw")
-    assert clipboard_text() == "1622.52"
+    assert clipboard_text() == "-1622.52"
     form._copy_payment_field("description", "pair")
     assert json.loads("{" + clipboard_text() + "}") == {"description": "Payment Zoë's Bakery & Café"}
 
@@ -220,7 +220,7 @@ def test_states_loading_error_gone_and_signed_out(harness: Harness, sandbox: San
     harness.wait(lambda: harness.model.state == LoadState.FAILED, timeout=30)
     assert panel.banner.isVisible() and "stale" in panel.banner_text.text()
     assert "Internal_ServiceUnavailable" in panel.banner_text.text() and "orrelation" in panel.banner_text.text()
-    assert harness.edit("amount").text() == "1,622.52 USD"  # the last good data stays
+    assert harness.edit("amount").text() == "-1,622.52 USD"  # the last good data stays
     sandbox.faults.clear()
 
     demo = sandbox.store().demo
@@ -235,7 +235,7 @@ def test_signed_out_keeps_the_data_with_a_note(harness: Harness) -> None:
     harness.load(harness.url())
     harness.panel.set_signed_in(False)
     assert "Signed out" in harness.panel.banner_text.text() and harness.panel.banner.isVisible()
-    assert harness.edit("amount").text() == "1,622.52 USD"
+    assert harness.edit("amount").text() == "-1,622.52 USD"
     harness.panel.set_signed_in(True)
     assert not harness.panel.banner.isVisible()
 

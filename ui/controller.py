@@ -19,6 +19,7 @@ from PySide6.QtCore import QLocale, QTimer
 from ui.changes import ChangeTracking
 from ui.main_window import MainWindow
 from ui.recent import RecentUrls
+from viewer.checking import PaymentChecks
 from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
 from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
@@ -63,6 +64,9 @@ class AppController:
         self._related_refresh = True  # the next payment load reloads its related records (a click, F5)
         window.navigator.bind(self.navigation)
         window.payment.bind(self.payment, self.related)
+        # The Checks strip: re-checked whenever the payment, its customer or its invoice loads (viewer/checking.py).
+        self.checks = PaymentChecks(self.payment, self.related, parent=window)
+        window.payment.bind_checks(self.checks)
         window.payment.form.url_provider = lambda: self.payment.url
         window.payment.form.auth_provider = self._auth_kind
         self.payment.loaded.connect(self._payment_loaded)
@@ -176,6 +180,7 @@ class AppController:
         self.related.clear()
         await self.tasks.aclose()
         await self.payment_slot.wait(timeout=5)
+        await self.checks.aclose()
         self.payment.cancelled()
         await self.changes.aclose()
         if self.workspace is not None:

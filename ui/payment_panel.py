@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButto
 
 from ui import a11y
 from ui.a11y import StatusLabel, tab_chain
+from ui.checks_strip import ChecksStrip
 from ui.history import HistoryView
 from ui.payment_form import SLOW_MS, PaymentForm
 from ui.welcome import WelcomeHint
@@ -22,6 +23,7 @@ from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
 if TYPE_CHECKING:
+    from viewer.checking import PaymentChecks
     from viewer.copying import Clip
     from viewer.related import Related
 
@@ -83,6 +85,12 @@ class PaymentPanel(QWidget):
         banner_row.addWidget(self.banner_text, 1)
         banner_row.addWidget(self.retry_button)
         self.banner.hide()
+
+        # Will it post, what does it settle: above the fields (ui/checks_strip.py), filled by bind_checks().
+        self.checks_strip = ChecksStrip()
+        self.checks_strip.copy_handler = put_on_clipboard
+        self.checks_strip.copied.connect(self._confirm_copy)
+        self.checks_strip.chainChanged.connect(self._chain)
 
         self.form = PaymentForm()
         self.form.copy_handler = put_on_clipboard
@@ -175,6 +183,7 @@ class PaymentPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(summary_row)
         layout.addLayout(watch_row)
+        layout.addWidget(self.checks_strip)
         layout.addWidget(self.form, 1)
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
@@ -182,10 +191,10 @@ class PaymentPanel(QWidget):
         self._chain()
 
     def _chain(self) -> None:
-        """Tab follows what is seen, top to bottom: Retry, Mark as seen, Watch and its interval, the form's
-        actions, tabs, fields and related records, then Copy facts (tests/test_a11y.py walks it)."""
+        """Tab follows what is seen, top to bottom: Retry, Mark as seen, Watch and its interval, the checks' Copy
+        buttons, the form's actions, tabs, fields and related records, then Copy facts (tests/test_a11y.py walks it)."""
         tab_chain([self.retry_button, self.ack_button, self.watch_button, self.watch_interval,
-                   *self.form.focus_chain(), self.copy_facts])
+                   *self.checks_strip.focus_chain(), *self.form.focus_chain(), self.copy_facts])
 
     def bind(self, model: PaymentModel, related: Related | None = None) -> None:
         self.model = model
@@ -206,6 +215,10 @@ class PaymentPanel(QWidget):
     def _loading_is_slow(self) -> None:
         self._slow = True
         self._refresh()
+
+    def bind_checks(self, checks: PaymentChecks) -> None:
+        checks.checksChanged.connect(self.checks_strip.set_checks)
+        self.checks_strip.set_checks(checks.checks)
 
     def set_welcome(self, welcome: bool) -> None:
         """First start (no profile yet): a short guide instead of the "choose a payment" hint."""

@@ -18,11 +18,15 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from viewer import jsondata, odata, refs
 from viewer.errors import ApiError, NotFound, SignInRequired, ViewerError
+
+if TYPE_CHECKING:
+    from viewer.checks import Check
+    from viewer.client import BcClient
 
 EXIT_OK, EXIT_INPUT, EXIT_SIGN_IN, EXIT_NOT_FOUND, EXIT_SERVICE = 0, 2, 3, 4, 5
 
@@ -96,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="a saved profile (default: the last one used, for cloud URLs)")
     parser.add_argument("--user", help="on-prem user name (no saved profile needed); password from BCPV_PASSWORD")
     parser.add_argument("--ca-file", help="trust this CA certificate (PEM), e.g. a private on-prem CA")
+    parser.add_argument("--checks", action="store_true",
+                        help="also check the payment (will it post, what it settles); the exit code stays the load's")
     return parser
 
 
@@ -201,7 +207,10 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         except refs.RefError as exc:
             raise CliError(f"{exc} (profile {profile.name!r})", EXIT_INPUT) from None
         await _sign_in(connection, err)
-        response = await connection.client.get_json(refs.build_url(ref))
+        url = refs.build_url(ref)
+        response = await connection.client.get_json(url)
+        values = odata.strip(response.data)
+        found = await _checks(connection.client, ref, values) if args.checks else None
     except NotFound as exc:
         raise CliError(_one_line(exc), EXIT_NOT_FOUND) from None
     except SignInRequired as exc:
@@ -210,11 +219,36 @@ async def _show(args: argparse.Namespace, err: TextIO) -> str:
         raise CliError(_one_line(exc), EXIT_SERVICE) from None
     finally:
         await connection.aclose()
-    data = response.data
     if args.format == "json":
+        shown: dict[str, Any] = dict(values)
+        if found is not None:
+            shown["checks"] = [c.as_json() for c in found]
         # jsondata: the server's exact digits, and risky characters escaped inside strings (still valid JSON).
-        return jsondata.dumps(odata.strip(data), indent=2) + "\n"
-    return _table(data, ref.endpoint.api_version)
+        return jsondata.dumps(shown, indent=2) + "\n"
+    table = _table(response.data, ref.endpoint.api_version)
+    return table if found is None else table + "\n" + _checks_block(found)
+
+
+async def _checks(client: BcClient, ref: refs.PaymentRef, values: dict[str, Any]) -> list[Check]:
+    """The payment's checks; a related record that fails to load makes its checks ``unknown``, never an exit code."""
+    from PySide6.QtCore import QLocale
+
+    from viewer.checking import gather
+    from viewer.checks import run_checks
+
+    return run_checks(await gather(client, ref, values), QLocale.system())
+
+
+def _checks_block(found: list[Check]) -> str:
+    from viewer.checks import TITLES, headline
+
+    width = max((len(TITLES[c.id]) for c in found), default=0)
+    lines = [f"Checks  {headline(found)}"]
+    for check in found:
+        # Messages quote the server's texts (names, numbers): escaped like the table's values.
+        lines.append(f"  {check.severity.glyph} {check.severity.word.ljust(7)}  {TITLES[check.id].ljust(width)}  "
+                     f"{terminal_safe(check.message)}")
+    return "\n".join(lines) + "\n"
 
 
 async def _sign_in(connection: Any, err: TextIO) -> None:

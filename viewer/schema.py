@@ -334,7 +334,8 @@ def _localize_digits(text: str, locale: QLocale) -> str:
     return "".join(chr(base + int(c)) if c.isdigit() and c.isascii() else c for c in text)
 
 
-def _to_decimal(raw: object) -> Decimal | None:
+def to_decimal(raw: object) -> Decimal | None:
+    """An amount as an exact ``Decimal`` from its text (a float via its shortest repr, which is its str()), or None."""
     if isinstance(raw, bool):  # bool is an int subclass; true is not an amount
         return None
     if isinstance(raw, int):
@@ -362,13 +363,13 @@ def _group_int(digits: int, locale: QLocale) -> str:
     return str(locale.toString(digits))
 
 
-def _format_decimal(raw: object, locale: QLocale) -> str | None:
-    value = _to_decimal(raw)
+def format_decimal(raw: object, locale: QLocale) -> str | None:
+    value = to_decimal(raw)
     if value is None:
         return None
     # Trailing zeros beyond two places are dropped (1.500 -> "1.50"), real digits kept (0.125 -> "0.125").
     exponent = value.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)  # finite values only, see _to_decimal
+    assert isinstance(exponent, int)  # finite values only, see to_decimal
     places = max(2, -exponent)
     if places > _MAX_FRACTION_DIGITS or value.adjusted() >= _MAX_INT_DIGITS:
         return None
@@ -480,7 +481,7 @@ def format_value(spec: FieldSpec, raw: object, locale: QLocale, *, tz: QTimeZone
     utc: str | None = None
     try:
         if spec.kind == "decimal":
-            display = _format_decimal(raw, locale)
+            display = format_decimal(raw, locale)
         elif spec.kind == "int":
             display = _format_int(raw, locale)
         elif spec.kind == "date":

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -218,6 +219,68 @@ _SYSTEM_USER = "00000000-0000-0000-0000-000000000001"
 _BASE_TIME = datetime(2025, 6, 30, 16, 0, 0, tzinfo=UTC)
 
 
+# ---- payment checks' seeded cases (DataStore._seed_check_cases) ------------------------------------------------------
+
+# key, displayName, blocked, currency ("" = the company's)
+_CHECK_CUSTOMERS: list[tuple[str, str, str, str]] = [
+    ("contoso", "Contoso Pharmaceuticals", "_x0020_", ""),
+    ("tailspin", "Tailspin Toys", "_x0020_", ""),
+    ("litware", "Litware, Inc.", "All", ""),
+    ("wideworld", "Wide World Importers", "Invoice", ""),
+    ("vanarsdel", "Van Arsdel Ltd.", "_x0020_", "EUR"),
+]
+# key, customer key, status (as Business Central writes it), total incl. tax, remaining, posting date
+_CHECK_INVOICES: list[tuple[str, str, str, str, str, str]] = [
+    ("settles", "contoso", "Open", "10598.48", "10598.48", "2025-05-05"),
+    ("partial", "contoso", "Open", "4800.00", "4800.00", "2025-05-05"),
+    ("overpays", "contoso", "Open", "2488.00", "2488.00", "2025-05-05"),
+    ("paid", "contoso", "Paid", "1250.00", "0", "2025-05-05"),
+    ("canceled", "contoso", "Canceled", "640.00", "0", "2025-05-05"),
+    ("draft", "contoso", "Draft", "980.00", "980.00", "2025-05-05"),
+    ("inReview", "contoso", "In_x0020_Review", "1120.00", "1120.00", "2025-05-05"),
+    ("tailspin", "tailspin", "Open", "2300.00", "2300.00", "2025-05-05"),
+    ("litware", "litware", "Open", "1890.00", "1890.00", "2025-05-05"),
+    ("wideworld", "wideworld", "Open", "760.50", "760.50", "2025-05-05"),
+    ("late", "contoso", "Open", "1475.25", "1475.25", "2025-06-20"),
+    ("noDocument", "contoso", "Open", "820.00", "820.00", "2025-05-05"),
+    ("positive", "contoso", "Open", "300.00", "300.00", "2025-05-05"),
+    ("twiceOver", "contoso", "Open", "9329.35", "9329.35", "2025-05-05"),
+    ("twiceUnder", "contoso", "Open", "4000.00", "4000.00", "2025-05-05"),
+    ("sameExternalA", "contoso", "Open", "615.00", "615.00", "2025-05-05"),
+    ("sameExternalB", "contoso", "Open", "385.00", "385.00", "2025-05-05"),
+    ("euro", "vanarsdel", "Open", "3210.75", "3210.75", "2025-05-05"),
+    ("euroPartial", "vanarsdel", "Open", "5000.00", "5000.00", "2025-05-05"),
+]
+# case, customer key, invoice key ("" = not applied), amount (negative = a payment), posting date ("future" =
+# 45 days after today), other field values
+_CHECK_LINES: list[tuple[str, str, str, str, str, dict[str, Any]]] = [
+    ("settles exactly", "contoso", "settles", "-10598.48", "2025-06-02", {}),
+    ("partial payment", "contoso", "partial", "-3600.00", "2025-06-02", {}),
+    ("overpayment", "contoso", "overpays", "-2500.00", "2025-06-02", {}),
+    ("invoice already paid", "contoso", "paid", "-1250.00", "2025-06-02", {}),
+    ("invoice canceled", "contoso", "canceled", "-640.00", "2025-06-02", {}),
+    ("invoice still a draft", "contoso", "draft", "-980.00", "2025-06-02", {}),
+    ("invoice in review", "contoso", "inReview", "-1120.00", "2025-06-02", {}),
+    ("invoice of another customer", "contoso", "tailspin", "-2300.00", "2025-06-02", {}),
+    ("customer blocked (All)", "litware", "litware", "-1890.00", "2025-06-02", {}),
+    ("customer blocked for invoicing", "wideworld", "wideworld", "-760.50", "2025-06-02", {}),
+    ("posted before its invoice", "contoso", "late", "-1475.25", "2025-06-12", {}),
+    ("posting date far ahead", "contoso", "", "-500.00", "future", {}),
+    ("no document number", "contoso", "noDocument", "-820.00", "2025-06-02", {"documentNumber": ""}),
+    ("positive amount", "contoso", "positive", "300.00", "2025-06-02", {}),
+    ("two lines overpay one invoice (1)", "contoso", "twiceOver", "-7500.00", "2025-06-02", {}),
+    ("two lines overpay one invoice (2)", "contoso", "twiceOver", "-7500.00", "2025-06-03", {}),
+    ("two lines pay part of one invoice (1)", "contoso", "twiceUnder", "-1000.00", "2025-06-02", {}),
+    ("two lines pay part of one invoice (2)", "contoso", "twiceUnder", "-1500.00", "2025-06-09", {}),
+    ("same external document no. (1)", "contoso", "sameExternalA", "-615.00", "2025-06-02",
+     {"externalDocumentNumber": "REM-2025-0042"}),
+    ("same external document no. (2)", "contoso", "sameExternalB", "-385.00", "2025-06-02",
+     {"externalDocumentNumber": "REM-2025-0042"}),
+    ("settles in EUR", "vanarsdel", "euro", "-3210.75", "2025-06-02", {}),
+    ("partial in EUR", "vanarsdel", "euroPartial", "-4250.00", "2025-06-02", {}),
+]
+
+
 class DataStore:
     """One environment's data. Every public method is thread-safe (``lock`` is re-entrant)."""
 
@@ -257,6 +320,7 @@ class DataStore:
         for spec, company_counts in zip(_COMPANIES, counts, strict=True):
             self._generate_company(spec, company_counts)
         self.demo = self._demo_ids()
+        self.check_cases = self._seed_check_cases()
 
     def _journal_counts(self) -> list[list[int]]:
         """Payments per journal: a default spread, with any large surplus in the first journal."""
@@ -471,6 +535,7 @@ class DataStore:
         prefix = spec.doc_prefix
         width = max(5, len(str(doc_base + count)))
         with_open = [c for c in customers if c["id"] in open_by_customer] or customers
+        applied: set[str] = set()  # invoices a line of this journal already pays
         for i in range(count):
             # The first line of a journal is always a complete one (customer, invoice): the demo opens it.
             first = i == 0
@@ -479,20 +544,31 @@ class DataStore:
             candidates = open_by_customer.get(customer["id"])
             invoice: Record | None = None
             if candidates and (first or rng.random() < 0.85):
-                invoice = candidates[rng.randrange(len(candidates))]
+                pick = candidates[rng.randrange(len(candidates))]
+                # One line per invoice in a journal: once the customer's open invoices all have one, the line is
+                # an unapplied payment. Two lines paying one invoice are a payment checks' seeded case instead.
+                invoice = next((c for c in [pick, *candidates] if c["id"] not in applied), None)
+                if invoice is not None:
+                    applied.add(invoice["id"])
             if invoice is not None:
                 amount = float(invoice["remainingAmount"])
                 if rng.random() < 0.2:
                     amount = round(amount / 2, 0 if spec.lcy == "JPY" else 2)
             else:
                 amount = float(rng.randrange(100, 500_000)) if spec.lcy == "JPY" else round(rng.uniform(10, 9_999), 2)
-            if rng.random() < 0.12 and not first:
-                amount = -amount  # refunds and corrections
+            # Business Central's sign (viewer/checks.py): a payment received is negative. A few unapplied lines
+            # are positive corrections, which posting refuses and the checks flag.
+            amount = -amount
+            if rng.random() < 0.12 and not first and invoice is None:
+                amount = -amount
             patterns = texts if invoice else plain_texts
             text = patterns[rng.randrange(len(patterns))].format(
                 inv=invoice["number"] if invoice else "", cust=customer["displayName"], n=rng.randint(1000, 9999)
             ).strip()
             posting = date(2025, 1, 2) + timedelta(days=rng.randrange(180))
+            if invoice is not None and posting.isoformat() < invoice["postingDate"]:
+                # A payment comes after its invoice: within a month of it.
+                posting = date.fromisoformat(invoice["postingDate"]) + timedelta(days=1 + posting.toordinal() % 30)
             line: Record = {
                 "id": self._new_id(),
                 "journalId": journal["id"],
@@ -541,8 +617,88 @@ class DataStore:
                 "externalDocumentNumber": "SEPA-CT-2025-06-30-000000001234567"[:35],
             })
         if n >= 6:
-            lines[4]["amount"] = 98_765_432.1 if spec.lcy != "JPY" else 1_234_567_890
-            lines[5]["amount"] = -12_345.67 if spec.lcy != "JPY" else -54_321
+            lines[4]["amount"] = -98_765_432.1 if spec.lcy != "JPY" else -1_234_567_890
+            lines[5]["amount"] = 12_345.67 if spec.lcy != "JPY" else 54_321  # positive: a correction (refused)
+
+    # ---- payment checks: seeded cases (viewer/checks.py; README "Payment checks") ----------------------------------
+
+    def _seed_check_cases(self) -> dict[str, str]:
+        """Rewrite a run of the first company's GENERAL journal so every payment check shows each of its severities.
+
+        Lines 7 to 28 (the first six are the demo's ordinary, blank, long-text and large-amount lines) get customers
+        and invoices of their own, so no random line interferes. No random number is drawn (ids are uuid5 of the
+        seed), so everything else is the same as without them. Returns case name → payment id (tests, README).
+        Skipped when the journal is too short (``payments=N`` small).
+        """
+        company = self._companies[0]
+        cid = company["id"]
+        general = next(j for j in self._journals[cid] if j["code"] == "GENERAL")
+        lines = self._lines[general["id"]]
+        first = 6
+        if len(lines) < first + len(_CHECK_LINES):
+            return {}
+        customers = self._customers[cid]
+        invoices = self._invoices[cid]
+
+        def seeded_id(name: str) -> str:
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"bcpv-sandbox/{self.seed}/checks/{name}"))
+
+        by_key: dict[str, Record] = {}
+        # Numbers 90010, 90020…: no ordinary customer's number is part of them (the navigator searches with contains).
+        for index, (key, name, blocked, currency) in enumerate(_CHECK_CUSTOMERS):
+            customer = {
+                **customers[0], "id": seeded_id(key), "number": f"900{index + 1}0",
+                "displayName": name, "blocked": blocked, "currencyCode": currency, "balanceDue": 0,
+                "currencyId": str(uuid.uuid5(uuid.NAMESPACE_OID, currency)) if currency else ZERO_GUID,
+                "email": "", "website": "", "phoneNumber": f"+1 425 555 01{index:02d}",
+            }
+            customers.append(self._stamp(customer))
+            self._customer_by_id[customer["id"]] = customer
+            by_key[key] = customer
+
+        number = max(int(i["number"]) for i in invoices) + 1
+        invoice_of: dict[str, Record] = {}
+        for key, owner, status, total, remaining, posted in _CHECK_INVOICES:
+            customer = by_key[owner]
+            gross, left = Decimal(total), Decimal(remaining)
+            net = (gross / Decimal("1.0625")).quantize(Decimal("0.01"))
+            invoice = {
+                **invoices[0], "id": seeded_id(f"invoice/{key}"), "number": str(number), "externalDocumentNumber": "",
+                "invoiceDate": posted, "postingDate": posted,
+                "dueDate": (date.fromisoformat(posted) + timedelta(days=30)).isoformat(),
+                "customerId": customer["id"], "customerNumber": customer["number"],
+                "customerName": customer["displayName"], "billToName": customer["displayName"],
+                "billToCustomerId": customer["id"], "billToCustomerNumber": customer["number"],
+                "currencyId": customer["currencyId"], "currencyCode": customer["currencyCode"] or "USD",
+                "totalAmountExcludingTax": _num(float(net)), "totalTaxAmount": _num(float(gross - net)),
+                "totalAmountIncludingTax": _num(float(gross)), "remainingAmount": _num(float(left)), "status": status,
+                "phoneNumber": customer["phoneNumber"], "email": "",
+            }
+            number += 1
+            invoices.append(self._stamp(invoice))
+            self._invoice_by_id[invoice["id"]] = invoice
+            invoice_of[key] = invoice
+        self._refresh_balances(cid)
+
+        future = (datetime.now(UTC).date() + timedelta(days=45)).isoformat()
+        cases: dict[str, str] = {}
+        for line, (case, owner, invoice_key, amount, posting, extra) in zip(lines[first:], _CHECK_LINES, strict=False):
+            customer = by_key[owner]
+            applied = invoice_of.get(invoice_key)
+            line.update({
+                "customerId": customer["id"], "customerNumber": customer["number"],
+                "appliesToInvoiceId": applied["id"] if applied else ZERO_GUID,
+                "appliesToInvoiceNumber": applied["number"] if applied else "",
+                "amount": _num(float(Decimal(amount))),
+                "postingDate": future if posting == "future" else posting,
+                "externalDocumentNumber": "",
+                "description": f"Payment for invoice {applied['number']}" if applied
+                else f"Payment {customer['displayName']}",
+                "comment": f"Checks demo: {case}",
+                **extra,
+            })
+            cases[case] = line["id"]
+        return cases
 
     # ---- reads ---------------------------------------------------------------------------------------
 
@@ -806,10 +962,10 @@ class DataStore:
             position = {inv["id"]: i for i, inv in enumerate(invoices)}
             for line in lines:
                 index = position.get(line["appliesToInvoiceId"])
-                if index is None or line["amount"] <= 0:
+                if index is None or line["amount"] >= 0:  # payments are negative (viewer/checks.py)
                     continue
                 invoice = invoices[index]
-                remaining = max(0.0, round(float(invoice["remainingAmount"]) - float(line["amount"]), 2))
+                remaining = max(0.0, round(float(invoice["remainingAmount"]) + float(line["amount"]), 2))
                 updated = {**invoice, "remainingAmount": _num(remaining),
                            "status": "Paid" if remaining == 0 else invoice["status"]}
                 invoices[index] = self._stamp(updated, now)
@@ -877,6 +1033,9 @@ class DataStore:
                 "externalDocumentNumber": lambda r: f"TRX-2025-{rng.randint(1, 999999):06d}",
             }
             chosen = rng.sample(sorted(edits), k=rng.randint(1, 2))
+            if current["id"] in self.check_cases.values():
+                # A payment checks' seeded line keeps its case (README "Payment checks"): only its text changes.
+                chosen = ["description"]
             changes = {name: edits[name](current) for name in chosen}
             values = {**current, **changes}
             updated = self._stamp(values, iso_ms(datetime.now(UTC)))
