@@ -95,10 +95,10 @@ def test_refresh_marks_changed_fields_with_glyph_background_and_old_value(tracke
     # lastModifiedDateTime changes with every edit in Business Central: it is marked too (it did change).
     assert set(tracked.model.changes()) == {"description", "amount", "lastModifiedDateTime"}
     amount = tracked.edit("amount")
-    assert amount.property("changed") is True and amount.property("previousValue") == "-1,622.52"
-    assert amount.was_label.isVisible() and "was: -1,622.52" in amount.was_label.text()  # type: ignore[attr-defined]
+    assert amount.property("changed") is True and amount.property("previousValue") == "-1,622.52 USD"
+    assert amount.was_label.isVisible() and "was: -1,622.52 USD" in amount.was_label.text()  # type: ignore[attr-defined]
     assert amount.caption is not None and amount.caption.text().startswith("◆")  # type: ignore[attr-defined]
-    assert "changed, was -1,622.52" in amount.accessibleName()
+    assert "changed, was -1,622.52 USD" in amount.accessibleName()
     assert tracked.edit("documentNumber").property("changed") is False
     summary = tracked.panel.summary.text()
     assert summary.startswith("3 fields changed since the last refresh") and tracked.panel.ack_button.isVisible()

@@ -507,7 +507,8 @@ class PaymentForm(QWidget):
             return
         change = model.change_of(field.json_name)
         display, blank = field.display, field.blank
-        if field.kind == "decimal" and not blank and (currency := self._currency_for(model)):
+        currency = self._currency_for(model) if field.kind == "decimal" else ""
+        if currency and not blank:
             display = f"{display} {currency}"
         edit.setText(field.raw if self.raw_values and not blank else display)
         edit.setPlaceholderText("(blank)" if blank else "")
@@ -515,6 +516,8 @@ class PaymentForm(QWidget):
         a11y.set_description(edit, field.value_description)  # with its change event: re-read after F5
         changed = change is not None
         previous = change.previous if change is not None else ""
+        if currency and previous and previous != "(blank)":
+            previous = f"{previous} {currency}"  # "was: -5,670.65 USD", like the value above it
         edit.setProperty("changed", changed)
         edit.setProperty("previousValue", previous)
         self._show_change(edit, changed, previous, change.kind.value if change is not None else "",
