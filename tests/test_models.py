@@ -26,7 +26,7 @@ from viewer.errors import ApiError, NotFound
 from viewer.loading import PaymentService
 from viewer.models.lists import ItemRole as ListItemRole
 from viewer.models.lists import KeyRole, RecordListModel
-from viewer.models.paged import Column, PagedTableModel
+from viewer.models.paged import Column, ItemRole, PagedTableModel
 from viewer.models.payment import ChangedRole, JsonNameRole, LoadState, PaymentModel, PaymentRecord
 from viewer.navigation import PAYMENT_COLUMNS, Navigation
 from viewer.profiles import OnPremProfile
@@ -210,6 +210,34 @@ def test_paged_model_failure_keeps_rows_and_reports(
         assert model.last_error is errors[0]
 
     qloop.run_until_complete(scenario())
+
+
+def test_paged_model_keeps_compact_rows(sandbox: Sandbox, client: BcClient, qloop: qasync.QEventLoop) -> None:
+    """Rows hold the key and the displayed columns only (asked for with $select), repeated values shared;
+    the full record is the payment form's to load."""
+    demo = sandbox.store().demo
+    stored = {p["id"]: p for p in sandbox.store().journal_payments(demo.journal_id)}
+    model = PagedTableModel(client, PAYMENT_COLUMNS, page_size=len(stored))
+    tester = _tester(model)
+    shown = ["id", *(c.field for c in PAYMENT_COLUMNS)]
+
+    async def scenario() -> None:
+        await model.load(_payments_url(sandbox, demo.company_id, demo.journal_id))
+        assert model.params["$select"] == ",".join(shown)
+        assert model.rowCount() == len(stored)
+        by_date: dict[str, object] = {}
+        for row in range(model.rowCount()):
+            record = model.record(row)
+            assert record is not None and list(record) == shown
+            assert model.key(row) == record["id"]
+            assert record == {f: stored[str(record["id"])].get(f) for f in shown}
+            assert model.index(row, 0).data(ItemRole) == record
+            date = str(record["postingDate"])
+            assert by_date.setdefault(date, record["postingDate"]) is record["postingDate"]
+        assert len(by_date) < model.rowCount(), "the journal has repeated dates, each kept once"
+
+    qloop.run_until_complete(scenario())
+    del tester
 
 
 def test_paged_model_20000_rows(qloop: qasync.QEventLoop) -> None:

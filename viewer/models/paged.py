@@ -3,6 +3,11 @@
 The view asks ``canFetchMore``/``fetchMore`` as it scrolls; each page is one GET on the qasync loop.
 ``load()`` starts over (new URL, filter or order) and cancels the previous load: latest wins, and a
 page that arrives for an older load is dropped.
+
+Rows are kept compact: one tuple of the key and the displayed columns per row (``$select`` asks the
+server for just those), with repeated values (dates, customer numbers) shared. A 20,000-row journal
+then costs a few hundred bytes a row instead of a dict of every field; the full record is what the
+payment form loads when a row is chosen. ``record(row)`` gives a row as a small dict.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up im
 
 logger = logging.getLogger(__name__)
 
-ItemRole = Qt.ItemDataRole.UserRole  # the record dict itself
+ItemRole = Qt.ItemDataRole.UserRole  # the row as a dict of the key and the displayed columns
 RawRole = Qt.ItemDataRole.UserRole + 1  # the JSON value of the cell
 SortRole = Qt.ItemDataRole.UserRole + 2
 
@@ -67,6 +72,7 @@ class PagedTableModel(QAbstractTableModel):
         *,
         page_size: int = 200,
         formatter: Formatter | None = None,
+        key: str = "id",
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -74,7 +80,11 @@ class PagedTableModel(QAbstractTableModel):
         self.columns = columns
         self.page_size = page_size
         self.formatter = formatter or _plain
-        self._rows: list[dict[str, Any]] = []
+        # The fields a row keeps, key first; each column reads its value at ``self._slot[column]``.
+        self.fields: tuple[str, ...] = tuple(dict.fromkeys([key, *(c.field for c in columns)]))
+        self._slot = [self.fields.index(c.field) for c in columns]
+        self._rows: list[tuple[Any, ...]] = []
+        self._shared: dict[Any, Any] = {}  # one object per repeated value (dates, customers), per load
         self._next_link: str | None = None
         self._slot = TaskSlot("list")
         self._generation = 0  # which load the pages belong to (a sort or a search starts a new one)
@@ -96,7 +106,7 @@ class PagedTableModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         column = self.columns[index.column()]
-        value = row.get(column.field)
+        value = row[self._slot[index.column()]]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.formatter(column.field, value)
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -105,7 +115,7 @@ class PagedTableModel(QAbstractTableModel):
             horizontal = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
         if role == ItemRole:
-            return row
+            return dict(zip(self.fields, row, strict=True))
         if role in (RawRole, SortRole):
             return value
         return None
@@ -144,7 +154,11 @@ class PagedTableModel(QAbstractTableModel):
         return self._loading
 
     def record(self, row: int) -> dict[str, Any] | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        """The row's key and displayed columns (not the whole record: the payment form loads that)."""
+        return dict(zip(self.fields, self._rows[row], strict=True)) if 0 <= row < len(self._rows) else None
+
+    def key(self, row: int) -> Any:
+        return self._rows[row][0] if 0 <= row < len(self._rows) else None
 
     def update_item(self, key: str, values: dict[str, Any]) -> bool:
         """Replace the row whose ``key`` field equals ``values[key]`` (a record reloaded elsewhere); only the cells
@@ -166,9 +180,11 @@ class PagedTableModel(QAbstractTableModel):
         """Start over at ``url``; cancels whatever was loading. Returns the task (tests await it)."""
         self.url = url
         self.params = dict(params or {})
+        self.params.setdefault("$select", ",".join(self.fields))
         self._generation += 1
         self.beginResetModel()
         self._rows = []
+        self._shared = {}
         self._next_link = None
         self.endResetModel()
         return self._start(self._fetch(url, self._generation, first=True))
@@ -179,6 +195,7 @@ class PagedTableModel(QAbstractTableModel):
         self.url = None
         self.beginResetModel()
         self._rows = []
+        self._shared = {}
         self._next_link = None
         self.endResetModel()
 
@@ -236,10 +253,17 @@ class PagedTableModel(QAbstractTableModel):
             self.pageLoaded.emit(len(self._rows))
             return
         first = len(self._rows)
+        rows = [self._compact(item) for item in items]
         self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)  # last is inclusive
-        self._rows.extend(items)
+        self._rows.extend(rows)
         self.endInsertRows()
         self.pageLoaded.emit(len(self._rows))
+
+    def _compact(self, item: dict[str, Any]) -> tuple[Any, ...]:
+        shared = self._shared.setdefault
+        key, *rest = (item.get(field) for field in self.fields)
+        # The key is unique, so sharing it saves nothing; other values repeat across a journal.
+        return (key, *(shared(v, v) if isinstance(v, str) else v for v in rest))
 
     def _emit_facts(self, facts: ResponseFacts) -> None:
         self.factsChanged.emit(facts)
