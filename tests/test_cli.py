@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from viewer.cli import main
-from viewer.profiles import ServicePrincipalProfile
+from viewer.profiles import OnPremProfile, ServicePrincipalProfile
 from viewer.sandbox import Sandbox
 from viewer.settings import Settings
 
@@ -196,3 +196,36 @@ def test_cloud_with_a_service_principal_certificate(sandbox: Sandbox, data_dir: 
     code, out, err = run("show", cloud_url(sandbox), "--profile", "sandbox-cert", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["id"] == sandbox.store().demo.payment_id
+
+
+LEAN_PROBE = """
+import json, sys
+from ui.app import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6", "msal", "requests"))
+print(json.dumps(heavy), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("route", ["user", "profile"])
+def test_show_with_basic_auth_imports_neither_qt_nor_msal(sandbox: Sandbox, tmp_path: Path, route: str) -> None:
+    """Basic auth needs no MSAL, and neither reading a saved profile nor printing JSON needs Qt (their
+    imports were most of the command's time: viewer/settings.py reads the shared file in plain Python)."""
+    assert sandbox.info is not None
+    env = {**os.environ, "BCPV_DATA_DIR": str(tmp_path), "BCPV_PASSWORD": sandbox.info.basic["password"]}
+    env.pop("QT_QPA_PLATFORM", None)
+    if route == "profile":
+        profile = OnPremProfile(name="Server", base_url=sandbox.info.onprem_root.removesuffix("/api"),
+                                user=sandbox.info.basic["user"], ca_file=sandbox.info.ca_file)
+        Settings(tmp_path / "settings.ini").save_profile(profile)
+        how = ["--profile", "Server"]
+    else:
+        how = ["--user", sandbox.info.basic["user"], "--ca-file", sandbox.info.ca_file]
+    done = subprocess.run(
+        [sys.executable, "-c", LEAN_PROBE, "show", onprem_url(sandbox), *how, "--format", "json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == sandbox.store().demo.payment_id
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

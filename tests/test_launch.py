@@ -160,7 +160,7 @@ def test_reset_settings_removes_only_the_settings_file(capsys: pytest.CaptureFix
     settings = Settings()
     assert settings.path == data_dir() / "settings.ini"  # the path --reset-settings removes
     settings.set(LAST_PROFILE, "Contoso")
-    settings._qs.sync()
+    settings.sync()
     del settings
     others = [data_dir() / "msal_token_cache.bin", data_dir() / "logs" / LOG_FILE_NAME]
     for path in others:

@@ -3,8 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, QStandardPaths
 
+from viewer import inifile
 from viewer.client import Limits
+from viewer.paths import APP_NAME, ORG_NAME, app_data_location
 from viewer.profiles import (
     CloudUserProfile,
     OnPremProfile,
@@ -119,3 +124,99 @@ def test_network_limits_come_from_settings_and_ignore_nonsense(tmp_path: Path) -
     limits = settings.limits()
     assert limits.max_record_bytes == 500_000
     assert limits.max_page_bytes == Limits().max_page_bytes and limits.deadline == Limits().deadline
+
+
+# ---- one file, two readers: viewer/inifile.py against QSettings -------------------------------------------
+
+# Text as people type it (any printable character, accents, quotes, commas, backslashes, '@', edge spaces)
+# and control characters, which Qt escapes.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+KEY = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}(/[A-Za-z0-9_.\- ]{1,8}){1,2}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.dictionaries(KEY, TEXT | st.binary(max_size=24) | st.booleans() | st.integers(-10**6, 10**6),
+                              max_size=6))
+def test_what_we_write_qsettings_reads(tmp_path_factory: pytest.TempPathFactory,
+                                       values: dict[str, str | bytes | bool | int]) -> None:
+    path = tmp_path_factory.mktemp("ini") / "s.ini"
+    path.write_text(inifile.render(sorted(values.items())), encoding="utf-8")
+    qs = QSettings(str(path), QSettings.Format.IniFormat)
+    assert sorted(qs.allKeys()) == sorted(values)
+    for key, value in values.items():
+        got = qs.value(key)
+        if isinstance(value, bool):
+            assert got == ("true" if value else "false")
+        elif isinstance(value, bytes):
+            assert isinstance(got, QByteArray) and bytes(got) == value
+        else:
+            assert got == str(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.dictionaries(KEY, TEXT | st.binary(max_size=24) | st.booleans() | st.integers(-10**6, 10**6),
+                              max_size=6))
+def test_what_qsettings_writes_we_read(tmp_path_factory: pytest.TempPathFactory,
+                                       values: dict[str, str | bytes | bool | int]) -> None:
+    path = tmp_path_factory.mktemp("ini") / "s.ini"
+    qs = QSettings(str(path), QSettings.Format.IniFormat)
+    for key, value in values.items():
+        qs.setValue(key, QByteArray(value) if isinstance(value, bytes) else value)
+    qs.sync()
+    assert qs.status() == QSettings.Status.NoError
+    read = inifile.parse(path.read_text("utf-8") if path.exists() else "")
+    assert read == {k: v if isinstance(v, (str, bytes)) else inifile.encode(v) for k, v in values.items()}
+
+
+def test_settings_and_qsettings_share_one_file(tmp_path: Path) -> None:
+    """The window's geometry blob, typed keys and profiles written by either side are read by the other."""
+    path = tmp_path / "s.ini"
+    qs = QSettings(str(path), QSettings.Format.IniFormat)
+    qs.setValue("meta/version", 1)
+    qs.setValue("watch/interval_seconds", 45)
+    qs.setValue("history/enabled", False)
+    qs.setValue("network/max_record_mb", 0.5)
+    qs.setValue("profiles/list", '[{"kind": "onprem", "name": "Büro, \\"main\\"", "base_url": '
+                '"https://bc.contoso.local:7048/BC", "user": "ADMIN"}]')
+    qs.setValue("state/mainWindow/geometry", QByteArray(bytes(range(256))))
+    qs.sync()
+    ours = Settings(path)
+    assert ours.get(WATCH_INTERVAL) == 45 and ours.get(HISTORY_ENABLED) is False
+    assert ours.get(MAX_RECORD_MB) == 0.5
+    ours.set(DEADLINE_SECONDS, 12.5)
+    assert [p.name for p in ours.profiles()] == ['Büro, "main"']
+    geometry = ours.restore_state("mainWindow/geometry")
+    assert geometry is not None and bytes(geometry) == bytes(range(256))
+    ours.save_profile(CloudUserProfile("Contoso; =@x", "contoso.com", GUID))
+    ours.set(LAST_PROFILE, "@Contoso, again ")
+    ours.save_state("mainWindow/splitter", QByteArray(b"\x00\x01\xff"))
+    again = QSettings(str(path), QSettings.Format.IniFormat)
+    assert again.value("session/last_profile") == "@Contoso, again "
+    assert bytes(again.value("state/mainWindow/splitter")) == b"\x00\x01\xff"
+    assert bytes(again.value("state/mainWindow/geometry")) == bytes(range(256))
+    assert again.value("watch/interval_seconds", type=int) == 45
+    assert again.value("network/deadline_seconds", type=float) == 12.5
+    assert [p.name for p in Settings(path).profiles()] == ['Büro, "main"', "Contoso; =@x"]
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_second_writer_keeps_the_first_ones_keys(tmp_path: Path) -> None:
+    one, two = Settings(tmp_path / "s.ini"), Settings(tmp_path / "s.ini")
+    one.set(LAST_PROFILE, "Contoso")
+    two.set(WATCH_INTERVAL, 60)
+    three = Settings(tmp_path / "s.ini")
+    assert three.get(LAST_PROFILE) == "Contoso" and three.get(WATCH_INTERVAL) == 60
+
+
+def test_data_dir_is_where_qt_puts_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal command finds the window's files without asking Qt where they are."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for xdg in (None, str(tmp_path / "xdg")):
+        if xdg is None:
+            monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+        else:
+            monkeypatch.setenv("XDG_DATA_HOME", xdg)
+        QCoreApplication.setApplicationName(APP_NAME)
+        QCoreApplication.setOrganizationName(ORG_NAME)
+        qt = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        assert app_data_location() == Path(qt)

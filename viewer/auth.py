@@ -21,15 +21,17 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import msal
 
 from viewer.errors import SignInRequired, ViewerError
 from viewer.net import Network, client_options, describe_failure
 from viewer.vault import SERVICE as KEYRING_SERVICE  # noqa: F401 (the keyring's service name, for callers and tests)
+
+if TYPE_CHECKING:
+    import msal
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +213,8 @@ class TokenCacheStore:
         self.notice = ""
         self.cache: msal.TokenCache
         self._persistence: Any = None
+        import msal  # here, not at the top: Basic auth (``show`` on-prem) needs none of MSAL's ~150 ms
+
         if path is None:
             self.cache = msal.SerializableTokenCache()
             return
@@ -394,6 +398,8 @@ class UserSession:
         self.scopes = scopes or [BC_SCOPE]
         self.cache = cache
         self.authority = authority
+        import msal
+
         self._http = msal_http_client(network or Network(verify=verify))
         self.broker = broker and platform == "win32" and _instance_discovery(authority)
         extra = {"enable_broker_on_windows": True} if self.broker else {}
@@ -418,6 +424,8 @@ class UserSession:
         return [Account.from_msal(r, self._claims_for(r)) for r in raws]
 
     def _claims_for(self, raw: dict[str, Any]) -> dict[str, Any]:
+        import msal
+
         for idt in self.cache.cache.search(
             msal.TokenCache.CredentialType.ID_TOKEN, query={"home_account_id": raw.get("home_account_id")}
         ):
@@ -723,6 +731,8 @@ class AppSession:
         return f"AppSession(client_id={self.client_id!r})"
 
     def _build(self) -> msal.ConfidentialClientApplication:
+        import msal
+
         client_id, secret, authority = self._args
         return msal.ConfidentialClientApplication(
             client_id,

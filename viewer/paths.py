@@ -31,16 +31,7 @@ def local_data_dir() -> Path:
 
 def _located(kind: str) -> Path:
     override = os.environ.get("BCPV_DATA_DIR")
-    if override:
-        path = Path(override)
-    else:
-        from PySide6.QtCore import QCoreApplication, QStandardPaths
-
-        if not QCoreApplication.applicationName():
-            QCoreApplication.setApplicationName(APP_NAME)
-            QCoreApplication.setOrganizationName(ORG_NAME)
-        location = QStandardPaths.writableLocation(getattr(QStandardPaths.StandardLocation, kind))
-        path = Path(location) if location else Path.home() / ".local" / "share" / APP_NAME
+    path = Path(override) if override else app_data_location(local=kind == "AppLocalDataLocation")
     make_private_dir(path)
     return path
 
@@ -78,3 +69,18 @@ def write_private(path: Path, text: str) -> None:
     private_file(path)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def app_data_location(*, local: bool = False) -> Path:
+    """Where ``QStandardPaths`` puts ``AppDataLocation`` (``local``: ``AppLocalDataLocation``) for this app
+    (organisation, then application), computed without Qt so that the terminal command need not import it;
+    ``tests/test_profiles_settings.py`` checks that both agree."""
+    if sys.platform == "win32":
+        variable, fallback = ("LOCALAPPDATA", "Local") if local else ("APPDATA", "Roaming")
+        base = Path(os.environ.get(variable) or Path.home() / "AppData" / fallback)
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if xdg else Path.home() / ".local" / "share"  # as Qt reads it
+    return base / ORG_NAME / APP_NAME

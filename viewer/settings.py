@@ -1,23 +1,31 @@
-"""Typed settings over ``QSettings`` (INI), every key declared once, versioned with migrations.
+"""Typed settings in one INI file, every key declared once, versioned with migrations.
 
-Never a secret here: profiles carry none, and ``set_value`` refuses keys that look like one.
+The file is in ``QSettings``' INI dialect but read and written by ``viewer.inifile`` in plain Python, so
+the terminal command reads profiles without importing Qt, and the window and the terminal share one file
+and one format. Every change is written at once (re-read, merged, replaced atomically), so two processes
+lose no one else's keys. Never a secret here: profiles carry none, and ``set_value`` refuses keys that
+look like one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from PySide6.QtCore import QByteArray, QSettings
-
+from viewer import inifile
 from viewer.paths import data_dir, private_file
 from viewer.profiles import Profile, ProfileError, profile_from_dict, profile_to_dict
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QByteArray
+
     from viewer.client import Limits
 
 T = TypeVar("T")
@@ -48,7 +56,9 @@ MAX_PAGE_MB = Key("network/max_page_mb", 20.0, float)
 DEADLINE_SECONDS = Key("network/deadline_seconds", 60.0, float)
 
 # version → function bringing settings from that version to the next.
-MIGRATIONS: dict[int, Callable[[QSettings], None]] = {}
+MIGRATIONS: dict[int, Callable[[Settings], None]] = {}
+
+Stored = inifile.Value | bool | float
 
 
 class Settings:
@@ -56,38 +66,56 @@ class Settings:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = private_file(path or self.default_path())
-        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+        self._values: dict[str, inifile.Value] = {}
+        self._read()
         self._migrate()
 
     @staticmethod
     def default_path() -> Path:
-        """Where the settings file lives (without opening it: QSettings would create it)."""
+        """Where the settings file lives (without creating it)."""
         return data_dir() / "settings.ini"
 
     def _migrate(self) -> None:
         version = self._int("meta/version")
-        if version == 0 and not self._qs.allKeys():
+        if version == SETTINGS_VERSION:
+            return  # nothing to write: reading settings (``show``) leaves the file alone
+        if version == 0 and not self._values:
             version = SETTINGS_VERSION  # a new file needs no migration
         while version < SETTINGS_VERSION:
             step = MIGRATIONS.get(version)
             if step is not None:
-                step(self._qs)
+                step(self)
             version += 1
-        self._qs.setValue("meta/version", SETTINGS_VERSION)
+        self._write({"meta/version": SETTINGS_VERSION})
 
     @property
     def version(self) -> int:
         return self._int("meta/version")
 
     def _int(self, name: str) -> int:
-        value = self._qs.value(name, 0)
         try:
-            return int(str(value))
+            return int(str(self._values.get(name, 0)))
         except ValueError:
             return 0
 
     def get(self, key: Key[T]) -> T:
-        value: Any = self._qs.value(key.name, key.default, key.type)
+        raw = self._values.get(key.name)
+        if raw is None:
+            return key.default
+        if isinstance(raw, list):  # Qt's comma list; this app never writes one
+            raw = ", ".join(raw)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        value: Any
+        if key.type is bool:  # as QVariant converts text: "", "0" and "false" are false
+            value = raw.strip().lower() not in ("", "0", "false")
+        elif key.type in (int, float):
+            try:
+                value = key.type(raw.strip())
+            except ValueError:
+                value = key.default
+        else:
+            value = raw
         return cast(T, value)
 
     def set(self, key: Key[T], value: T) -> None:
@@ -96,23 +124,49 @@ class Settings:
     def set_value(self, name: str, value: Any) -> None:
         if _SECRET_WORDS.search(name):
             raise ValueError(f"refusing to store {name!r} in settings: secrets belong in the keyring")
-        self._qs.setValue(name, value)
+        if not isinstance(value, (str, bytes, bool, int, float)):
+            raise TypeError(f"settings hold text, numbers, booleans and bytes, not {type(value).__name__}")
+        self._write({name: value})
 
     def sync(self) -> None:
-        self._qs.sync()
+        """Pick up what another process wrote (every change here is already on disk)."""
+        self._read()
+
+    def _read(self) -> None:
+        try:
+            text = self.path.read_text("utf-8", errors="replace")
+        except FileNotFoundError:
+            text = ""
+        self._values = inifile.parse(text)
+
+    def _write(self, changes: dict[str, Stored]) -> None:
+        """Re-read, apply ``changes``, replace the file atomically (0600: only the user reads it)."""
+        self._read()
+        merged: dict[str, Stored] = {**self._values, **changes}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=self.path.parent)  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(inifile.render(sorted(merged.items())))
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        self._values = {k: v if isinstance(v, (str, bytes, list)) else inifile.encode(v) for k, v in merged.items()}
 
     # ---- recent URLs -----------------------------------------------------------------------------
 
     def recent_urls(self) -> list[str]:
         """What the user opened, newest first (a JSON list in one key, like the profiles)."""
         try:
-            items = json.loads(str(self._qs.value(RECENT_URLS.name, "[]", str)))
+            items = json.loads(self.get(RECENT_URLS))
         except ValueError:
             return []
         return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []
 
     def set_recent_urls(self, urls: list[str]) -> None:
-        self._qs.setValue(RECENT_URLS.name, json.dumps([str(u) for u in urls], ensure_ascii=False))
+        self.set(RECENT_URLS, json.dumps([str(u) for u in urls], ensure_ascii=False))
 
     def limits(self) -> Limits:
         """The client's limits from the ``network/*`` keys; a missing, unreadable or silly value keeps its default."""
@@ -122,7 +176,7 @@ class Settings:
 
         def positive(key: Key[float], default: float) -> float:
             try:
-                value = float(str(self._qs.value(key.name, default)))
+                value = float(str(self._values.get(key.name, default)))
             except (TypeError, ValueError):
                 return default
             return value if 0 < value < 1e6 else default
@@ -137,7 +191,9 @@ class Settings:
     # ---- profiles ---------------------------------------------------------------------------------
 
     def profiles(self) -> list[Profile]:
-        raw = str(self._qs.value("profiles/list", "[]", str))
+        raw = self._values.get("profiles/list", "[]")
+        if not isinstance(raw, str):
+            return []
         try:
             items = json.loads(raw)
         except ValueError:
@@ -168,14 +224,15 @@ class Settings:
         for item in data:
             bad = [k for k in item if _SECRET_WORDS.search(k)]
             assert not bad, f"profile fields look like secrets: {bad}"
-        self._qs.setValue("profiles/list", json.dumps(data, ensure_ascii=False))
-        self._qs.sync()
+        self._write({"profiles/list": json.dumps(data, ensure_ascii=False)})
 
     # ---- named geometry/state blobs (Anki's saveGeom/restoreGeom) --------------------------------
 
-    def save_state(self, name: str, blob: QByteArray) -> None:
-        self._qs.setValue(f"state/{name}", blob)
+    def save_state(self, name: str, blob: QByteArray | bytes) -> None:
+        self.set_value(f"state/{name}", blob if isinstance(blob, bytes) else blob.data())
 
     def restore_state(self, name: str) -> QByteArray | None:
-        value = self._qs.value(f"state/{name}")
-        return value if isinstance(value, QByteArray) else None
+        from PySide6.QtCore import QByteArray  # only the window asks for its geometry
+
+        value = self._values.get(f"state/{name}")
+        return QByteArray(value) if isinstance(value, bytes) else None
