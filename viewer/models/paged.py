@@ -80,9 +80,9 @@ class PagedTableModel(QAbstractTableModel):
         self.columns = columns
         self.page_size = page_size
         self.formatter = formatter or _plain
-        # The fields a row keeps, key first; each column reads its value at ``self._slot[column]``.
+        # The fields a row keeps, key first; each column reads its value at ``self._at[column]``.
         self.fields: tuple[str, ...] = tuple(dict.fromkeys([key, *(c.field for c in columns)]))
-        self._slot = [self.fields.index(c.field) for c in columns]
+        self._at = [self.fields.index(c.field) for c in columns]
         self._rows: list[tuple[Any, ...]] = []
         self._shared: dict[Any, Any] = {}  # one object per repeated value (dates, customers), per load
         self._next_link: str | None = None
@@ -106,7 +106,7 @@ class PagedTableModel(QAbstractTableModel):
             return None
         row = self._rows[index.row()]
         column = self.columns[index.column()]
-        value = row[self._slot[index.column()]]
+        value = row[self._at[index.column()]]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.formatter(column.field, value)
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -162,15 +162,17 @@ class PagedTableModel(QAbstractTableModel):
 
     def update_item(self, key: str, values: dict[str, Any]) -> bool:
         """Replace the row whose ``key`` field equals ``values[key]`` (a record reloaded elsewhere); only the cells
-        that changed are announced. False when no row has it."""
+        that changed are announced. False when no row has it (or ``key`` is not a field the rows keep)."""
         wanted = values.get(key)
-        if wanted is None:
+        if wanted is None or key not in self.fields:
             return False
+        at = self.fields.index(key)
         for row, item in enumerate(self._rows):
-            if item.get(key) == wanted:
+            if item[at] == wanted:
                 changed = [c for c, column in enumerate(self.columns)
-                           if column.field in values and item.get(column.field) != values[column.field]]
-                self._rows[row] = {**item, **values}
+                           if column.field in values and item[self._at[c]] != values[column.field]]
+                kept = dict(zip(self.fields, item, strict=True))
+                self._rows[row] = self._compact({**kept, **values})
                 if changed:
                     self.dataChanged.emit(self.index(row, min(changed)), self.index(row, max(changed)))
                 return True
