@@ -240,6 +240,30 @@ def test_paged_model_keeps_compact_rows(sandbox: Sandbox, client: BcClient, qloo
     del tester
 
 
+def test_paged_model_update_item_changes_one_compact_row(sandbox: Sandbox, client: BcClient,
+                                                        qloop: qasync.QEventLoop) -> None:
+    demo = sandbox.store().demo
+    model = PagedTableModel(client, PAYMENT_COLUMNS, page_size=20)
+    tester = _tester(model)
+    changed: list[tuple[int, int, int]] = []
+    model.dataChanged.connect(lambda tl, br, *_: changed.append((tl.row(), tl.column(), br.column())))
+    amount = next(i for i, c in enumerate(PAYMENT_COLUMNS) if c.field == "amount")
+
+    async def scenario() -> None:
+        await model.load(_payments_url(sandbox, demo.company_id, demo.journal_id))
+        before = model.record(3)
+        assert before is not None
+        reloaded = {**before, "amount": 4321.5, "comment": "a field the list does not show"}
+        assert model.update_item("id", reloaded)
+        assert model.record(3) == {**before, "amount": 4321.5}
+        assert changed == [(3, amount, amount)]
+        assert not model.update_item("id", {**reloaded, "id": "not-a-row"})
+        assert not model.update_item("comment", reloaded)
+
+    qloop.run_until_complete(scenario())
+    del tester
+
+
 def test_paged_model_20000_rows(qloop: qasync.QEventLoop) -> None:
     started = time.monotonic()
     box = Sandbox(payments=20_000)
