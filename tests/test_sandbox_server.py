@@ -171,6 +171,9 @@ def test_traffic_counts_requests_and_peak_in_flight(sandbox: Sandbox, http: http
     path = next(p for p in stats["requests"] if p.endswith("/companies"))
     assert stats["requests"][path] == 3
     assert stats["peak_in_flight"][path] == 1
+    http.get(sandbox.info.api_root + "/v2.0/companies(00000000-0000-0000-0000-000000000001)", headers=_authed(sandbox))
+    order = http.get(sandbox.info.control_url + "/traffic").json()["order"]
+    assert order[-4:] == [path] * 3 + [path + "(00000000-0000-0000-0000-000000000001)"]
 
 
 def test_control_reset_restores_seeded_state(sandbox: Sandbox, http: httpx.Client) -> None:

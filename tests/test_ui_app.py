@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import qasync
 from PySide6.QtCore import QModelIndex, Qt
@@ -27,7 +28,7 @@ from ui.open_dialog import OpenDialog
 from viewer import jsondata
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
-from viewer.settings import HISTORY_ENABLED, Settings
+from viewer.settings import HISTORY_ENABLED, LAST_COMPANY, Settings
 
 
 def test_start_signs_in_and_restores_the_navigation(start_app: Start, sandbox: Sandbox) -> None:
@@ -136,6 +137,24 @@ def test_deep_link_opens_the_payment(start_app: Start, qloop: qasync.QEventLoop,
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
     assert controller.payment.record is not None
     assert controller.payment.record.values["id"] == demo.long_text_payment_id
+
+
+def test_deep_link_requests_the_payment_before_the_navigation_restore(start_app: Start, qloop: qasync.QEventLoop,
+                                                                      sandbox: Sandbox) -> None:
+    """The payment is what the person asked for: its request goes out first, and the navigator is restored
+    around it (its company and journal), not around the last session's choice."""
+    demo = sandbox.store().demo
+    Settings().set(LAST_COMPANY, demo.small_company_id)  # where a plain start would go
+    url = payment_url(sandbox, demo.long_text_payment_id)
+    sandbox.traffic.reset()
+    _window, controller = start_app(url)
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    api = [p for p in sandbox.traffic.snapshot()["order"] if "/api/" in p or p.startswith("/environments")]
+    assert api[0] == urlsplit(url).path, api[:3]
+    assert any(p.endswith("/companies") for p in api[1:]), "the navigation restore still runs"
+    nav = controller.navigation
+    assert (nav.company_id, nav.journal_id) == (demo.company_id, demo.journal_id)
+    assert not any(demo.small_company_id in p for p in api), "no list of the last session's company was loaded"
 
 
 def test_losing_sign_in_while_in_use_keeps_the_data_and_says_so(start_app: Start, qloop: qasync.QEventLoop,

@@ -214,23 +214,49 @@ class AppController:
         self.window.statusBar().clearMessage()
         if self.navigation.connection is not self.workspace.connection:
             self.navigation.set_connection(self.workspace.connection)
-        await self._restore_navigation()
-        if self.args.url:
-            url, self.args.url = self.args.url, None
-            await self.open_text(url)
+        text, self.args.url = self.args.url, None
+        # A deep link first: its payment request goes out now, the navigation restore alongside it, towards the
+        # payment's own company and journal (not the last session's, whose lists nobody would look at).
+        opened = self._open_deep_link(text) if text else None
+        await self._restore_navigation(opened)
+        if opened:
+            await self._follow_in_navigator(opened)
+        elif text:
+            await self.open_text(text)  # bare GUIDs read against the company the restore chose
 
-    async def _restore_navigation(self) -> None:
+    def _open_deep_link(self, text: str) -> str | None:
+        """Start loading ``text``'s payment if it names one without the navigator's help; its URL, or None."""
+        try:
+            url = resolve(text, self.navigation)
+        except (ValueError, ViewerError):
+            return None  # needs the restored company (bare GUIDs), or is wrong: open_text says why afterwards
+        self.recent.remember(text)
+        self.open_url(url)
+        return url
+
+    async def _restore_navigation(self, deep_link: str | None = None) -> None:
         nav = self.navigation
+        wanted_env = wanted_company = wanted_journal = None
+        if deep_link is not None:
+            from viewer.refs import RefError, parse
+
+            try:
+                ref = parse(deep_link)
+                wanted_env, wanted_company, wanted_journal = ref.endpoint.environment, ref.company_id, ref.journal_id
+            except RefError:
+                pass
         await nav.load_environments()
-        wanted_env = self.settings.get(LAST_ENVIRONMENT) or nav.environment
+        wanted_env = wanted_env or self.settings.get(LAST_ENVIRONMENT) or nav.environment
         await nav.select_environment(wanted_env if nav.environments.row_of(wanted_env or "") >= 0 else nav.environment)
-        company = self.settings.get(LAST_COMPANY)
+        company = wanted_company or self.settings.get(LAST_COMPANY)
         if nav.companies.row_of(company) < 0:
             first = nav.companies.item(0)
             company = str(first["id"]) if first else ""
         if company:
             await nav.select_company(company)
-            journal = self.settings.get(LAST_JOURNAL)
+            journal = wanted_journal or self.settings.get(LAST_JOURNAL)
+            if deep_link is not None and wanted_journal is None and company == wanted_company:
+                journal = await self._journal_of(deep_link) or journal
             if nav.journals.row_of(journal) < 0:
                 first = nav.journals.item(0)
                 journal = str(first["id"]) if first else ""
@@ -305,16 +331,18 @@ class AppController:
         nav = self.navigation
         if ref.company_id and ref.company_id != nav.company_id and nav.companies.row_of(ref.company_id) >= 0:
             await nav.select_company(ref.company_id)
-        journal = ref.journal_id
-        if journal is None:
-            # A direct-route URL or bare GUIDs: v2.0 says the journal in the payment itself.
-            await self.payment_slot.wait()
-            record = self.payment.record
-            if record is not None and record.url == url:
-                journal = str(record.values.get("journalId") or "") or None
+        journal = ref.journal_id or await self._journal_of(url)
         if journal and journal != nav.journal_id and nav.journals.row_of(journal) >= 0:
             await nav.select_journal(journal)
         self.window.navigator.sync_from_navigation()
+
+    async def _journal_of(self, url: str) -> str | None:
+        """A direct-route URL or bare GUIDs: v2.0 says the journal in the payment itself (once it is loaded)."""
+        await self.payment_slot.wait()
+        record = self.payment.record
+        if record is not None and record.url == url:
+            return str(record.values.get("journalId") or "") or None
+        return None
 
     def _payment_state(self, state: LoadState) -> None:
         if state == LoadState.EMPTY or (state in (LoadState.FAILED, LoadState.GONE) and self.payment.record is None):

@@ -15,7 +15,7 @@ import socket
 import struct
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -88,10 +88,14 @@ class FaultInjector:
 
 
 class Traffic:
-    """Counts requests per path and the peak number in flight per path (for "one request in flight" tests)."""
+    """Counts requests per path and the peak number in flight per path (for "one request in flight" tests),
+    and keeps the paths of the last requests in arrival order (for "this request before those" tests)."""
+
+    KEEP = 500
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.order: deque[str] = deque(maxlen=self.KEEP)
         self.requests: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
         self.peak_in_flight: Counter[str] = Counter()
@@ -100,6 +104,7 @@ class Traffic:
     def enter(self, path: str) -> None:
         with self._lock:
             self.total += 1
+            self.order.append(path)
             self.requests[path] += 1
             self.in_flight[path] += 1
             self.peak_in_flight[path] = max(self.peak_in_flight[path], self.in_flight[path])
@@ -111,6 +116,7 @@ class Traffic:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.order.clear()
             self.peak_in_flight.clear()
             self.total = 0
 
@@ -120,6 +126,7 @@ class Traffic:
                 "total": self.total,
                 "requests": dict(self.requests),
                 "peak_in_flight": dict(self.peak_in_flight),
+                "order": list(self.order),
             }
 
 
