@@ -240,7 +240,8 @@ def run_gui(args: argparse.Namespace) -> int:
     window.show()
     app.processEvents()
 
-    bench = os.environ.get("BCPV_BENCH_EXIT")  # tests/benchmarks: "shown" (frame) or "built" (panels)
+    # tests/benchmarks: "shown" (frame) or "built" (panels) exit there; "ready" and "payment" print a marker
+    bench = os.environ.get("BCPV_BENCH_EXIT")
     if bench == "shown":
         close_server(server)
         print("shown", flush=True)
@@ -286,6 +287,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
     if server is not None:
         server.set_handler(on_forwarded)
+    if bench:
+        bench_markers(bench, controller)
 
     sandbox_run: SandboxRun | None = None
 
@@ -335,6 +338,24 @@ def run_gui(args: argparse.Namespace) -> int:
         gc.collect()
     logger.info("stopped (log: %s)", log_path)
     return exit_code
+
+
+def bench_markers(bench: str, controller: Any) -> None:
+    """tests/benchmarks: say on stdout when the window answers a posted event ("ready") or when the deep-linked
+    payment's values are painted ("payment"); the benchmark stops the process there."""
+    from PySide6.QtCore import QTimer
+
+    from viewer.models.payment import LoadState
+
+    if bench == "ready":
+        QTimer.singleShot(0, lambda: print("ready", flush=True))
+    elif bench == "payment":
+        def painted(state: LoadState) -> None:
+            if state == LoadState.READY:  # the form took the values first (it was connected first)
+                controller.window.repaint()  # paints now, without re-entering the event loop from a task
+                print("painted", flush=True)
+
+        controller.payment.stateChanged.connect(painted)
 
 
 def quiet_garbage_collector() -> None:
