@@ -301,6 +301,10 @@ def run_gui(args: argparse.Namespace) -> int:
             sandbox_run = await SandboxRun.start(activity=args.activity, payments=args.payments)
             controller.sandbox = sandbox_run
         await controller.start()
+        # Once start-up's work (a deep link, the navigation restore) is done: the full collection stalls the
+        # thread for tens of milliseconds, which the first payment need not wait for.
+        await controller.tasks.join()
+        await controller.payment_slot.wait()
         quiet_garbage_collector()
 
     async def lifetime() -> None:

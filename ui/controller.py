@@ -215,9 +215,12 @@ class AppController:
         if self.navigation.connection is not self.workspace.connection:
             self.navigation.set_connection(self.workspace.connection)
         text, self.args.url = self.args.url, None
-        # A deep link first: its payment request goes out now, the navigation restore alongside it, towards the
+        # A deep link first: its payment request goes out now, and the navigation restore follows once the form
+        # shows it (its lists and their parsing would otherwise share the thread with the payment's), towards the
         # payment's own company and journal (not the last session's, whose lists nobody would look at).
         opened = self._open_deep_link(text) if text else None
+        if opened:
+            await self.payment_slot.wait()
         await self._restore_navigation(opened)
         if opened:
             await self._follow_in_navigator(opened)

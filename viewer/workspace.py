@@ -6,6 +6,8 @@ and re-enables it; failures arrive as ``ViewerError`` (raised, and emitted on ``
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -112,6 +114,8 @@ class Workspace(QObject):
                 raise error from exc
         try:
             browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
+            # httpx (and what it brings, ~100 ms of imports) loads in a thread: the window keeps answering.
+            await asyncio.to_thread(importlib.import_module, "viewer.connection")
             from viewer.auth import in_thread  # here, not at import: it brings in msal and httpx
             from viewer.connection import Connection
 

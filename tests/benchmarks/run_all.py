@@ -213,18 +213,31 @@ def until_marker(cmd: list[str], marker: str, env: dict[str, str], cwd: Path, ti
             proc.communicate(timeout=10)
 
 
-def whole_process(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB, this process alone: wait4's rusage) of one process run to its end."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"{cmd[:4]} failed:\n{err.read().decode(errors='replace')[-2000:]}")
-    return elapsed, int(usage.ru_maxrss)
+PEAK = """
+import atexit, os, runpy, sys
+def peak():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+atexit.register(peak)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def whole_process(python: Path, script: Path, args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB, the process's own high-water mark) of one script run to its end.
+
+    Both sides run through the same small launcher, which records VmHWM at exit (a forked child's rusage would
+    count the parent's pages too)."""
+    peak_file = cwd / "peak"
+    done_env = {**env, "BENCH_PEAK_FILE": str(peak_file)}
+    started = time.perf_counter()
+    done = subprocess.run([str(python), "-c", PEAK, str(script), *args], capture_output=True, env=done_env,
+                          cwd=cwd, timeout=120, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{script.name} failed:\n{done.stderr.decode(errors='replace')[-2000:]}")
+    return elapsed, int(peak_file.read_text())
 
 
 def json_line(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
@@ -247,10 +260,11 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
     bindir = python.parent
     gui = [str(bindir / "bc-payment-viewer")] if (bindir / "bc-payment-viewer").exists() else [
         str(python), str(ROOT / "main.py")]
-    cli = [str(bindir / "bc-payment-viewer-cli")] if (bindir / "bc-payment-viewer-cli").exists() else [
-        str(python), str(ROOT / "main.py")]
+    cli_script = bindir / "bc-payment-viewer-cli" if (bindir / "bc-payment-viewer-cli").exists() else ROOT / "main.py"
     cwd = Path(tempfile.mkdtemp(prefix="bcpv-bench-cwd-"))  # not the checkout: the installed code is measured
     world.scratch.append(cwd)
+    base_show = cwd / "base_show.py"
+    base_show.write_text(BASE_SHOW)
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "BCPV_DATA_DIR": str(world.data_dir), "BCPV_PASSWORD": world.info["basic"]["password"]}
     env.pop("PYTHONPATH", None)
@@ -262,6 +276,9 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
             if name == "startup":
                 series.candidate.append(until_marker(gui, "ready", {**env, "BCPV_BENCH_EXIT": "ready"}, cwd))
                 series.baseline.append(until_marker([str(python), "-c", BASE_WINDOW], "ready", env, cwd))
+                for stage in ("shown", "built"):  # where the time goes: the frame, then the panels
+                    series.extra.setdefault(stage, []).append(
+                        until_marker(gui, "shown", {**env, "BCPV_BENCH_EXIT": stage}, cwd))
             elif name == "deeplink":
                 series.candidate.append(until_marker([*gui, world.cloud_url], "painted",
                                                      {**env, "BCPV_BENCH_EXIT": "payment"}, cwd))
@@ -278,13 +295,13 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
                                                   cwd)["rss_kb"] / 1024)
             elif name == "show":
                 seconds, peak = whole_process(
-                    [*cli, "show", world.onprem_url, "--format", "json", "--user", world.info["basic"]["user"],
-                     "--ca-file", world.info["ca_file"]], env, cwd)
+                    python, cli_script, ["show", world.onprem_url, "--format", "json", "--user",
+                                         world.info["basic"]["user"], "--ca-file", world.info["ca_file"]], env, cwd)
                 series.candidate.append(seconds)
                 series.extra.setdefault("candidate_peak_mib", []).append(peak / 1024)
                 seconds, peak = whole_process(
-                    [str(python), "-c", BASE_SHOW, world.onprem_url, world.info["basic"]["user"],
-                     world.info["ca_file"]], env, cwd)
+                    python, base_show, [world.onprem_url, world.info["basic"]["user"], world.info["ca_file"]],
+                    env, cwd)
                 series.baseline.append(seconds)
                 series.extra.setdefault("baseline_peak_mib", []).append(peak / 1024)
         print(f"  run {i + 1}/{runs} done", file=sys.stderr, flush=True)
@@ -316,6 +333,13 @@ def report(results: dict[str, Series], runs: int) -> str:
         lines.append(f"| {TITLES[name]} | {unit(c)} | {unit(b)} ({BASELINES[name]}) | {ratio:.2f}× | "
                      f"≤ {TARGETS[name]}× {verdict} |")
     notes = []
+    if "startup" in results:
+        series = results["startup"]
+        b = statistics.median(series.baseline)
+        shown, built = (statistics.median(series.extra[k]) for k in ("shown", "built"))
+        notes.append(f"Start-up stages: window frame painted {shown * 1000:.0f} ms ({shown / b:.2f}×), navigator and "
+                     f"payment panel built and painted {built * 1000:.0f} ms ({built / b:.2f}×), loop answering "
+                     f"{statistics.median(series.candidate) * 1000:.0f} ms.")
     if "memory" in results:
         extra = results["memory"].extra
         notes.append(f"Scrolling the {statistics.median(extra['rows']):.0f}-row list top to bottom (200 steps, each "
