@@ -6,6 +6,7 @@ separate processes, as a desktop would start it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -345,3 +346,29 @@ def test_windows_start_menu_shortcut_script_quotes_paths(tmp_path: Path) -> None
                              Path(r"C:\icons\icon.png"))
     assert "CreateShortcut('" in script and "O''Brien" in script  # PowerShell single-quote escaping
     assert "$s.Arguments = '\"C:\\My Apps\\main.py\"'" in script and script.endswith("$s.Save()")
+
+
+PYSIDE_HOOK_PROBE = """
+import inspect, json, linecache, sys
+from ui.app import lighter_pyside_import_hook
+lighter_pyside_import_hook()
+import PySide6.QtCore
+import calendar, ui.theme, viewer.query  # imported after PySide6: each goes through the feature hook
+feature = sys.modules["shibokensupport.feature"]
+mods = [calendar, ui.theme, viewer.query, inspect]
+ours = [feature._mod_uses_pyside(m) for m in mods]
+cached = sorted(m.__name__ for m in mods if m.__file__ in linecache.cache)
+upstream = ["PySide6" in inspect.getsource(m) for m in mods]
+print(json.dumps({"ours": ours, "upstream": upstream, "cached": cached}))
+"""
+
+
+def test_pyside_feature_hook_answers_alike_without_keeping_sources() -> None:
+    """ui/app.py answers PySide's "does this module use PySide6?" from the file, as PySide would from
+    inspect.getsource, but leaves no module source in linecache (~12 MiB in a session)."""
+    done = subprocess.run([sys.executable, "-c", PYSIDE_HOOK_PROBE], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["ours"] == got["upstream"] == [False, True, False, False]
+    assert got["cached"] == []

@@ -197,8 +197,42 @@ def app_icon() -> QIcon:
     return icon
 
 
+_lighter_hook = False
+
+
+def lighter_pyside_import_hook() -> None:
+    """PySide6 (shibokensupport/feature.py) asks of every module imported after it whether it uses PySide6, by
+    reading the module's whole source with ``inspect.getsource``: 20–50 ms of a start, and the source of every
+    module (~150,000 lines, ~12 MiB) then stays in ``linecache`` for good. The same question, answered from the
+    file's bytes, keeps nothing; anything unusual (no .py file) still goes to PySide's own function. Call it
+    before the first PySide6 import; tests/test_launch.py checks both answers agree."""
+    global _lighter_hook
+    if _lighter_hook:
+        return
+    import shiboken6  # noqa: F401  (loads shibokensupport.feature, before any Qt module uses it)
+
+    feature = sys.modules.get("shibokensupport.feature")
+    upstream = getattr(feature, "_mod_uses_pyside", None)
+    if feature is None or not callable(upstream):
+        return  # another PySide6 version: nothing to lighten
+
+    def uses_pyside(module: Any) -> bool:
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            return bool(upstream(module))
+        try:
+            with open(path, "rb") as handle:
+                return b"PySide6" in handle.read()
+        except OSError:
+            return bool(upstream(module))
+
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[attr-defined]
+    _lighter_hook = True
+
+
 def run_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
+    lighter_pyside_import_hook()
     from ui.native import set_app_user_model_id
 
     set_app_user_model_id(APP_ID)  # Windows: the taskbar says BC Payment Viewer, not Python
