@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -132,11 +133,15 @@ def test_network_limits_come_from_settings_and_ignore_nonsense(tmp_path: Path) -
 # and control characters, which Qt escapes.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 KEY = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}(/[A-Za-z0-9_.\- ]{1,8}){1,2}", fullmatch=True)
+VALUES = st.dictionaries(KEY, TEXT | st.binary(max_size=24) | st.booleans() | st.integers(-10**6, 10**6), max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
-@given(values=st.dictionaries(KEY, TEXT | st.binary(max_size=24) | st.booleans() | st.integers(-10**6, 10**6),
-                              max_size=6))
+def round_trip(test: Any) -> Any:
+    """Both directions run on the same generated values."""
+    return settings(max_examples=60, deadline=None)(given(values=VALUES)(test))
+
+
+@round_trip
 def test_what_we_write_qsettings_reads(tmp_path_factory: pytest.TempPathFactory,
                                        values: dict[str, str | bytes | bool | int]) -> None:
     path = tmp_path_factory.mktemp("ini") / "s.ini"
@@ -153,9 +158,7 @@ def test_what_we_write_qsettings_reads(tmp_path_factory: pytest.TempPathFactory,
             assert got == str(value)
 
 
-@settings(max_examples=60, deadline=None)
-@given(values=st.dictionaries(KEY, TEXT | st.binary(max_size=24) | st.booleans() | st.integers(-10**6, 10**6),
-                              max_size=6))
+@round_trip
 def test_what_qsettings_writes_we_read(tmp_path_factory: pytest.TempPathFactory,
                                        values: dict[str, str | bytes | bool | int]) -> None:
     path = tmp_path_factory.mktemp("ini") / "s.ini"
