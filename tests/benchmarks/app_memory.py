@@ -33,9 +33,11 @@ async def until(predicate: Callable[[], object], timeout: float = 120) -> None:
 
 def main() -> int:
     os.environ.setdefault("QT_API", "pyside6")
+    from ui.app import build_parser, lighter_pyside_import_hook, quiet_garbage_collector
+
+    lighter_pyside_import_hook()  # as run_gui does, before the first Qt import
     from PySide6.QtWidgets import QApplication
 
-    from ui.app import build_parser, quiet_garbage_collector
     from ui.loop import EventLoop
     from ui.main_window import MainWindow
 
