@@ -223,3 +223,17 @@ def test_data_dir_is_where_qt_puts_it(tmp_path: Path, monkeypatch: pytest.Monkey
         QCoreApplication.setOrganizationName(ORG_NAME)
         qt = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
         assert app_data_location() == Path(qt)
+
+
+def test_setting_the_same_value_again_leaves_the_file_alone(tmp_path: Path) -> None:
+    settings = Settings(tmp_path / "s.ini")
+    settings.set(LAST_PROFILE, "Contoso")
+    settings.set(WATCH_INTERVAL, 45)
+    before = (tmp_path / "s.ini").stat()
+    settings.set(LAST_PROFILE, "Contoso")
+    settings.set(WATCH_INTERVAL, 45)
+    after = (tmp_path / "s.ini").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    settings.set(WATCH_INTERVAL, 60)
+    assert (tmp_path / "s.ini").stat().st_ino != before.st_ino
+    assert Settings(tmp_path / "s.ini").get(WATCH_INTERVAL) == 60

@@ -126,6 +126,9 @@ class Settings:
             raise ValueError(f"refusing to store {name!r} in settings: secrets belong in the keyring")
         if not isinstance(value, (str, bytes, bool, int, float)):
             raise TypeError(f"settings hold text, numbers, booleans and bytes, not {type(value).__name__}")
+        stored = value if isinstance(value, (str, bytes)) else inifile.encode(value)
+        if self._values.get(name) == stored:
+            return  # no rewrite: a click in the same journal sets the same last company and journal again
         self._write({name: value})
 
     def sync(self) -> None:
