@@ -221,8 +221,9 @@ def test_data_dir_is_where_qt_puts_it(tmp_path: Path, monkeypatch: pytest.Monkey
             monkeypatch.setenv("XDG_DATA_HOME", xdg)
         QCoreApplication.setApplicationName(APP_NAME)
         QCoreApplication.setOrganizationName(ORG_NAME)
-        qt = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        assert app_data_location() == Path(qt)
+        roaming = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        local = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+        assert (app_data_location(), app_data_location(local=True)) == (Path(roaming), Path(local))
 
 
 def test_setting_the_same_value_again_leaves_the_file_alone(tmp_path: Path) -> None:
