@@ -132,7 +132,9 @@ def test_proxy_urls_are_checked() -> None:
 def test_client_and_msal_are_built_from_the_same_network(secrets: dict[tuple[str, str], str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # MSAL's constructor would fetch the OpenID configuration: a stand-in keeps what it was given.
-    monkeypatch.setattr(auth.msal, "ConfidentialClientApplication", lambda *a, **kw: SimpleNamespace(**kw))
+    import msal  # viewer/auth.py imports it where it is used (Basic auth needs none of it)
+
+    monkeypatch.setattr(msal, "ConfidentialClientApplication", lambda *a, **kw: SimpleNamespace(**kw))
     secrets[("Robot", "proxy_password")] = "proxy-pw"
     profile = ServicePrincipalProfile(name="Robot", tenant="contoso.com",
                                       client_id="11111111-2222-3333-4444-555555555555", proxy="http://robot@proxy.example.com:8080")
