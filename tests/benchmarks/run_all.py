@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import platform
+import select
 import shutil
 import statistics
 import subprocess
@@ -110,9 +111,10 @@ def user_install(dev: bool) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True)
-    else:  # the code of this checkout, dependencies as they are
+    else:  # the code of this checkout, then whatever dependency pyproject.toml gained since
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)],
                        check=True, capture_output=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True, capture_output=True)
     return python
 
 
@@ -146,12 +148,15 @@ def prepare(info: dict[str, Any], data_dir: Path) -> tuple[str, str, str]:
     import httpx
 
     os.environ["BCPV_DATA_DIR"] = str(data_dir)
-    from viewer.auth import DeviceCode, TokenCacheStore, UserSession
-    from viewer.connection import verify_for
+    import ssl
+
+    from viewer.auth import DeviceCode, UserSession
+    from viewer.connection import token_cache_for
     from viewer.profiles import CloudUserProfile
     from viewer.settings import LAST_COMPANY, LAST_JOURNAL, LAST_PROFILE, Settings
 
-    verify = verify_for(info["ca_file"])
+    verify = ssl.create_default_context()
+    verify.load_verify_locations(cafile=info["ca_file"])
     basic = (info["basic"]["user"], info["basic"]["password"])
     with httpx.Client(verify=verify, auth=basic) as http:
         root = f"{info['onprem_root']}/v2.0"
@@ -171,7 +176,7 @@ def prepare(info: dict[str, Any], data_dir: Path) -> tuple[str, str, str]:
 
     async def sign_in() -> str:
         session = UserSession(client_id=profile.client_id, authority=profile.authority,
-                              cache=TokenCacheStore(data_dir / "token-cache.bin"), verify=verify)
+                              cache=token_cache_for(profile), verify=verify)  # where the app looks
 
         def approve(code: DeviceCode) -> None:
             with httpx.Client(verify=verify) as http:
@@ -199,11 +204,14 @@ def until_marker(cmd: list[str], marker: str, env: dict[str, str], cwd: Path, ti
     assert proc.stdout is not None
     try:
         deadline = started + timeout
-        for line in proc.stdout:
+        while (left := deadline - time.perf_counter()) > 0:
+            if not select.select([proc.stdout], [], [], left)[0]:
+                break  # silent until the deadline: the app is stuck
+            line = proc.stdout.readline()
+            if not line:
+                break  # it exited without the marker
             if line.strip() == marker:
                 return time.perf_counter() - started
-            if time.perf_counter() > deadline:
-                break
         proc.kill()
         _, err = proc.communicate(timeout=10)
         raise SystemExit(f"{cmd[:3]} never printed {marker!r}:\n{err[-3000:]}")
