@@ -73,7 +73,8 @@ class TaskSlot:
             await asyncio.wait(earlier)  # the one before has really ended: at most one at work
         if generation != self.generation:
             raise asyncio.CancelledError  # replaced while it waited
-        me = asyncio.current_task()
+        # current_task(loop): a step may run in a Qt event pass while asyncio marks no loop as running (ui/loop.py).
+        me = asyncio.current_task(asyncio.get_event_loop())
         assert me is not None
         self._working.add(me)
         try:
