@@ -172,19 +172,22 @@ class AppController:
         """Cancel and await running work, close the client, save window state, stop a sandbox this controller
         started (ui/app.py stops the one it started for ``--sandbox``)."""
         self._save_window()
-        # Interrupted, not just dropped: the client closes right after, so its connection pool no longer matters;
-        # every wait is bounded so that quitting never hangs (viewer/tasks.py).
+        # Nothing in flight is shown any more; then the client closes, which ends its requests with an error at
+        # once (interrupting them mid-request instead could leave httpcore waiting for ever: viewer/tasks.py).
+        # Only then is whatever is left interrupted, and every wait is bounded, so quitting never hangs.
+        self.payment_slot.cancel()
+        self.related.clear()
+        self.changes.watcher.stop()
+        if self.workspace is not None:
+            await self.workspace.close()
         self.payment_slot.abort()
         self.navigation.abort()
         self.related.abort()
-        self.related.clear()
         await self.tasks.aclose()
         await self.payment_slot.wait(timeout=5)
         await self.checks.aclose()
         self.payment.cancelled()
         await self.changes.aclose()
-        if self.workspace is not None:
-            await self.workspace.close()
         if self._own_sandbox is not None:
             own, self._own_sandbox = self._own_sandbox, None
             await own.aclose()

@@ -261,6 +261,9 @@ class BcClient:
         attempt = 0
         while True:
             attempt += 1
+            if self._http.is_closed:
+                # Signed out or quitting while this call waited: a plain error, not httpx's RuntimeError.
+                raise NetworkError("The connection was closed (signed out or quitting)")
             request_id = str(uuid.uuid4())
             auth = await self.credentials.authorization(refresh=False)
             send_headers = {"Authorization": auth, "client-request-id": request_id, **(headers or {})}
