@@ -411,7 +411,7 @@ class PaymentForm(QWidget):
         self.model = model
         model.modelReset.connect(self.refill)
         model.dataChanged.connect(self._on_data_changed)
-        model.loaded.connect(lambda _record: self._fill_json())  # once per load, not once per changed row
+        model.loaded.connect(lambda _record: self._loaded())
         self.tabs.currentChanged.connect(lambda _i: self._fill_json())
         model.stateChanged.connect(lambda _s: self._on_state())
         if related is not None:
@@ -608,6 +608,13 @@ class PaymentForm(QWidget):
             self.refill()
         for kind in self.related_sections:
             self._related_state(kind)
+
+    def _loaded(self) -> None:
+        self._fill_json()  # once per load, not once per changed row
+        if self.page is not None and self.page.isVisible():
+            # Paint the new values now rather than at Qt's next frame: the related records and the checks (started
+            # right after) then fill in around values the user can already read.
+            self.page.repaint()
 
     def _dim(self, dim: bool) -> None:
         dim = dim and self.model is not None and self.model.showing_other

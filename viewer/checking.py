@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QLocale, QObject, Signal
+from PySide6.QtCore import QLocale, QObject, QTimer, Signal
 
 from viewer import checks, odata, query, refs, schema
 from viewer.checks import Check, Inputs, Unavailable
@@ -161,12 +161,20 @@ class PaymentChecks(QObject):
         # Latest wins, and an outdated fetch is dropped rather than interrupted (viewer/tasks.py says why): it is one
         # or two small ``$select``ed GETs.
         self._slot = TaskSlot("journal lines")
-        payment.loaded.connect(self._payment_loaded)
-        payment.stateChanged.connect(lambda _state: self.recompute())
+        # After the payment's values are painted (a zero timer runs after the pending paint), as the related records
+        # are: the checks follow the payment a moment later instead of holding up its first paint.
+        payment.loaded.connect(lambda record: QTimer.singleShot(0, lambda: self._after_paint(record)))
+        # Every other trigger re-checks once, on the next event pass: several signals of one load (state, loaded,
+        # related state) make one recomputation, after the paint.
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self.recompute)
+        payment.stateChanged.connect(lambda _state: self._pending.start())
         for model in (related.customer, related.invoice):
-            model.loaded.connect(lambda _record: self.recompute())
-            model.failed.connect(lambda _error: self.recompute())
-            model.stateChanged.connect(lambda _state: self.recompute())
+            model.loaded.connect(lambda _record: self._pending.start())
+            model.failed.connect(lambda _error: self._pending.start())
+            model.stateChanged.connect(lambda _state: self._pending.start())
 
     def recompute(self) -> list[Check]:
         record = self.payment.record
@@ -202,6 +210,10 @@ class PaymentChecks(QObject):
         self._slot.cancel()
         self.lines, self._lines_for = None, None
         self.recompute()
+
+    def _after_paint(self, record: PaymentRecord) -> None:
+        if self.payment.record is record:  # not replaced in the meantime (its successor schedules its own)
+            self._payment_loaded(record)
 
     def _payment_loaded(self, record: PaymentRecord) -> None:
         if self._lines_for != record.values.get("id"):
