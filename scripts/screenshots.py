@@ -3,8 +3,9 @@
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py OUT_DIR
 
 Drives the real window (sandbox, MSAL sign-in, navigation) and saves PNGs of: the main window with a
-payment open, a failed refresh (stale banner), the Open… dialog validating, the profile editor, the
-device-code panel, the first start's welcome, a narrow (640 px) window and the payment checks of a seeded case.
+payment open, a failed refresh (stale banner), a payment gone (posted), the Open… dialog validating, the profile
+editor, the device-code panel, the first start's welcome, a narrow (640 px) window and the payment checks of a
+seeded case.
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ def main(out: Path) -> int:
         await settle(lambda: (found := label()) is not None and "together" in found.text()
                      and all(m.state != LoadState.LOADING for m in controller.related.models.values()))
         grab(window.payment, f"checks-{scheme}.png")
+
+        # A payment that is gone (posted): the banner over the last good values, nothing else changes.
+        controller.open_url(f"{box.info.api_root}/v2.0/{box.store().payment_path(case)}")
+        await settle(lambda: controller.payment.state == LoadState.READY)
+        record = controller.payment.record
+        assert record is not None
+        box.store().post_journal(str(record.ref.company_id if record.ref else ""), str(record.values["journalId"]))
+        window.refresh_action.trigger()
+        await settle(lambda: controller.payment.state == LoadState.GONE)
+        grab(window.payment, f"gone-{scheme}.png")
+        box.reset()  # the seeded data back, for the shots after this one (and the other palette)
 
         controller.show_open_dialog()
         dialog = controller._open_dialog
