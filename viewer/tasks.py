@@ -26,6 +26,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from viewer.errors import ViewerError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -52,6 +54,7 @@ class TaskSlot:
         self._unfinished = [*earlier, task]
         # Cancelled before it ever ran: close ``coro`` so Python does not warn "never awaited" (a no-op otherwise).
         task.add_done_callback(lambda _task: coro.close())
+        task.add_done_callback(_report)
         self._task = task
         return task
 
@@ -133,11 +136,7 @@ class TaskSet:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # Every expected failure is a ViewerError handled inside the coroutine; anything else is a bug, and the
-            # app's exception hook (ui/crash.py) shows it.
-            loop = asyncio.get_event_loop()
-            loop.call_exception_handler({"message": "background task failed", "exception": exc, "task": task})
+        _report(task)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -156,3 +155,13 @@ class TaskSet:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+def _report(task: asyncio.Task[Any]) -> None:
+    """A task that ended with an unexpected exception is reported at once (in the app: logged and shown by
+    ui/crash.py), never left to "Task exception was never retrieved" at garbage collection. Every expected failure
+    is a ViewerError handled inside the coroutine; anything else is a bug."""
+    if task.cancelled() or (exc := task.exception()) is None or isinstance(exc, ViewerError):
+        return  # (a ViewerError is an answer: whoever awaits the task shows it)
+    loop = task.get_loop()
+    loop.call_exception_handler({"message": "background task failed", "exception": exc, "task": task})
