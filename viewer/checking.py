@@ -206,11 +206,6 @@ class PaymentChecks(QObject):
         self._slot.cancel()
         await self._slot.wait(timeout=timeout)
 
-    def clear(self) -> None:
-        self._slot.cancel()
-        self.lines, self._lines_for = None, None
-        self.recompute()
-
     def _after_paint(self, record: PaymentRecord) -> None:
         if self.payment.record is record:  # not replaced in the meantime (its successor schedules its own)
             self._payment_loaded(record)
@@ -218,16 +213,15 @@ class PaymentChecks(QObject):
     def _payment_loaded(self, record: PaymentRecord) -> None:
         if self._lines_for != record.values.get("id"):
             self.lines, self._lines_for = None, None
-        self.recompute()
+        self._pending.start()  # one recomputation per event pass, with the state change's
         self._slot.start(self._fetch(record), then=lambda lines: self._show_lines(record, lines))
 
     async def _fetch(self, record: PaymentRecord) -> Lines:
         client = self.payment.service.client
-        try:
-            return (Unavailable("not signed in") if client is None
-                    else await fetch_lines(client, record.ref or record.url, record.values))
-        except RuntimeError as exc:  # httpx refuses a request on a client closed meanwhile (sign-out, quit)
-            return Unavailable(str(exc))
+        if client is None:
+            return Unavailable("not signed in")
+        # A client closed meanwhile (sign-out, quit) answers with a NetworkError, which fetch_lines reports.
+        return await fetch_lines(client, record.ref or record.url, record.values)
 
     def _show_lines(self, record: PaymentRecord, lines: Lines) -> None:
         self.lines, self._lines_for = lines, record.values.get("id")

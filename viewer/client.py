@@ -29,7 +29,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from viewer import __version__
+from viewer import __version__, odata
 from viewer.errors import (
     ApiError,
     BadResponse,
@@ -394,7 +394,7 @@ class BcClient:
         if len(rows) != len(items):
             logger.warning("GET %s: skipped %d list entries that are not records", _loggable(url),
                            len(items) - len(rows))
-        next_link, refused = _next_link(url, response.data.get("@odata.nextLink"))
+        next_link, refused = _next_link(url, response.data.get(odata.NEXT_LINK))
         return Page(items=rows, next_link=next_link, facts=response.facts, next_error=refused)
 
     async def iter_pages(

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from viewer import jsondata, odata, refs
-from viewer.errors import NotFound, ViewerError
+from viewer.errors import NotFound
 from viewer.refs import api_version_of  # one reading of the version, for URLs refs cannot parse (custom APIs)
 from viewer.snapshots import ChangeSet, Snapshot, SnapshotKey, SnapshotStore, diff
 from viewer.tasks import TaskSet
@@ -85,10 +85,6 @@ class Loaded:
     kind: ChangeKind
     since: datetime | None = None  # when the compared snapshot was fetched
 
-    @property
-    def changed_names(self) -> set[str]:
-        return self.changes.names()
-
 
 def _record(url: str, data: dict[str, Any], facts: ResponseFacts, ref: refs.PaymentRef | None) -> Record:
     version = ref.endpoint.api_version if ref is not None else api_version_of(url)
@@ -116,7 +112,6 @@ class PaymentService:
         self.store = store or SnapshotStore(None)
         self.started_at = started_at or datetime.now(UTC)
         self._last: dict[SnapshotKey, Snapshot] = {}
-        self._earlier: dict[SnapshotKey, Snapshot | None] = {}  # read alongside a first visit's request
         self._writes = TaskSet()
 
     def _client(self) -> BcClient:
@@ -140,11 +135,9 @@ class PaymentService:
         if key is not None and key not in self._last:
             # The first visit in this run compares with the history file: read it while the request is out.
             response, earlier = await asyncio.gather(self._client().get_json(url), asyncio.to_thread(self._before, key))
-            self._earlier[key] = earlier
-        else:
-            response = await self._client().get_json(url)
-        record = _record(url, response.data, response.facts, ref)
-        return await self._compare_and_keep(record)
+            return await self._compare_and_keep(_record(url, response.data, response.facts, ref), [earlier])
+        response = await self._client().get_json(url)
+        return await self._compare_and_keep(_record(url, response.data, response.facts, ref))
 
     def _ref_and_url(self, target: str | refs.PaymentRef) -> tuple[refs.PaymentRef | None, str]:
         if isinstance(target, refs.PaymentRef):
@@ -154,7 +147,9 @@ class PaymentService:
         except refs.RefError:
             return None, target  # still loadable; just no history key
 
-    async def _compare_and_keep(self, record: Record) -> Loaded:
+    async def _compare_and_keep(self, record: Record, earlier: list[Snapshot | None] | None = None) -> Loaded:
+        """``earlier``: ``[the snapshot before this run]`` when it was read alongside the request (a first visit;
+        ``[None]`` when there is none), ``None`` when it has not been read."""
         key = SnapshotKey.from_ref(record.ref) if record.ref is not None else None
         if key is None:
             return Loaded(record, ChangeSet(), ChangeKind.FIRST)
@@ -164,7 +159,7 @@ class PaymentService:
         kind = ChangeKind.REFRESH
         if older is None:
             kind = ChangeKind.VISIT
-            older = self._earlier.pop(key) if key in self._earlier else await asyncio.to_thread(self._before, key)
+            older = earlier[0] if earlier is not None else await asyncio.to_thread(self._before, key)
         self._last[key] = snap
         # Written in the background: the form paints now; the next load compares with _last, not the file.
         self._writes.spawn(self._keep(snap))
@@ -222,11 +217,6 @@ class PaymentService:
         await self.flush()
         await asyncio.to_thread(self.store.forget, None)
         self._last.clear()
-        self._earlier.clear()
-
-    @property
-    def notice(self) -> str | None:
-        return self.store.notice
 
     def take_notice(self) -> str | None:
         """The store's notice not shown yet, once (a skipped history row is not news on every load)."""
@@ -247,6 +237,5 @@ __all__ = [
     "PaymentService",
     "Probe",
     "Record",
-    "ViewerError",
     "api_version_of",
 ]

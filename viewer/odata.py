@@ -16,7 +16,6 @@ from typing import Any
 
 ETAG = "@odata.etag"
 NEXT_LINK = "@odata.nextLink"
-CONTEXT = "@odata.context"
 
 
 def is_annotation(key: str) -> bool:
@@ -48,10 +47,6 @@ def etag_of(record: Mapping[str, Any], header: str | None = None) -> str | None:
         return value
     return header or None
 
-
-def next_link_of(page: Mapping[str, Any]) -> str | None:
-    link = page.get(NEXT_LINK)
-    return link if isinstance(link, str) and link else None
 
 
 # OData writes characters a name cannot hold as _xHHHH_: Business Central's enum member " " arrives as "_x0020_",

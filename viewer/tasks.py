@@ -104,9 +104,6 @@ class TaskSlot:
                 task.cancel()
         self.generation += 1
 
-    def is_current(self, generation: int) -> bool:
-        return generation == self.generation
-
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()

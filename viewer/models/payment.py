@@ -99,9 +99,6 @@ class RecordModel(QAbstractTableModel):
         self._fields: list[FieldView] = []
         self._rows: dict[str, int] = {}
         self._changes: dict[str, FieldChange] = {}
-        self.change_set = ChangeSet()
-        self.change_kind: ChangeKind | None = None
-        self.change_since: datetime | None = None
         self.url: str | None = None
 
     # ---- Qt model API --------------------------------------------------------------------------
@@ -262,11 +259,9 @@ class RecordModel(QAbstractTableModel):
         self.loaded.emit(record)
 
     def _marks(self, loaded: Loaded) -> dict[str, FieldChange]:
-        self.change_set = loaded.changes
+        """The marks ``loaded``'s ChangeSet gives each field (none for a first load)."""
         if loaded.kind is ChangeKind.FIRST or not loaded.changes:
-            self.change_kind, self.change_since = None, None
             return {}
-        self.change_kind, self.change_since = loaded.kind, loaded.since
         version = loaded.record.api_version
         marks: dict[str, FieldChange] = {}
         for change in loaded.changes.changes:
@@ -310,8 +305,6 @@ class RecordModel(QAbstractTableModel):
     def clear_changes(self) -> None:
         """The user acknowledged the marks."""
         before, self._changes = self._changes, {}
-        self.change_set = ChangeSet()
-        self.change_kind, self.change_since = None, None
         for row, f in enumerate(self._fields):
             if f.json_name in before:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, 1), CHANGE_ROLES)
@@ -338,17 +331,11 @@ class PaymentModel(RecordModel):
     def __init__(self, service: PaymentService | None = None, *, locale: QLocale | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(service, locale=locale, entity="customerPayment", parent=parent)
-        self.last: Loaded | None = None
 
     async def _fetch(self, url: str) -> Loaded:
         return await self.service.load(url)
 
     def apply(self, loaded: Loaded) -> None:
-        self.last = loaded
         super().apply(loaded)
         self.changesChanged.emit(loaded)
-
-    def clear(self) -> None:
-        self.last = None
-        super().clear()
 
