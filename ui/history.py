@@ -79,11 +79,13 @@ def diff_rows(older: Snapshot, newer: Snapshot, changed: set[str], locale: QLoca
 
 
 def changed_labels(names: set[str], values: Mapping[str, Any], api_version: str, locale: QLocale) -> list[str]:
-    """The labels of ``names``, in the form's order."""
-    view = _shown(values, api_version, locale)
-    ordered = [name for name in view if name in names] + sorted(names - set(view))
-    return [view[name].spec.label if name in view else schema.spec_for(ENTITY, api_version, name).label
-            for name in ordered]
+    """The labels of ``names``, in the form's order (no value is formatted: only the order and labels are needed)."""
+    if not names:
+        return []
+    known = [spec.name for spec in schema.ordered_fields(ENTITY, api_version) if spec.name in names]
+    ordered = known + [name for name in values if name in names and name not in known]
+    ordered += sorted(names - set(ordered))
+    return [schema.spec_for(ENTITY, api_version, name).label for name in ordered]
 
 
 class HistoryView(QWidget):

@@ -239,7 +239,7 @@ class FieldPage(QWidget):
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.sections: dict[str, RecordSection] = {}
         self.edits: dict[str, FieldEdit] = {}
-        for spec in _ordered_specs(entity, api_version):
+        for spec in schema.ordered_fields(entity, api_version):
             self._add(spec.name, spec.label, spec.group, f"{spec.name} ({spec.type_name})")
         self._add("@odata.etag", "ETag", "System", "@odata.etag (Text)")
 
@@ -268,14 +268,6 @@ class FieldPage(QWidget):
 
     def labels(self) -> list[QLabel]:
         return [label for section in self.sections.values() for label in section.labels()]
-
-
-def _ordered_specs(entity: str, api_version: str) -> list[schema.FieldSpec]:
-    """Schema fields in the form's order: by group (schema.GROUPS), then schema order — as schema.describe does."""
-    rank = {group: i for i, group in enumerate(schema.GROUPS)}
-    specs = list(enumerate(schema.fields_for(entity, api_version)))
-    specs.sort(key=lambda item: (rank.get(item[1].group, len(rank)), item[0]))
-    return [spec for _, spec in specs]
 
 
 class PaymentForm(QWidget):

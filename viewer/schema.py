@@ -525,6 +525,14 @@ def normalize(entity: str, api_version: str, record: Mapping[str, object]) -> di
     return odata.strip(record)
 
 
+def ordered_fields(entity: str, api_version: str) -> list[FieldSpec]:
+    """The schema's fields in the form's order: by group (GROUPS order), then schema order within a group."""
+    rank = {group: i for i, group in enumerate(GROUPS)}
+    indexed = list(enumerate(fields_for(entity, api_version)))
+    indexed.sort(key=lambda item: (rank.get(item[1].group, len(GROUPS)), item[0]))
+    return [spec for _, spec in indexed]
+
+
 def describe(
     entity: str, api_version: str, record: Mapping[str, object], locale: QLocale, *, tz: QTimeZone | None = None
 ) -> list[DisplayField]:
@@ -532,13 +540,7 @@ def describe(
     the schema does not know, in record order, under "Other". Schema fields missing from the record are left out,
     so the form shows what this server version actually returned."""
     data = normalize(entity, api_version, record)
-    group_rank = {group: i for i, group in enumerate(GROUPS)}
-    known: list[tuple[int, int, FieldSpec]] = []
-    for index, spec in enumerate(fields_for(entity, api_version)):
-        if spec.name in data:
-            known.append((group_rank.get(spec.group, len(GROUPS)), index, spec))
-    known.sort(key=lambda item: (item[0], item[1]))
-    specs = [spec for _, _, spec in known]
+    specs = [spec for spec in ordered_fields(entity, api_version) if spec.name in data]
     names = {spec.name for spec in specs}
     specs += [spec_for(entity, api_version, key) for key in data if key not in names]
     return [format_value(spec, data[spec.name], locale, tz=tz) for spec in specs]
