@@ -19,7 +19,7 @@ from viewer.loading import Loaded, PaymentService, Record
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.paths import write_private
 from viewer.settings import HISTORY_ENABLED, WATCH_INTERVAL, Settings
-from viewer.tasks import TaskSet
+from viewer.tasks import TaskSet, TaskSlot
 from viewer.tracking import summary_text
 from viewer.watch import Check, Watcher
 
@@ -41,6 +41,7 @@ class ChangeTracking(QObject):
         self.locale = QLocale()
         self.summary = ""
         self._tray: Any = None
+        self._switch = TaskSlot("history on/off")
         enabled = bool(settings.get(HISTORY_ENABLED))
         # In memory until open_store() has opened the file off the GUI thread (opening may migrate or move a
         # damaged file aside); nothing is loaded before then.
@@ -147,21 +148,12 @@ class ChangeTracking(QObject):
 
     def keep_history(self, on: bool) -> None:
         self.settings.set(HISTORY_ENABLED, on)
-        if on:
-            self.tasks.spawn(self._set_enabled(on))  # opens the file: off the GUI thread
-        else:
-            self.service.store.enabled = False  # only a flag
+        # Off the GUI thread both ways: turning it on opens the file, and either way the store's lock may be held by
+        # a snapshot write. One slot, so quick toggles end in the last choice.
+        self._switch.start(asyncio.to_thread(setattr, self.service.store, "enabled", on))
         self.window.statusBar().showMessage(
             "History is kept (in the app-data folder, readable only by you)." if on
             else "History is off: nothing new is stored; changes since the last refresh are still marked.", 10000)
-
-    async def _set_enabled(self, on: bool) -> None:
-        store = self.service.store
-
-        def apply() -> None:  # turning history on opens the file: off the GUI thread
-            store.enabled = on
-
-        await asyncio.to_thread(apply)
 
     async def forget(self) -> None:
         await self.service.forget()

@@ -236,8 +236,8 @@ class AppController:
             url = resolve(text, self.navigation)
         except (ValueError, ViewerError):
             return None  # needs the restored company (bare GUIDs), or is wrong: open_text says why afterwards
-        self.recent.remember(text)
         self.open_url(url)
+        self.recent.remember(text)  # after the request is on its way: this writes the settings file
         return url
 
     async def _restore_navigation(self, deep_link: str | None = None) -> None:
@@ -294,13 +294,14 @@ class AppController:
         # The related records follow the payment — after the payment's values are painted (a zero timer runs after
         # the pending paint): they are secondary, and three more requests must not hold up the first paint.
         # A refresh of the same payment by Watch reloads only the records whose id changed.
+        # The list row is updated then too (a scan of up to 20,000 rows is no reason to wait for the values).
         refresh, self._related_refresh = self._related_refresh, False
-        QTimer.singleShot(0, lambda: self._follow_related(record, refresh))
-        self.navigation.update_payment(record.values)
+        QTimer.singleShot(0, lambda: self._after_paint(record, refresh))
 
-    def _follow_related(self, record: Record, refresh: bool) -> None:
+    def _after_paint(self, record: Record, refresh: bool) -> None:
         if self.payment.record is record:  # not replaced in the meantime
             self.related.follow(record, refresh=refresh)
+            self.navigation.update_payment(record.values)
 
     def open_forwarded(self, text: str | None) -> None:
         """A later launch handed over ``text`` (or just asked to be shown): raise the window and open it."""
@@ -322,8 +323,8 @@ class AppController:
         except (ValueError, ViewerError) as exc:
             self.window.statusBar().showMessage(f"Cannot open: {exc}", 10000)
             return
-        self.recent.remember(text)
         self.open_url(url)
+        self.recent.remember(text)  # after the request is on its way: this writes the settings file
         await self._follow_in_navigator(url)
 
     async def _follow_in_navigator(self, url: str) -> None:
