@@ -28,7 +28,7 @@ from viewer.loading import PaymentService
 from viewer.models.lists import ItemRole as ListItemRole
 from viewer.models.lists import KeyRole, RecordListModel
 from viewer.models.paged import Column, ItemRole, PagedTableModel
-from viewer.models.payment import ChangedRole, JsonNameRole, LoadState, PaymentModel, PaymentRecord
+from viewer.models.payment import CHANGE_ROLES, ChangedRole, JsonNameRole, LoadState, PaymentModel, PaymentRecord
 from viewer.navigation import PAYMENT_COLUMNS, Navigation
 from viewer.profiles import OnPremProfile
 from viewer.sandbox import Sandbox
@@ -405,6 +405,13 @@ def test_payment_model_under_tester_full_cycle(
         for *_, roles in spy:
             assert Qt.ItemDataRole.DisplayRole in roles
             assert not all_roles <= {int(r) for r in roles}
+
+        # A refresh with nothing changed while marks are on: only the marks go, no value role is emitted.
+        marked = {model.field_row(name) for name in model.changes()}
+        spy.clear()
+        await _refresh(model)
+        assert not model.changes() and {top for top, *_ in spy} == marked
+        assert all(set(roles) == set(CHANGE_ROLES) for *_, roles in spy)
 
         # A refresh with nothing changed emits nothing at all (once the previous marks are acknowledged).
         model.clear_changes()

@@ -339,5 +339,6 @@ def test_watched_change_is_announced_and_history_can_be_forgotten_or_turned_off(
     actions = {a.text().replace("&", ""): a for a in window.payment_menu.actions()}
     actions["Forget history"].trigger()
     qloop.run_until_complete(until(lambda: not controller.store.history(key)))
-    actions["Keep a history of payments"].trigger()  # off
-    assert not controller.store.enabled and controller.settings.get(HISTORY_ENABLED) is False
+    actions["Keep a history of payments"].trigger()  # off (switched in a worker thread)
+    qloop.run_until_complete(until(lambda: not controller.store.enabled))
+    assert controller.settings.get(HISTORY_ENABLED) is False

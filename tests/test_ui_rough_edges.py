@@ -60,7 +60,8 @@ def test_a_gone_payment_has_one_message_and_nothing_to_copy_from_nothing(
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.GONE
                                    and controller.payment.record is None))
     assert not form.fields_page.isVisible()
-    assert all(edit.placeholderText() != "Loading…" for edit in form.value_edits())
+    edits = [edit for page in form.pages.values() for edit in page.edits.values()]
+    assert edits and all(edit.placeholderText() != "Loading…" for edit in edits)
     assert not form.copy_button.isEnabled() and not form.raw_action.isEnabled()
     assert not window.payment.copy_facts.isEnabled()
     assert window.payment.banner.isVisible() and "Not found" in window.payment.banner_text.text()
