@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 import qasync
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QEvent, QLocale, QObject, Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.conftest import Start, payment_url, until
@@ -25,6 +27,7 @@ from viewer.models.payment import LoadState, PaymentModel
 from viewer.profiles import SandboxProfile
 from viewer.sandbox import Sandbox
 from viewer.settings import Settings
+from viewer.snapshots import Snapshot, SnapshotKey, SnapshotStore
 from viewer.tasks import TaskSet, TaskSlot
 from viewer.workspace import Workspace
 
@@ -219,12 +222,14 @@ def test_the_list_row_shows_what_the_form_shows_after_a_refresh(start_app: Start
     assert url is not None
     controller.open_url(url)
     qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    qloop.run_until_complete(controller.related.wait())  # the amount's currency comes from the related records
     sandbox.store().patch_payment(str(first["id"]), {"amount": 4321.5, "description": "New words"})
     window.refresh_action.trigger()
     amount = window.payment.form.field_edit("amount")
     assert amount is not None
     qloop.run_until_complete(until(lambda: controller.payment.record is not None
                                    and controller.payment.record.values["description"] == "New words"))
+    qloop.run_until_complete(controller.related.wait())
     assert "4321" in amount.text().replace(",", "").replace(".", "").replace("\u00a0", "")
     columns = [c.field for c in payments.columns]
     assert amount.text().startswith(payments.index(0, columns.index("amount")).data() + " ")  # then the currency
@@ -361,3 +366,120 @@ def test_a_thousand_rapid_replacements_never_hang_the_client(
 
     qloop.run_until_complete(burst())
     assert transport.peak == 1 and model.state is LoadState.READY
+
+
+# ---- the request leaves first ------------------------------------------------------------------------------------
+
+
+def test_a_first_visit_reads_history_only_for_payments_that_have_some(
+    sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient], tmp_path: Path
+) -> None:
+    """The store's index (viewer/snapshots.py) spares a read for a payment with no earlier snapshot; one with history
+    is still compared with it ("since your previous visit")."""
+    _transport, client = counted
+    demo = sandbox.store().demo
+    store = SnapshotStore(tmp_path / "history.sqlite3")
+    seen_url = _url(sandbox, demo.payment_id)
+    key = SnapshotKey.from_url(seen_url)
+    assert key is not None
+    started = datetime.now(UTC)
+    store.add(Snapshot(key, started - timedelta(days=1), None, {"id": demo.payment_id, "description": "Long ago"}))
+    service = PaymentService(client, store, started_at=started)
+    service.index_history()  # what the app does when it opens the history file (ui/changes.py), in a thread
+    reads: list[SnapshotKey] = []
+    real_before = store.before
+    store.before = lambda k, moment: reads.append(k) or real_before(k, moment)  # type: ignore[method-assign]
+
+    fresh = qloop.run_until_complete(service.load(_url(sandbox, demo.blank_payment_id)))
+    assert fresh.kind is ChangeKind.FIRST and reads == []  # nothing to read, nothing read
+    seen = qloop.run_until_complete(service.load(seen_url))
+    assert reads == [key]
+    assert seen.kind is ChangeKind.VISIT and "description" in seen.changes.names()
+    qloop.run_until_complete(service.flush())
+    store.close()
+
+
+def test_foreground_steps_run_ahead_of_pending_paints_in_order_and_report_failures(
+    qloop: qasync.QEventLoop, qapp: QApplication
+) -> None:
+    """ui/loop.py: a foreground task's steps go ahead of low-priority posted events (paints); other callbacks keep
+    qasync's order; a foreground callback that raises is reported like any other."""
+    order: list[str] = []
+
+    class Late(QObject):
+        def event(self, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.User:
+                order.append("paint")
+                return True
+            return super().event(event)
+
+    late = Late()
+    failures: list[BaseException | None] = []
+    qloop.set_exception_handler(lambda _loop, context: failures.append(context.get("exception")))
+
+    async def work(name: str) -> None:
+        order.append(f"{name} 1")
+        await asyncio.sleep(0)
+        order.append(f"{name} 2")
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        QApplication.postEvent(late, QEvent(QEvent.Type.User), Qt.EventPriority.LowEventPriority.value)
+        background = asyncio.ensure_future(work("background"))
+        foreground = TaskSlot("payment", foreground=True)
+        first = foreground.start(work("foreground"))
+        await asyncio.wait([first, background])
+        failed = TaskSlot("x", foreground=True).start(broken())
+        await asyncio.wait([failed])
+
+    try:
+        qloop.run_until_complete(scenario())
+    finally:
+        qloop.set_exception_handler(None)
+    assert order.index("foreground 2") < order.index("paint")
+    assert order.index("background 1") < order.index("background 2")
+    assert any(isinstance(exc, RuntimeError) for exc in failures)
+
+
+def test_the_payment_request_leaves_before_the_list_repaints_the_selection(
+    start_app: Start, qloop: qasync.QEventLoop
+) -> None:
+    """The payment slot's tasks are foreground (ui/loop.py): the request goes out ahead of pending paints, and the
+    list repaints its selection while the answer is on its way."""
+    window, controller = start_app()
+    view = window.navigator.view
+    order: list[str] = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and "selected" in order and "list painted" not in order:
+                order.append("list painted")
+            return False
+
+    paints = Paints()
+    view.viewport().installEventFilter(paints)
+    connection = controller.workspace.connection if controller.workspace else None
+    assert connection is not None
+    transport = connection.client._http._transport
+    real = transport.handle_async_request
+
+    async def recorded(request: httpx.Request) -> httpx.Response:
+        if "/customerPayments(" in request.url.path and "request sent" not in order:
+            order.append("request sent")
+        return await real(request)
+
+    transport.handle_async_request = recorded  # type: ignore[method-assign]
+    try:
+        async def scenario() -> None:
+            await asyncio.sleep(0.05)  # settled: nothing pending
+            order.append("selected")
+            view.setCurrentIndex(view.model().index(2, 0))
+            await until(lambda: controller.payment.state == LoadState.READY and "list painted" in order)
+
+        qloop.run_until_complete(scenario())
+    finally:
+        transport.handle_async_request = real  # type: ignore[method-assign]
+        view.viewport().removeEventFilter(paints)
+    assert order == ["selected", "request sent", "list painted"]

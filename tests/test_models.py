@@ -615,3 +615,36 @@ def test_navigation_other_company_clears_at_once(
 
     qloop.run_until_complete(scenario())
     del testers
+
+
+def test_paged_cells_are_formatted_once_per_value_and_other_roles_are_none(qapp: Any) -> None:
+    """Repainting a row formats nothing again (viewer/models/paged.py ``_cell``); what the model does not set is
+    None, and an unhashable value is still shown."""
+    calls: list[tuple[str, Any]] = []
+
+    def formatter(field: str, value: Any) -> str:
+        calls.append((field, value))
+        return f"<{value}>"
+
+    model = PagedTableModel(None, [Column("documentNumber", "No."), Column("amount", "Amount", align_right=True)],
+                            formatter=formatter)
+    model._append([{"id": "a", "documentNumber": "G1", "amount": 5},
+                   {"id": "b", "documentNumber": "G1", "amount": [1]}])
+    tester = _tester(model)
+    texts = [[model.index(r, c).data() for c in range(2)] for r in range(2)]
+    assert texts == [["<G1>", "<5>"], ["<G1>", "<[1]>"]]
+    calls.clear()
+    again = [[model.index(r, c).data() for c in range(2)] for r in range(2)]
+    assert again == texts
+    assert calls == [("amount", [1])]  # only the unhashable value is formatted again
+    assert model.index(0, 1).data(Qt.ItemDataRole.AccessibleTextRole) == "Amount: <5>"
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.index(0, 1).data(Qt.ItemDataRole.TextAlignmentRole) == right
+    for role in (Qt.ItemDataRole.FontRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.BackgroundRole):
+        assert model.index(0, 0).data(role) is None
+    assert model.index(1, 1).data(Qt.ItemDataRole.UserRole + 1) == [1]
+    assert model.index(0, 0).data(Qt.ItemDataRole.UserRole) == {"id": "a", "documentNumber": "G1", "amount": 5}
+    # A row replaced in place shows its new text (the remembered texts are keyed by value, not by row).
+    assert model.update_item("id", {"id": "a", "documentNumber": "G2"})
+    assert model.index(0, 0).data() == "<G2>"
+    del tester

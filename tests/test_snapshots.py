@@ -350,6 +350,32 @@ def test_add_strips_annotations(db: Path) -> None:
     assert json.loads(rows(db)[0][2]) == {"amount": 1}
 
 
+def test_the_index_says_which_payments_have_earlier_snapshots(db: Path) -> None:
+    """A first visit to a payment the index knows has no history reads nothing (viewer/loading.py); the index never
+    says "none" where before() would find one."""
+    started = T0 + timedelta(minutes=30)
+    with SnapshotStore(db) as store:
+        store.add(snap(minutes=0, amount=1))
+        store.add(snap(OTHER, minutes=40, amount=2))  # after the start: not "earlier"
+        assert not store.indexed_for(started)
+        assert store.may_have_before(KEY, started) and store.may_have_before(OTHER, started)  # not indexed yet
+        store.index_earlier(started)
+        assert store.indexed_for(started) and not store.indexed_for(T0)
+        assert store.may_have_before(KEY, started) and store.before(KEY, started) is not None
+        assert not store.may_have_before(OTHER, started) and store.before(OTHER, started) is None
+        assert store.may_have_before(OTHER, T0)  # another moment: not indexed for it, so "maybe"
+        store.forget(KEY)
+        assert not store.may_have_before(KEY, started) and store.before(KEY, started) is None
+        store.add(snap(minutes=1, amount=3))
+        store.enabled = False  # what before() sees changed: the index is dropped
+        assert not store.indexed_for(started) and store.may_have_before(KEY, started)
+        store.enabled = True
+        store.index_earlier(started)
+        assert store.may_have_before(KEY, started)
+        store.forget()
+        assert not store.may_have_before(KEY, started) and store.indexed_for(started)
+
+
 def test_before_is_strictly_before(db: Path) -> None:
     with SnapshotStore(db) as store:
         a = store.add(snap(minutes=0, amount=1))

@@ -84,6 +84,8 @@ class ChangeTracking(QObject):
         self.service.store = store
         if notice := store.take_notice():
             self.window.statusBar().showMessage(notice, 15000)
+        # Which payments have history, so opening one that has none reads nothing (viewer/loading.py).
+        await asyncio.to_thread(self.service.index_history)
 
     def _shown_record(self) -> Record | None:
         model = self.model

@@ -54,7 +54,7 @@ class AppController:
         self._own_sandbox: SandboxRun | None = None  # one this controller started (the welcome, the profile list)
         self.workspace: Workspace | None = None
         self.tasks = TaskSet()
-        self.payment_slot = TaskSlot("payment")
+        self.payment_slot = TaskSlot("payment", foreground=True)
         self.navigation = Navigation(formatter=None, parent=window)
         self.service = PaymentService()
         self.payment = PaymentModel(self.service, locale=QLocale(), parent=window)
@@ -80,7 +80,9 @@ class AppController:
         window.openRequested.connect(self.show_open_dialog)
         self.navigation.factsChanged.connect(self._show_facts)
         self.navigation.failed.connect(self._show_error)
-        self.payment.factsChanged.connect(self._show_facts)
+        # The status bar's request facts follow the payment's paint (a zero timer runs after it): painting them first
+        # would hold up the values (ui/payment_form.py paints the form as soon as they are set).
+        self.payment.factsChanged.connect(lambda facts: QTimer.singleShot(0, lambda: self._show_facts(facts)))
         self.payment.failed.connect(self._show_error)
         self._restore_window()
 

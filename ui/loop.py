@@ -10,18 +10,76 @@ Second, qasync never installs asyncio's async-generator hooks, so an async gener
 body iterator when the client stops reading at its byte cap or deadline) was finalised by the garbage collector,
 synchronously and outside any task, and httpcore's clean-up failed there ("async generator ignored
 GeneratorExit"). With the hooks, the loop closes such generators in a task of its own, as asyncio.run does.
+
+Third, foreground work goes first. qasync runs every callback from a zero-length Qt timer, and Qt delivers posted
+events (a list's selection repaint among them) before timers: the payment the user just chose waited for the list
+to repaint before its request left. Callbacks of foreground tasks (``FOREGROUND`` in viewer/tasks.py, the payment
+slot) are posted as high-priority events instead, which Qt delivers ahead of pending paints; the paint then
+happens while the request is on the wire. Everything else keeps qasync's order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextvars
 import sys
 from typing import Any
 
 import qasync
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+
+from viewer.tasks import FOREGROUND
+
+_DRAIN = 64  # foreground handles run back to back at most (a load takes a few dozen steps to reach the network)
+
+
+class _Foreground(QObject):
+    """Runs asyncio handles from high-priority posted events, in the order posted (one event per handle)."""
+
+    TYPE = QEvent.Type(QEvent.registerEventType())
+
+    def __init__(self, loop: EventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self._handles: collections.deque[asyncio.Handle] = collections.deque()
+
+    def post(self, handle: asyncio.Handle) -> asyncio.Handle:
+        self._handles.append(handle)
+        QCoreApplication.postEvent(self, QEvent(self.TYPE), Qt.EventPriority.HighEventPriority.value)
+        return handle
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() != self.TYPE:
+            return super().event(event)
+        if asyncio.events._get_running_loop() is not self._loop:
+            # Qt delivers events outside the loop's run too (a test's event pass, after a stop): such handles take
+            # qasync's own path, as every other callback does, instead of running here without a running loop.
+            while self._handles:
+                self._loop._add_callback(self._handles.popleft())
+            return True
+        # The handles these ones queue run now too: Qt would deliver their events only in its next pass, after the
+        # paints pending in this one, and a load's next step (its request going out) must not wait for those.
+        # Bounded, so foreground work can never starve the rest. (Events whose handle already ran find none.)
+        for _ in range(_DRAIN):
+            if not self._handles:
+                break
+            handle = self._handles.popleft()
+            if not handle.cancelled() and not self._loop.is_closed():
+                handle._run()  # what asyncio's own loops call: it reports an exception to the loop's handler
+        return True
 
 
 class EventLoop(qasync.QEventLoop):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._foreground = _Foreground(self)
+
+    def call_soon(self, callback: Any, *args: Any, context: contextvars.Context | None = None) -> Any:
+        if context.get(FOREGROUND) if context is not None else FOREGROUND.get():
+            return self._foreground.post(asyncio.Handle(callback, args, self, context=context))
+        return super().call_soon(callback, *args, context=context)
+
     def run_forever(self) -> Any:
         hooks = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook)

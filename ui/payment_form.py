@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
-from PySide6.QtCore import QModelIndex, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -471,7 +471,7 @@ class PaymentForm(QWidget):
             names.add(name)
             edit = page.row_for(name, str(index.data(LabelRole)), str(index.data(GroupRole) or "Other"),
                                 str(model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)))
-            self._show_value(edit, index)
+            self._show_value(edit, model, row)
         page.show_only(names)
         if len(page.edits) != rows_before:  # a field the schema does not know got its row
             self.chainChanged.emit()
@@ -490,12 +490,11 @@ class PaymentForm(QWidget):
         for label in labels:
             label.setMinimumWidth(width)
 
-    def _show_value(self, edit: FieldEdit, index: QModelIndex) -> None:
+    def _show_value(self, edit: FieldEdit, model: RecordModel, row: int) -> None:
         """One row from the model. Reads the row's value object directly (the roles hold the same values; ten Qt
         role calls per row cost more than the rest of a payment's update)."""
-        model = index.model()
-        field = model.field_at(index.row()) if isinstance(model, RecordModel) else None
-        if field is None or not isinstance(model, RecordModel):
+        field = model.field_at(row)
+        if field is None:
             return
         change = model.change_of(field.json_name)
         display, blank = field.display, field.blank
@@ -544,7 +543,7 @@ class PaymentForm(QWidget):
         for row in range(model.rowCount()):
             field = model.field_at(row)
             if field is not None and field.kind == "decimal" and (edit := self.page.edits.get(field.json_name)):
-                self._show_value(edit, model.index(row, 1))
+                self._show_value(edit, model, row)
 
     def _show_change(self, edit: FieldEdit, changed: bool, previous: str, kind: str, since: object) -> None:
         """A changed value: a marker glyph on its label, a palette-derived background and "was: …" — never
@@ -582,7 +581,7 @@ class PaymentForm(QWidget):
         for row in range(top.row(), bottom.row() + 1):
             field = model.field_at(row)
             if field is not None and (edit := self.page.edits.get(field.json_name)) is not None:
-                self._show_value(edit, model.index(row, 1))
+                self._show_value(edit, model, row)
 
     def _on_state(self) -> None:
         model = self.model
@@ -606,7 +605,7 @@ class PaymentForm(QWidget):
         if self.page is not None and self.page.isVisible():
             # Paint the new values now rather than at Qt's next frame: the related records and the checks (started
             # right after) then fill in around values the user can already read.
-            self.page.repaint()
+            QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
 
     def _dim(self, dim: bool) -> None:
         dim = dim and self.model is not None and self.model.showing_other
@@ -667,7 +666,7 @@ class PaymentForm(QWidget):
             name = str(index.data(JsonNameRole))
             edit = section.edits.get(name)
             if edit is not None:
-                self._show_value(edit, index)
+                self._show_value(edit, model, row)
                 shown.add(name)
         for name in section.edits:
             section.set_row_visible(name, name in shown)
@@ -709,7 +708,7 @@ class PaymentForm(QWidget):
             for row in range(model.rowCount()):
                 index = model.index(row, 1)
                 if (edit := self.page.edits.get(str(index.data(JsonNameRole)))) is not None:
-                    self._show_value(edit, index)
+                    self._show_value(edit, model, row)
         for kind in self.related_sections:
             self._refresh_related(kind)
 

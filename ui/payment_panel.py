@@ -53,6 +53,7 @@ class PaymentPanel(QWidget):
         self.signed_in = True
         self.checked_at: datetime | None = None  # the last time Watch confirmed the payment unchanged
         self._slow = False
+        self._shown: tuple[object, ...] | None = None  # what _refresh last drew from
         self._loading_timer = QTimer(self)
         self._loading_timer.setSingleShot(True)
         self._loading_timer.setInterval(SLOW_MS)
@@ -247,6 +248,12 @@ class PaymentPanel(QWidget):
         record: PaymentRecord | None = None if model.showing_other and not quiet else model.record
         if quiet:
             state = LoadState.READY
+        # A load's state changes and its ``loaded`` signal each ask for a refresh, and a young load looks like the
+        # payment before it: what is shown depends only on these, so the same ones are not drawn twice.
+        shown = (state, record, model.record, model.error, self.signed_in, self._slow, self.checked_at)
+        if self._shown is not None and all(a is b for a, b in zip(shown, self._shown, strict=True)):
+            return
+        self._shown = shown
         if record is not None:
             v = record.values
             self.title.setText(f"Payment {v.get('documentNumber') or '(no document no.)'} · line "

@@ -90,9 +90,9 @@ class Limits:
     max_depth: int = MAX_DEPTH
 
 
-def origin(url: str) -> str:
+def origin(url: str | httpx.URL) -> str:
     """``scheme://host:port`` with the default port made explicit, for same-server comparisons."""
-    parsed = httpx.URL(url)
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
     port = parsed.port or {"https": 443, "http": 80}.get(parsed.scheme, 0)
     return f"{parsed.scheme}://{parsed.host.lower()}:{port}"
 
@@ -197,7 +197,7 @@ class BcClient:
         """Send credentials only to the servers of ``urls`` (the signed-in API root, its environments list)."""
         self.servers = frozenset(origin(url) for url in urls if url)
 
-    def check_server(self, url: str) -> None:
+    def check_server(self, url: str | httpx.URL) -> None:
         """``ForeignUrl`` unless ``url`` is on a pinned server (called before any credentials are asked for)."""
         if not self.servers:
             return
@@ -207,7 +207,7 @@ class BcClient:
             raise ForeignUrl("Refused a malformed link: your credentials are only sent to the server you signed "
                              "in to") from None
         if here not in self.servers:
-            raise ForeignUrl(f"Refused a link to another server ({_short(_host(url))}): your credentials are only "
+            raise ForeignUrl(f"Refused a link to another server ({_short(_host(str(url)))}): your credentials are only "
                              "sent to the server you signed in to")
 
     async def aclose(self) -> None:
@@ -242,20 +242,23 @@ class BcClient:
         policy = retry or self.retry
         require_secure(url)
         try:
-            httpx.URL(url)  # what httpx would refuse later, outside any ViewerError (a port of 99999, …)
+            # Parsed once, here: what httpx would refuse later, outside any ViewerError (a port of 99999, …); the
+            # server check and every attempt use this parse (a long URL takes tens of microseconds to parse).
+            parsed = httpx.URL(url)
         except (httpx.InvalidURL, ValueError, TypeError):
             raise InsecureUrlError("Refusing a malformed URL") from None
-        self.check_server(url)
+        self.check_server(parsed)
         deadline = self.limits.deadline
         try:
             async with asyncio.timeout(deadline):
-                return await self._get_json(url, params, headers, policy, max_bytes or self.limits.max_record_bytes)
+                return await self._get_json(url, parsed, params, headers, policy,
+                                            max_bytes or self.limits.max_record_bytes)
         except TimeoutError:
             logger.info("GET %s: no complete answer within %.0f s", _loggable(url), deadline)
             raise DeadlineExceeded(f"The service did not finish answering within {deadline:g} s") from None
 
-    async def _get_json(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
-                        policy: RetryPolicy, cap: int) -> ApiResponse:
+    async def _get_json(self, url: str, parsed: httpx.URL, params: Mapping[str, str] | None,
+                        headers: Mapping[str, str] | None, policy: RetryPolicy, cap: int) -> ApiResponse:
         started_total = time.monotonic()
         refreshed = False
         attempt = 0
@@ -269,7 +272,7 @@ class BcClient:
             send_headers = {"Authorization": auth, "client-request-id": request_id, **(headers or {})}
             t0 = time.monotonic()
             try:
-                response, body = await self._exchange(url, params, send_headers, cap)
+                response, body = await self._exchange(parsed, params, send_headers, cap)
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 delay = self._next_delay(attempt, started_total, None, policy)
                 logger.info("GET %s failed (%s); attempt %d", _loggable(url), type(exc).__name__, attempt)
@@ -308,7 +311,7 @@ class BcClient:
                 raise api_error_from_response(response.status_code, response.headers, body)
             return ApiResponse(_decode_object(body, response, facts, self.limits.max_depth), facts)
 
-    async def _exchange(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str],
+    async def _exchange(self, url: httpx.URL, params: Mapping[str, str] | None, headers: Mapping[str, str],
                         cap: int) -> tuple[httpx.Response, bytes]:
         """One GET, the body streamed and counted after decompression: a gzip bomb stops at ``cap`` bytes."""
         request = self._http.build_request("GET", url, params=params, headers=headers)

@@ -132,8 +132,9 @@ class PaymentService:
         """The payment ``target`` names, compared with what was seen before. Raises ``ViewerError``."""
         ref, url = self._ref_and_url(target)
         key = SnapshotKey.from_ref(ref) if ref is not None else None
-        if key is not None and key not in self._last:
-            # The first visit in this run compares with the history file: read it while the request is out.
+        if key is not None and key not in self._last and self.store.may_have_before(key, self.started_at):
+            # The first visit in this run compares with the history file: read it while the request is out. (A
+            # payment the store's index knows has no history needs no read: most first visits, once indexed.)
             response, earlier = await asyncio.gather(self._client().get_json(url), asyncio.to_thread(self._before, key))
             return await self._compare_and_keep(_record(url, response.data, response.facts, ref), [earlier])
         response = await self._client().get_json(url)
@@ -159,7 +160,10 @@ class PaymentService:
         kind = ChangeKind.REFRESH
         if older is None:
             kind = ChangeKind.VISIT
-            older = earlier[0] if earlier is not None else await asyncio.to_thread(self._before, key)
+            if earlier is not None:
+                older = earlier[0]
+            elif self.store.may_have_before(key, self.started_at):
+                older = await asyncio.to_thread(self._before, key)
         self._last[key] = snap
         # Written in the background: the form paints now; the next load compares with _last, not the file.
         self._writes.spawn(self._keep(snap))
@@ -172,10 +176,18 @@ class PaymentService:
 
     def _before(self, key: SnapshotKey) -> Snapshot | None:
         try:
-            return self.store.before(key, self.started_at)
+            found = self.store.before(key, self.started_at)
+            self.index_history()  # (in this worker thread too) the next first visits then skip their read
+            return found
         except Exception as exc:  # history is a convenience: it must never stop a payment from showing
             logger.warning("could not read the history: %s", exc)
             return None
+
+    def index_history(self) -> None:
+        """Index which payments have history from earlier runs (I/O: off the GUI thread; the app calls it when it
+        opens the history file, and the first read does it otherwise). Once per store state."""
+        if not self.store.indexed_for(self.started_at):
+            self.store.index_earlier(self.started_at)
 
     async def _keep(self, snap: Snapshot) -> None:
         try:

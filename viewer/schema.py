@@ -11,6 +11,7 @@ is more useful showing odd data verbatim than failing on it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -525,12 +526,13 @@ def normalize(entity: str, api_version: str, record: Mapping[str, object]) -> di
     return odata.strip(record)
 
 
-def ordered_fields(entity: str, api_version: str) -> list[FieldSpec]:
+@functools.lru_cache(maxsize=64)  # asked on every load; the answer never changes
+def ordered_fields(entity: str, api_version: str) -> tuple[FieldSpec, ...]:
     """The schema's fields in the form's order: by group (GROUPS order), then schema order within a group."""
     rank = {group: i for i, group in enumerate(GROUPS)}
     indexed = list(enumerate(fields_for(entity, api_version)))
     indexed.sort(key=lambda item: (rank.get(item[1].group, len(GROUPS)), item[0]))
-    return [spec for _, spec in indexed]
+    return tuple(spec for _, spec in indexed)
 
 
 def describe(

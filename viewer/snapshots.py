@@ -474,6 +474,9 @@ class SnapshotStore:
         # This run's latest snapshot per key while history is off, so "since last refresh" still works.
         self._run_latest: dict[SnapshotKey, Snapshot] = {}
         self._enabled = enabled
+        # Which payments have a snapshot from before a moment (hashes of their keys), once indexed: a first visit to
+        # a payment that has none needs no read at all. Replaced whole, so reading it needs no lock (GUI thread).
+        self._earlier: tuple[datetime, frozenset[int]] | None = None
         if enabled:
             with self._lock:
                 self._open()
@@ -492,6 +495,7 @@ class SnapshotStore:
     def enabled(self, value: bool) -> None:
         with self._lock:
             self._enabled = value
+            self._earlier = None  # what "before" can see has changed with it
             if value and self._conn is None:
                 self._open()
 
@@ -709,6 +713,34 @@ class SnapshotStore:
             result: Snapshot | None = self._guarded(query)
             return result
 
+    def index_earlier(self, moment: datetime) -> None:
+        """Note which payments have a snapshot fetched before ``moment`` (I/O: call it off the GUI thread)."""
+        with self._lock:
+            if not self._enabled:
+                self._earlier = (_utc(moment), frozenset())  # before() sees only this run's snapshots then
+                return
+
+            def query(conn: sqlite3.Connection) -> frozenset[int]:
+                rows = conn.execute(
+                    "SELECT DISTINCT host, tenant, environment, company_id, payment_id FROM snapshots"
+                    " WHERE fetched_at < ?", (_stamp(moment),))
+                return frozenset(hash(tuple(row)) for row in rows)
+
+            hashes: frozenset[int] | None = self._guarded(query)
+            self._earlier = (_utc(moment), hashes) if hashes is not None else None
+
+    def indexed_for(self, moment: datetime) -> bool:
+        earlier = self._earlier
+        return earlier is not None and earlier[0] == _utc(moment)
+
+    def may_have_before(self, key: SnapshotKey, moment: datetime) -> bool:
+        """False only when :meth:`before` is sure to find nothing (no I/O, no lock: safe on the GUI thread);
+        True when it may find a snapshot or the store has not been indexed for ``moment``."""
+        earlier = self._earlier
+        if earlier is None or earlier[0] != _utc(moment):
+            return True
+        return hash(_key_args(key)) in earlier[1]
+
     def history(self, key: SnapshotKey, limit: int = 50) -> list[Snapshot]:
         """Snapshots of ``key``, newest first."""
         with self._lock:
@@ -746,6 +778,9 @@ class SnapshotStore:
                 self._run_latest.clear()
             else:
                 self._run_latest.pop(key, None)
+            if self._earlier is not None:
+                gone = frozenset() if key is None else self._earlier[1] - {hash(_key_args(key))}
+                self._earlier = (self._earlier[0], gone)
             if self._conn is None and (self._path is None or not self._path.exists()):
                 return
 

@@ -22,6 +22,7 @@ Slots for work that is safe to interrupt (sign-in flows waiting on a browser, st
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -32,13 +33,19 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Set in the context of a foreground slot's tasks (the payment the user just chose). A loop that knows it
+# (ui/loop.py) runs their steps ahead of pending paints, so the request leaves before Qt repaints the list's
+# selection; any other loop ignores it. Tasks inherit their context, so what such a task awaits is foreground too.
+FOREGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("bcpv_foreground", default=False)
+
 
 class TaskSlot:
     """At most one task doing its work; the latest one wins. ``generation`` counts starts and cancels."""
 
-    def __init__(self, name: str = "", *, interrupt: bool = False) -> None:
+    def __init__(self, name: str = "", *, interrupt: bool = False, foreground: bool = False) -> None:
         self.name = name
         self.interrupt = interrupt
+        self.foreground = foreground
         self.generation = 0
         self._task: asyncio.Task[Any] | None = None
         self._unfinished: list[asyncio.Task[Any]] = []
@@ -50,7 +57,8 @@ class TaskSlot:
         self._replace(loop)
         earlier = [task for task in self._unfinished if not task.done()]
         self.generation += 1
-        task: asyncio.Task[T] = loop.create_task(self._run(coro, then, earlier, self.generation))
+        task: asyncio.Task[T] = loop.create_task(self._run(coro, then, earlier, self.generation),
+                                                 context=_context(foreground=self.foreground))
         self._unfinished = [*earlier, task]
         # Cancelled before it ever ran: close ``coro`` so Python does not warn "never awaited" (a no-op otherwise).
         task.add_done_callback(lambda _task: coro.close())
@@ -126,7 +134,8 @@ class TaskSet:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_event_loop().create_task(coro)
+        # Background work (a snapshot write) never inherits a foreground task's priority.
+        task = asyncio.get_event_loop().create_task(coro, context=_context(foreground=False))
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -152,6 +161,13 @@ class TaskSet:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+def _context(*, foreground: bool) -> contextvars.Context:
+    context = contextvars.copy_context()
+    if context.get(FOREGROUND) != foreground:
+        context.run(FOREGROUND.set, foreground)
+    return context
 
 
 def _report(task: asyncio.Task[Any]) -> None:

@@ -42,6 +42,14 @@ SortRole = Qt.ItemDataRole.UserRole + 2
 
 Index = QModelIndex | QPersistentModelIndex
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_ROLES = frozenset({_DISPLAY, _ALIGNMENT, _ACCESSIBLE, int(ItemRole), int(RawRole), int(SortRole)})
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_TEXTS_KEPT = 4096  # cell texts remembered (a screenful of rows is ~200 cells)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -85,6 +93,7 @@ class PagedTableModel(QAbstractTableModel):
         self._at = [self.fields.index(c.field) for c in columns]
         self._rows: list[tuple[Any, ...]] = []
         self._shared: dict[Any, Any] = {}  # one object per repeated value (dates, customers), per load
+        self._texts: dict[tuple[int, Any], str] = {}  # (column, value) -> cell text; see _cell
         self._next_link: str | None = None
         self._slot = TaskSlot("list")
         self._generation = 0  # which load the pages belong to (a sort or a search starts a new one)
@@ -102,23 +111,37 @@ class PagedTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows) or index.column() >= len(self.columns):
+        # Painting a row asks about ten roles per cell, most of them ones this model never sets (font, colours,
+        # icon, check state): those are answered first, without touching the index.
+        if role not in _ROLES:
             return None
-        row = self._rows[index.row()]
-        column = self.columns[index.column()]
-        value = row[self._at[index.column()]]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.formatter(column.field, value)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{column.title}: {self.formatter(column.field, value)}"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column.align_right else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        row, col = index.row(), index.column()
+        if not (0 <= row < len(self._rows) and 0 <= col < len(self.columns)):
+            return None
+        value = self._rows[row][self._at[col]]
+        if role == _DISPLAY:
+            return self._cell(col, value)
+        if role == _ALIGNMENT:
+            return _RIGHT if self.columns[col].align_right else _LEFT
+        if role == _ACCESSIBLE:
+            return f"{self.columns[col].title}: {self._cell(col, value)}"
         if role == ItemRole:
-            return dict(zip(self.fields, row, strict=True))
-        if role in (RawRole, SortRole):
-            return value
-        return None
+            return dict(zip(self.fields, self._rows[row], strict=True))
+        return value  # RawRole, SortRole
+
+    def _cell(self, col: int, value: Any) -> str:
+        """A cell's text. Formatting is a pure function of the column and the value, and values repeat (dates,
+        customers): the texts are remembered, within a bound, so repainting a row formats nothing."""
+        try:
+            return self._texts[col, value]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list): formatted every time
+            return self.formatter(self.columns[col].field, value)
+        if len(self._texts) >= _TEXTS_KEPT:
+            self._texts.clear()
+        text = self._texts[col, value] = self.formatter(self.columns[col].field, value)
+        return text
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):

@@ -291,7 +291,9 @@ class RecordModel(QAbstractTableModel):
                     roles += CHANGE_ROLES
                 if roles:
                     # Only the roles that changed; the label column only when its change mark did.
-                    self.dataChanged.emit(self.index(row, 0 if marks_changed else 1), self.index(row, 1), roles)
+                    # (createIndex: these rows exist; index() would ask rowCount and columnCount each time)
+                    self.dataChanged.emit(self.createIndex(row, 0 if marks_changed else 1), self.createIndex(row, 1),
+                                          roles)
             return
         if not same_shape or old_marks != marks:
             self.beginResetModel()
