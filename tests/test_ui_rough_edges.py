@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from tests.conftest import Start, payment_url, until
 from ui.main_window import MainWindow
@@ -107,3 +109,25 @@ def test_object_names_for_tests_and_assistive_technology(start_app: Start, sandb
     for name in ("statusBar", "rawValuesButton", "copyRecordButton", "fieldsTab", "rawJsonTab", "historyTab",
                  "historyList", "historyDiff", "watchInterval"):
         assert window.findChild(QWidget, name) is not None, name
+
+
+def test_server_text_is_shown_as_written_never_as_html(start_app: Start, qloop: qasync.QEventLoop,
+                                                       sandbox: Sandbox) -> None:
+    """A document number or description with markup in it is shown literally in the title, the "was:" line and the
+    status lines (Qt's automatic format would render it: bold, images, links)."""
+    markup = "<b>G9</b><img src='x'>"
+    window, controller = start_app()
+    demo = sandbox.store().demo
+    sandbox.store().patch_payment(demo.payment_id, {"documentNumber": markup, "description": "<i>before</i>"})
+    controller.open_url(payment_url(sandbox, demo.payment_id))
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    sandbox.store().patch_payment(demo.payment_id, {"description": "<h1>after</h1>"})
+    window.refresh_action.trigger()
+    qloop.run_until_complete(until(lambda: bool(controller.payment.changes())))
+    title = window.payment.title
+    was = window.payment.form.findChild(QLabel, "was:description")
+    assert was is not None and was.isVisibleTo(window)
+    assert markup in title.text() and "<i>before</i>" in was.text()
+    for label in (title, was, window.payment.facts, window.payment.summary, window.payment.banner_text):
+        assert label.textFormat() == Qt.TextFormat.PlainText, label.objectName()
+    qloop.run_until_complete(controller.related.wait())

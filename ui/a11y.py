@@ -86,11 +86,14 @@ class StatusLabel(QLabel):
         super().__init__(parent)
         self.announces = announce
         self.setAccessibleDescription(purpose)
+        # Status lines carry what servers say (error messages, ETags, request ids): shown as written, never
+        # interpreted as HTML (Qt's automatic format would render "<img src=…>" in a payment's description).
+        self.setTextFormat(Qt.TextFormat.PlainText)
 
     def setText(self, text: str) -> None:
         if text == self.text():
             return
-        spoken = plain(text)
+        spoken = text if self.textFormat() == Qt.TextFormat.PlainText else plain(text)
         # Named after its text, so name == visible text. setAccessibleName sends the NameChanged event; set first,
         # so QLabel.setText (which sends one only for an unnamed label) does not send a second.
         self.setAccessibleName(spoken)

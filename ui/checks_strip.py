@@ -136,6 +136,7 @@ class ChecksStrip(QFrame):
 
         self.headline_icon = QLabel()
         self.headline = QLabel()
+        self.headline.setTextFormat(Qt.TextFormat.PlainText)  # may quote the server's words
         self.headline.setObjectName("checksHeadline")
         self.headline.setAccessibleName("Checks: worst result")
         font = self.headline.font()

@@ -190,6 +190,7 @@ class RecordSection(QGroupBox):
         copy.clicked.connect(lambda _=False, n=name: on_copy(n, "display"))
         was = QLabel()
         was.setObjectName(f"was:{name}")
+        was.setTextFormat(Qt.TextFormat.PlainText)  # an old value as the server sent it, never read as HTML
         was.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         was.setWordWrap(True)  # under the value, wrapping: the old value never squeezes the new one
         # Never widens the window: a long old value wraps within the width the row already has.
@@ -279,6 +280,7 @@ class PaymentForm(QWidget):
 
     copied = Signal(object)
     chainChanged = Signal()  # rows were made: the Tab order must be laid again (focus_chain)
+    slowChanged = Signal(bool)  # the load on its way has taken longer than SLOW_MS (or no longer loads)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -313,10 +315,13 @@ class PaymentForm(QWidget):
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes from the tabs to the first value, not to a frame
         self.pages: dict[str, FieldPage] = {}
         self.page: FieldPage | None = None
-        self._dim_timer = QTimer(self)
-        self._dim_timer.setSingleShot(True)
-        self._dim_timer.setInterval(SLOW_MS)
-        self._dim_timer.timeout.connect(lambda: self._dim(True))
+        # The one place a load becomes "slow" (SLOW_MS): the form dims another payment's values, and the panel
+        # (slowChanged) shows its loading title and banner.
+        self.slow = False
+        self._slow_timer = QTimer(self)
+        self._slow_timer.setSingleShot(True)
+        self._slow_timer.setInterval(SLOW_MS)
+        self._slow_timer.timeout.connect(lambda: self._set_slow(True))
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
         self.tabs.addTab(scroll, "Fiel&ds")  # Alt+F is the File menu
@@ -587,14 +592,14 @@ class PaymentForm(QWidget):
         model = self.model
         if model is None:
             return
-        # Another payment on its way: the previous values stay until the new ones arrive, and are dimmed only if
-        # that takes long enough to notice (a fast load never flashes: one repaint of the page, not three).
-        if model.showing_other:
-            if not self._dim_timer.isActive() and all(page.isEnabled() for page in self.pages.values()):
-                self._dim_timer.start()
+        # A load on its way: the previous values stay until the new ones arrive; another payment's are dimmed only
+        # if that takes long enough to notice (a fast load never flashes: one repaint of the page, not three).
+        if model.state == LoadState.LOADING and model.record is not None:
+            if not self.slow and not self._slow_timer.isActive():
+                self._slow_timer.start()
         else:
-            self._dim_timer.stop()
-            self._dim(False)
+            self._slow_timer.stop()
+            self._set_slow(False)
         if model.rowCount() == 0:
             self.refill()
         for kind in self.related_sections:
@@ -606,6 +611,12 @@ class PaymentForm(QWidget):
             # Paint the new values now rather than at Qt's next frame: the related records and the checks (started
             # right after) then fill in around values the user can already read.
             QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
+
+    def _set_slow(self, slow: bool) -> None:
+        if slow != self.slow:
+            self.slow = slow
+            self._dim(slow)
+            self.slowChanged.emit(slow)
 
     def _dim(self, dim: bool) -> None:
         dim = dim and self.model is not None and self.model.showing_other

@@ -17,7 +17,7 @@ from ui import a11y
 from ui.a11y import StatusLabel, tab_chain
 from ui.checks_strip import ChecksStrip
 from ui.history import HistoryView
-from ui.payment_form import SLOW_MS, PaymentForm
+from ui.payment_form import PaymentForm
 from ui.welcome import WelcomeHint
 from viewer.errors import ApiError, ViewerError
 from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
@@ -52,13 +52,9 @@ class PaymentPanel(QWidget):
         self.model: PaymentModel | None = None
         self.signed_in = True
         self.checked_at: datetime | None = None  # the last time Watch confirmed the payment unchanged
-        self._slow = False
         self._shown: tuple[object, ...] | None = None  # what _refresh last drew from
-        self._loading_timer = QTimer(self)
-        self._loading_timer.setSingleShot(True)
-        self._loading_timer.setInterval(SLOW_MS)
-        self._loading_timer.timeout.connect(self._loading_is_slow)
         self.title = QLabel("No payment open")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # the document number is the server's text
         self.title.setObjectName("paymentTitle")
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
@@ -201,20 +197,12 @@ class PaymentPanel(QWidget):
         self.model = model
         self.form.bind(model, related)
         model.stateChanged.connect(self._on_state)
+        self.form.slowChanged.connect(lambda _slow: self._refresh())  # the loading look, once a load is slow
         model.loaded.connect(lambda _r: self._refresh())
         model.failed.connect(lambda _e: self._refresh())
         self._refresh()
 
-    def _on_state(self, state: LoadState) -> None:
-        self._slow = False
-        if state == LoadState.LOADING and self.model is not None and self.model.record is not None:
-            self._loading_timer.start()  # the loading look only once the load is slow (SLOW_MS)
-        else:
-            self._loading_timer.stop()
-        self._refresh()
-
-    def _loading_is_slow(self) -> None:
-        self._slow = True
+    def _on_state(self, _state: LoadState) -> None:
         self._refresh()
 
     def bind_checks(self, checks: PaymentChecks) -> None:
@@ -244,13 +232,13 @@ class PaymentPanel(QWidget):
             return
         state = model.state
         # While a load is young, show what is there as it is: no "Loading…" title or banner for a fast load.
-        quiet = state == LoadState.LOADING and not self._slow and model.record is not None
+        quiet = state == LoadState.LOADING and not self.form.slow and model.record is not None
         record: PaymentRecord | None = None if model.showing_other and not quiet else model.record
         if quiet:
             state = LoadState.READY
         # A load's state changes and its ``loaded`` signal each ask for a refresh, and a young load looks like the
         # payment before it: what is shown depends only on these, so the same ones are not drawn twice.
-        shown = (state, record, model.record, model.error, self.signed_in, self._slow, self.checked_at)
+        shown = (state, record, model.record, model.error, self.signed_in, self.form.slow, self.checked_at)
         if self._shown is not None and all(a is b for a, b in zip(shown, self._shown, strict=True)):
             return
         self._shown = shown
@@ -307,7 +295,7 @@ class PaymentPanel(QWidget):
         from viewer.copying import age_text
 
         model = self.model
-        record = model.record if model is not None and not (model.showing_other and self._slow) else None
+        record = model.record if model is not None and not (model.showing_other and self.form.slow) else None
         if record is None:
             self.facts.clear()
             return
