@@ -21,7 +21,7 @@ from viewer.paths import write_private
 from viewer.settings import HISTORY_ENABLED, WATCH_INTERVAL, Settings
 from viewer.tasks import TaskSet, TaskSlot
 from viewer.tracking import summary_text
-from viewer.watch import Check, Watcher
+from viewer.watch import Watcher, WatchResult
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -135,7 +135,7 @@ class ChangeTracking(QObject):
         """A desktop notification where there is a tray; the status bar otherwise. Same words as the form."""
         record = self.model.record
         name = f"Payment {record.values.get('documentNumber') or ''}".strip() if record else "The payment"
-        text = (f"{name} changed: {self.summary}" if kind == Check.CHANGED
+        text = (f"{name} changed: {self.summary}" if kind == WatchResult.CHANGED
                 else f"{name} is no longer in the journal — probably posted or deleted.")
         self.window.statusBar().showMessage(text, 15000)
         from PySide6.QtWidgets import QSystemTrayIcon

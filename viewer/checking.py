@@ -25,7 +25,7 @@ from PySide6.QtCore import QLocale, QObject, QTimer, Signal
 
 from viewer import checks, odata, query, refs, schema
 from viewer.checks import Check, Inputs, Unavailable
-from viewer.errors import BadId, NotFound, ViewerError
+from viewer.errors import NotFound, ViewerError
 from viewer.models.payment import LoadState, PaymentRecord, RecordModel
 from viewer.related import Related, related_urls
 from viewer.tasks import TaskSlot
@@ -42,24 +42,16 @@ Lines = list[dict[str, Any]] | Unavailable | None
 def journal_lines_url(payment: refs.PaymentRef | str, values: Record) -> str | None:
     """The payment's journal's ``customerPayments`` collection, or ``None`` when the journal is not known
     (a v1.0/beta payment opened by the direct route carries no journal id). ``payment``: its parsed reference
-    (a loaded record carries it) or its URL."""
+    (a loaded record carries it) or its URL. The journal's own URL is the one the form's Journal section loads
+    (viewer/related.py builds both, from the response's journalId or the URL's journal)."""
     try:
         ref = payment if isinstance(payment, refs.PaymentRef) else refs.parse(payment)
     except refs.RefError:
         return None
-    journal = values.get("journalId")
-    if schema.is_blank("guid", journal):
-        journal = ref.journal_id
-    if schema.is_blank("guid", journal) or (ref.company_id is None and ref.company_name is None):
+    if ref.company_id is None and ref.company_name is None:
         return None
-    try:
-        # A journal id from the response is data, never path text (refs.key_segment, as viewer/related.py does).
-        segment = refs.key_segment("customerPaymentJournals", journal, what="journalId")
-    except BadId:
-        return None
-    company = f"companies({ref.company_id})/" if ref.company_id else ""
-    company_name = ref.company_name if ref.company_id is None else None
-    return refs.api_url(ref.endpoint, f"{company}{segment}/customerPayments", company_name=company_name)
+    journal = related_urls(ref, values)["journal"]
+    return f"{journal}/customerPayments" if journal else None
 
 
 def line_filters(values: Record) -> list[str]:
@@ -229,7 +221,8 @@ class PaymentChecks(QObject):
 
 
 def _uuid(value: object) -> uuid.UUID | str:
+    """A GUID literal for the filter (``{…}``, quotes and case as BC may write them), else the text as given."""
     try:
-        return uuid.UUID(str(value).strip().strip("{}"))
-    except ValueError:
+        return uuid.UUID(refs.normalize_guid(str(value)))
+    except refs.RefError:
         return str(value)

@@ -32,7 +32,7 @@ MIN_INTERVAL = 5.0
 MAX_BACKOFF = 600.0
 
 
-class Check(StrEnum):
+class WatchResult(StrEnum):
     """What one check found (a ``str`` too, so logs and tests read it as a word)."""
 
     SAME = "same"
@@ -50,7 +50,7 @@ class Watcher(QObject):
     uses), so a watched change is diffed, marked and counted exactly like a refresh.
     """
 
-    changed = Signal(str)  # Check.CHANGED or Check.GONE
+    changed = Signal(str)  # WatchResult.CHANGED or WatchResult.GONE
     unchanged = Signal(object)  # datetime (UTC) of a check that found the payment as it is on screen
     statusChanged = Signal(str)
     runningChanged = Signal(bool)
@@ -140,18 +140,18 @@ class Watcher(QObject):
             except Exception:  # a watcher must never die quietly of a surprise; log and keep going
                 logger.exception("watch check failed")
 
-    async def check(self) -> Check:
+    async def check(self) -> WatchResult:
         """One check (public so tests can drive it)."""
         record = self.current()
         if record is None or self._checking:
-            return Check.SKIPPED  # nothing to watch, or a request is already in flight: never two at once
+            return WatchResult.SKIPPED  # nothing to watch, or a request is already in flight: never two at once
         self._checking = True
         try:
             return await self._check(record)
         finally:
             self._checking = False
 
-    async def _check(self, record: Record) -> Check:
+    async def _check(self, record: Record) -> WatchResult:
         self.checks += 1
         try:
             probe = await self.service.probe(record)
@@ -162,30 +162,30 @@ class Watcher(QObject):
                 self._say(f"Busy service (HTTP {exc.status}): next check in {self._interval + self.backoff:.0f} s")
             else:
                 self._back_off(f"Check failed ({exc.status}): will try again")
-            return Check.ERROR
+            return WatchResult.ERROR
         except NetworkError:
             self._back_off("Offline: will check again")
-            return Check.ERROR
+            return WatchResult.ERROR
         except SignInRequired:
             self.set_paused("signed out", True)  # until the app reports a sign-in again
             self._say("Paused: sign in again to keep watching")
-            return Check.ERROR
+            return WatchResult.ERROR
         except ViewerError as exc:
             self._back_off(f"Check failed ({exc}): will try again")
-            return Check.ERROR
+            return WatchResult.ERROR
         self.backoff = 0.0
         if probe is Probe.SAME:
             self.unchanged.emit(datetime.now(UTC))
             self._say(f"Watching every {self._interval:.0f} s · no change")
-            return Check.SAME
+            return WatchResult.SAME
         await self.reload()
         if probe is Probe.GONE:
             self._say("No longer in the journal — probably posted or deleted")
-            self.changed.emit(Check.GONE)
-            return Check.GONE
+            self.changed.emit(WatchResult.GONE)
+            return WatchResult.GONE
         self._say("Changed — reloaded")
-        self.changed.emit(Check.CHANGED)
-        return Check.CHANGED
+        self.changed.emit(WatchResult.CHANGED)
+        return WatchResult.CHANGED
 
     def _back_off(self, text: str) -> None:
         self.backoff = min(MAX_BACKOFF, max(self._interval, self.backoff * 2))
