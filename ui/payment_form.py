@@ -542,13 +542,7 @@ class PaymentForm(QWidget):
 
     def _refresh_amounts(self) -> None:
         """A related record arrived or changed: the amounts' currency may be known now."""
-        model = self.model
-        if model is None or self.page is None:
-            return
-        for row in range(model.rowCount()):
-            field = model.field_at(row)
-            if field is not None and field.kind == "decimal" and (edit := self.page.edits.get(field.json_name)):
-                self._show_value(edit, model, row)
+        self._show_rows(kind="decimal")
 
     def _show_change(self, edit: FieldEdit, changed: bool, previous: str, kind: str, since: object) -> None:
         """A changed value: a marker glyph on its label, a palette-derived background and "was: …" — never
@@ -580,12 +574,17 @@ class PaymentForm(QWidget):
                 caption.setText(edit.caption_text + ":")
 
     def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
+        self._show_rows(range(top.row(), bottom.row() + 1))
+
+    def _show_rows(self, rows: range | None = None, *, kind: str | None = None) -> None:
+        """The payment's rows ``rows`` (all by default; only fields of ``kind`` if given) shown again."""
         model = self.model
         if model is None or self.page is None:
             return
-        for row in range(top.row(), bottom.row() + 1):
+        for row in rows if rows is not None else range(model.rowCount()):
             field = model.field_at(row)
-            if field is not None and (edit := self.page.edits.get(field.json_name)) is not None:
+            if (field is not None and (kind is None or field.kind == kind)
+                    and (edit := self.page.edits.get(field.json_name)) is not None):
                 self._show_value(edit, model, row)
 
     def _on_state(self) -> None:
@@ -714,12 +713,7 @@ class PaymentForm(QWidget):
         self.raw_values = raw
         if self.raw_action.isChecked() != raw:
             self.raw_action.setChecked(raw)
-        model = self.model
-        if model is not None and self.page is not None:
-            for row in range(model.rowCount()):
-                index = model.index(row, 1)
-                if (edit := self.page.edits.get(str(index.data(JsonNameRole)))) is not None:
-                    self._show_value(edit, model, row)
+        self._show_rows()
         for kind in self.related_sections:
             self._refresh_related(kind)
 
