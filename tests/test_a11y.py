@@ -194,7 +194,8 @@ def test_status_texts_are_readable_with_change_events(start_app: Start, log: a11
     assert a11y.name(count) == count.text() and count.text().endswith(" payments")
 
 
-def test_profile_dialog_has_no_unnamed_control_and_speaks_its_problems(qtbot: QtBot, log: a11y.EventLog) -> None:
+def test_profile_dialog_has_no_unnamed_control_and_speaks_its_problems(qtbot: QtBot, log: a11y.EventLog,
+                                                                   qloop: qasync.QEventLoop) -> None:
     dialog = ProfileDialog(Settings())
     qtbot.addWidget(dialog)
     dialog.show()
@@ -203,7 +204,7 @@ def test_profile_dialog_has_no_unnamed_control_and_speaks_its_problems(qtbot: Qt
         dialog.kind.setCurrentIndex(dialog.kind.findData(type(profile)))
         assert a11y.unnamed_interactive(dialog) == [], profile
     dialog.name.clear()
-    dialog.save()
+    qloop.run_until_complete(dialog.save_async())
     assert log.announcements() and log.announcements()[-1] == dialog.message.text() == a11y.name(dialog.message)
 
 

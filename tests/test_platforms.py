@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import qasync
 from msal_extensions import FilePersistence
 from msal_extensions.persistence import PersistenceDecryptionError
 from PySide6.QtCore import QLockFile
@@ -126,7 +127,7 @@ def test_a_refused_secret_leaves_nothing_half_saved_and_says_what_to_do(tmp_path
     assert box.load("Robot", "certificate") is None
 
 
-def test_the_profile_editor_saves_no_profile_when_the_secret_is_refused(qtbot: QtBot) -> None:
+def test_the_profile_editor_saves_no_profile_when_the_secret_is_refused(qtbot: QtBot, qloop: qasync.QEventLoop) -> None:
     def refuse(profile: str, kind: str, value: str) -> None:
         raise ViewerError("The secret could not be saved. Windows Credential Manager did not accept it.")
 
@@ -143,13 +144,20 @@ def test_the_profile_editor_saves_no_profile_when_the_secret_is_refused(qtbot: Q
         return dialog
 
     dialog = filled(refuse)
-    assert not dialog.save()
+    assert not qloop.run_until_complete(dialog.save_async())
     assert "Credential Manager" in dialog.message.text()
     assert settings.profiles() == []
     stored: list[tuple[str, str, str]] = []
-    dialog = filled(lambda *item: stored.append(item))
-    assert dialog.save(), dialog.message.text()
+    threads: list[bool] = []
+
+    def accept(*item: str) -> None:
+        threads.append(threading.current_thread() is threading.main_thread())
+        stored.append(item)  # type: ignore[arg-type]
+
+    dialog = filled(accept)
+    assert qloop.run_until_complete(dialog.save_async()), dialog.message.text()
     assert stored == [("Onprem", "password", "pw"), ("Onprem", "proxy_password", "ppw")]
+    assert threads == [False, False]  # the keyring is never reached from the GUI thread
     saved = settings.profile("Onprem")
     assert isinstance(saved, OnPremProfile) and saved.proxy == "http://alice@proxy.example.com:8080"
     assert "ppw" not in settings.path.read_text(encoding="utf-8")
@@ -411,7 +419,8 @@ def test_menus_follow_macos_roles_and_raw_values_does_not_clash_with_refresh(qtb
 
 
 @pytest.mark.parametrize("platform", ["win32", "linux"])
-def test_the_broker_is_offered_on_windows_for_microsoft_accounts(qtbot: QtBot, platform: str) -> None:
+def test_the_broker_is_offered_on_windows_for_microsoft_accounts(qtbot: QtBot, platform: str,
+                                                                 qloop: qasync.QEventLoop) -> None:
     from viewer.profiles import CloudUserProfile
 
     dialog = ProfileDialog(Settings(), store_secret=lambda *item: None, platform=platform)
@@ -422,6 +431,6 @@ def test_the_broker_is_offered_on_windows_for_microsoft_accounts(qtbot: QtBot, p
     dialog.tenant.setText("contoso.com")
     dialog.client_id.setText("11111111-2222-3333-4444-555555555555")
     dialog.use_broker.setChecked(True)
-    assert dialog.save(), dialog.message.text()
+    assert qloop.run_until_complete(dialog.save_async()), dialog.message.text()
     saved = dialog.settings.profile("Contoso")
     assert isinstance(saved, CloudUserProfile) and saved.use_broker

@@ -190,8 +190,15 @@ def test_not_found_after_posting_keeps_the_last_data(start_app: Start, qloop: qa
     assert dialog is not None
     target = tmp_path / "gone.json"
     dialog.fileSelected.emit(str(target))
+    qloop.run_until_complete(until(lambda: "Saved" in window.statusBar().currentMessage()))  # written in a thread
     assert jsondata.loads(target.read_text(encoding="utf-8")) == controller.payment.record.values
     assert target.stat().st_mode & 0o777 == 0o600  # an exported payment is as private as the app's own files
+    # A place that cannot be written to: a message in the status bar, no crash, nothing else changes.
+    controller.changes.export_json()
+    dialog = [d for d in window.findChildren(QFileDialog) if d.isVisible()][-1]
+    dialog.fileSelected.emit(str(target / "inside a file.json"))  # its folder is a file
+    qloop.run_until_complete(until(lambda: "Could not save" in window.statusBar().currentMessage()))
+    assert controller.payment.state == LoadState.GONE
 
 
 def test_twenty_thousand_payments_scroll_lazily(start_app: Start, qloop: qasync.QEventLoop) -> None:

@@ -216,7 +216,7 @@ def dialog(qtbot: QtBot) -> Iterator[tuple[ProfileDialog, list[tuple[str, str, s
 
 def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
     dialog: tuple[ProfileDialog, list[tuple[str, str, str]]], qtbot: QtBot, tmp_path: Path, _isolated_app_data: Path
-) -> None:
+, qloop: qasync.QEventLoop) -> None:
     dlg, secrets = dialog
     assert dlg.objectName() == "profileDialog"
     dlg.new_profile()
@@ -224,7 +224,7 @@ def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
     qtbot.keyClicks(dlg.name, "Contoso")
     qtbot.keyClicks(dlg.tenant, "contoso.com")
     qtbot.keyClicks(dlg.client_id, "11111111-2222-3333-4444-555555555555")
-    assert dlg.save()
+    assert qloop.run_until_complete(dlg.save_async())
     assert dlg.settings.profile("Contoso") == CloudUserProfile("Contoso", "contoso.com",
                                                               "11111111-2222-3333-4444-555555555555")
 
@@ -234,7 +234,7 @@ def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
     for edit, text in ((dlg.name, "Robot"), (dlg.tenant, "contoso.com"),
                        (dlg.client_id, "11111111-2222-3333-4444-666666666666"), (dlg.client_secret, "s3cr3t-value")):
         qtbot.keyClicks(edit, text)
-    assert dlg.save()
+    assert qloop.run_until_complete(dlg.save_async())
     assert secrets == [("Robot", "client_secret", "s3cr3t-value")] and dlg.client_secret.text() == ""
 
     dlg.new_profile()
@@ -243,7 +243,7 @@ def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
     for edit, text in ((dlg.name, "Server"), (dlg.base_url, "https://bc.contoso.local:7048/BC"), (dlg.user, "ADMIN"),
                        (dlg.password, "pa55word")):
         qtbot.keyClicks(edit, text)
-    assert dlg.save()
+    assert qloop.run_until_complete(dlg.save_async())
     assert isinstance(dlg.settings.profile("Server"), OnPremProfile)
     dlg.settings.sync()
     written = "".join(p.read_text(errors="replace") for p in _isolated_app_data.rglob("*") if p.is_file())
@@ -254,23 +254,23 @@ def test_profile_editor_creates_each_kind_and_keeps_secrets_out_of_settings(
 
 def test_profile_editor_validates_edits_renames_and_deletes(
     dialog: tuple[ProfileDialog, list[tuple[str, str, str]]], qtbot: QtBot
-) -> None:
+, qloop: qasync.QEventLoop) -> None:
     dlg, _ = dialog
     dlg.new_profile()
     qtbot.keyClicks(dlg.name, "Bad")
     qtbot.keyClicks(dlg.tenant, "not a tenant")
     qtbot.keyClicks(dlg.client_id, "11111111-2222-3333-4444-555555555555")
-    assert not dlg.save()
+    assert not qloop.run_until_complete(dlg.save_async())
     assert dlg.message.text().startswith("✗") and "Tenant" in dlg.message.text()
     dlg.tenant.setText("contoso.com")
     dlg.kind.setCurrentIndex(2)
     dlg.base_url.setText("http://bc.contoso.local/BC")
     dlg.user.setText("ADMIN")
-    assert not dlg.save() and "https" in dlg.message.text()
+    assert not qloop.run_until_complete(dlg.save_async()) and "https" in dlg.message.text()
     dlg.base_url.setText("https://bc.contoso.local/BC")
-    assert dlg.save()
+    assert qloop.run_until_complete(dlg.save_async())
     dlg.name.setText("Renamed")
-    assert dlg.save()
+    assert qloop.run_until_complete(dlg.save_async())
     assert [p.name for p in dlg.settings.profiles()] == ["Renamed"]
     dlg.delete_profile()
     assert dlg.settings.profiles() == [] and dlg.list.count() == 1  # only the built-in sandbox is left
@@ -278,7 +278,7 @@ def test_profile_editor_validates_edits_renames_and_deletes(
 
 def test_profile_editor_takes_a_certificate_into_the_keyring(
     dialog: tuple[ProfileDialog, list[tuple[str, str, str]]], qtbot: QtBot, tmp_path: Path, sandbox: Sandbox
-) -> None:
+, qloop: qasync.QEventLoop) -> None:
     assert sandbox.info is not None
     dlg, secrets = dialog
     dlg.new_profile()
@@ -290,9 +290,9 @@ def test_profile_editor_takes_a_certificate_into_the_keyring(
     for edit, text in ((dlg.name, "Robot cert"), (dlg.tenant, "contoso.com"),
                        (dlg.client_id, "11111111-2222-3333-4444-777777777777"), (dlg.certificate_file, str(pem))):
         qtbot.keyClicks(edit, text)
-    assert dlg.save(), dlg.message.text()
+    assert qloop.run_until_complete(dlg.save_async()), dlg.message.text()
     saved = dlg.settings.profile("Robot cert")
     assert isinstance(saved, ServicePrincipalProfile) and saved.credential == "certificate"
     assert secrets == [("Robot cert", "certificate", sandbox.info.service_principal["certificate_pem"])]
     dlg.certificate_file.setText(str(tmp_path / "missing.pem"))
-    assert not dlg.save() and "Cannot read" in dlg.message.text()
+    assert not qloop.run_until_complete(dlg.save_async()) and "Cannot read" in dlg.message.text()

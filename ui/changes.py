@@ -175,12 +175,17 @@ class ChangeTracking(QObject):
         dialog.setDefaultSuffix("json")
         dialog.selectFile(f"payment-{record.values.get('documentNumber') or record.values.get('id')}.json")
 
-        def save(path: str) -> None:
-            write_private(Path(path), record.as_json() + "\n")  # 0600, like every file the app writes
-            self.window.statusBar().showMessage(f"Saved {path}", 10000)
-
-        dialog.fileSelected.connect(save)
+        dialog.fileSelected.connect(lambda path: self.tasks.spawn(self._export(Path(path), record.as_json() + "\n")))
         dialog.open()  # not exec(): no nested event loop inside the qasync loop
+
+    async def _export(self, path: Path, text: str) -> None:
+        """Written off the GUI thread (a network drive may take its time); a refusal is a message, not a crash."""
+        try:
+            await asyncio.to_thread(write_private, path, text)  # 0600, like every file the app writes
+        except OSError as exc:
+            self.window.statusBar().showMessage(f"Could not save {path}: {exc.strerror or exc}", 15000)
+            return
+        self.window.statusBar().showMessage(f"Saved {path}", 10000)
 
     async def aclose(self) -> None:
         await self.watcher.aclose()

@@ -8,6 +8,7 @@ Non-blocking (shown with ``open()``). Secrets typed here go straight to the OS k
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 
@@ -46,6 +47,7 @@ from viewer.profiles import (
     secret_kind,
 )
 from viewer.settings import Settings
+from viewer.tasks import TaskSlot
 
 SANDBOX_ENTRY = "Sandbox (built in)"
 SANDBOX_NOTE = (
@@ -87,6 +89,7 @@ class ProfileDialog(QDialog):
 
             store_secret = keyring_store
         self._store_secret = store_secret
+        self._saving = TaskSlot("profile save")
 
         self.list = QListWidget()
         self.list.setObjectName("profileList")
@@ -338,26 +341,20 @@ class ProfileDialog(QDialog):
         profile.validate()
         return profile
 
-    def save(self) -> bool:
+    def save(self) -> None:
+        """The Save button. The keyring is reached off the GUI thread (D-Bus or the Credential Manager may take
+        their time), so the outcome shows in ``message`` once stored; ``save_async`` is the same, awaitable."""
+        self._saving.start(self.save_async())
+
+    async def save_async(self) -> bool:
         try:
             profile = self.build()
             check_saveable(profile)
             old = self.current()
             kind = secret_kind(profile)
-            secret = (
-                self._read_certificate() if kind == "certificate"
-                else self.client_secret.text() if kind == "client_secret"
-                else self.password.text() if kind == "password" else ""
-            )
+            typed = (self.client_secret.text() if kind == "client_secret"
+                     else self.password.text() if kind == "password" else "")
             proxy_password = self.proxy_password.text() if proxy_has_user(profile) else ""
-            secrets = [(kind, secret), ("proxy_password", proxy_password)]
-            # Secrets first: if the keyring refuses one, the profile is not saved at all (never half).
-            for secret_name, value in secrets:
-                if value:
-                    self._store_secret(profile.name, secret_name, value)
-            self.settings.save_profile(profile)
-            if old is not None and not isinstance(old, SandboxProfile) and old.name != profile.name:
-                self.settings.delete_profile(old.name)  # a rename
         except (ProfileError, ViewerError) as exc:
             self.message.setText(f"✗ {exc}")
             return False
@@ -365,11 +362,27 @@ class ProfileDialog(QDialog):
             self.client_secret.clear()  # never keep a typed secret around in a widget
             self.password.clear()
             self.proxy_password.clear()
+        try:
+            secret = await asyncio.to_thread(self._read_certificate) if kind == "certificate" else typed
+            secrets = [(kind, secret), ("proxy_password", proxy_password)]
+            # Secrets first: if the keyring refuses one, the profile is not saved at all (never half).
+            await asyncio.to_thread(self._store_secrets, profile.name, secrets)
+            self.settings.save_profile(profile)
+            if old is not None and not isinstance(old, SandboxProfile) and old.name != profile.name:
+                self.settings.delete_profile(old.name)  # a rename
+        except (ProfileError, ViewerError) as exc:
+            self.message.setText(f"✗ {exc}")
+            return False
         self.settings.sync()
         self.reload(select=profile.name)
         self.message.setText(f"✓ Saved “{profile.name}”.")
         self.saved.emit(profile.name)
         return True
+
+    def _store_secrets(self, profile: str, secrets: list[tuple[str, str]]) -> None:
+        for secret_name, value in secrets:
+            if value:
+                self._store_secret(profile, secret_name, value)
 
     def _read_certificate(self) -> str:
         """The PEM goes to the keyring; the file path is not kept (the file may be removed afterwards)."""
