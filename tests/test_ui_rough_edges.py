@@ -56,6 +56,9 @@ def test_a_gone_payment_has_one_message_and_nothing_to_copy_from_nothing(
     assert form.field_edit("documentNumber").text() and form.copy_button.isEnabled()  # type: ignore[union-attr]
     assert [m for m in messages if "journal" in m or "Not found" in m] == [window.statusBar().currentMessage()]
     assert qloop.run_until_complete(controller.watcher.check()) == "skipped"  # gone: no more taking turns
+    # "Will it post?" is moot for a line that has left the journal: no checks under the gone banner.
+    qloop.run_until_complete(until(lambda: controller.checks.checks == []))
+    assert not window.payment.checks_strip.isVisibleTo(window)
 
     # A payment that is gone with nothing shown before: no placeholders, nothing to copy or switch.
     controller.open_url(payment_url(sandbox, "00000000-0000-0000-0000-0000000000cd"))

@@ -172,7 +172,9 @@ class PaymentChecks(QObject):
         record = self.payment.record
         if self.payment.showing_other:
             return self.checks  # the previous payment stays on show (dimmed) until the next arrives: its checks too
-        if record is None:
+        if record is None or self.payment.state == LoadState.GONE:
+            # A line no longer in the journal (posted or deleted) will not post again: "will it post?" is moot, and
+            # the banner says what happened.
             new: list[Check] = []
         else:
             urls = related_urls(record.ref or record.url, record.values)
