@@ -13,16 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import (
-    QAccessible,
-    QAccessibleAnnouncementEvent,
-    QPainter,
-    QPalette,
-    QPen,
-    Qt,
-    QTextDocumentFragment,
-)
+from PySide6.QtGui import QPalette, Qt
 from PySide6.QtWidgets import QLabel, QWidget
+
+# QAccessible, QPainter and QTextDocumentFragment are imported where they are used: PySide6 sets each class up on
+# first use (QAccessible's enums ~1.5 ms), and the first paint's status labels need none of them (ui/app.py).
 
 
 @dataclass(frozen=True)
@@ -51,6 +46,8 @@ def announce(target: QObject, text: str, *, assertive: bool = False) -> None:
     Assertive interrupts what is being read; polite (the default) waits for it."""
     if not text:
         return
+    from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
+
     event = QAccessibleAnnouncementEvent(target, text)
     if assertive:
         event.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive)
@@ -75,7 +72,11 @@ def rename(widget: QWidget, text: str) -> None:
 
 def plain(text: str) -> str:
     """What a rich-text label reads as (tags and entities resolved)."""
-    return QTextDocumentFragment.fromHtml(text).toPlainText() if Qt.mightBeRichText(text) else text
+    if not Qt.mightBeRichText(text):
+        return text
+    from PySide6.QtGui import QTextDocumentFragment
+
+    return QTextDocumentFragment.fromHtml(text).toPlainText()
 
 
 class StatusLabel(QLabel):
@@ -123,6 +124,8 @@ def paint_focus_frame(widget: QWidget) -> None:
     ``paintEvent``. The highlight colour reaches 3:1 against the backgrounds (ui/theme.py)."""
     if not widget.hasFocus():
         return
+    from PySide6.QtGui import QPainter, QPen
+
     painter = QPainter(widget)
     painter.setPen(QPen(widget.palette().color(QPalette.ColorRole.Highlight), 2))
     painter.drawRect(widget.rect().adjusted(1, 1, -1, -1))

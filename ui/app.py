@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 from viewer.paths import APP_ID  # re-exported: tests and launchers read it from here
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QIcon
+    import asyncio
+    from pathlib import Path
 
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from ui.controller import AppController
+    from ui.loop import EventLoop
     from ui.sandbox_run import SandboxRun
     from ui.single_instance import InstanceServer
 
@@ -258,78 +264,101 @@ def run_gui(args: argparse.Namespace) -> int:
     if not args.new_window:
         from ui.single_instance import claim
 
-        server = claim(data, args.url)
+        server = claim(data, args.url, listen=False)  # listens after the first paint: finish_start()
         if server is None:
             print("Sent to the window already open.", flush=True)
             return 0
 
     from ui.main_window import MainWindow
 
-    app.setWindowIcon(app_icon())
     apply_color_scheme(app, os.environ.get("BCPV_COLOR_SCHEME", ""))
 
-    # The frame first (menus come with the panels): a window on screen within a bare Qt app's start-up time,
-    # then the panels, whose imports (asyncio, the models, the schema) cost about as much again.
+    # The frame first: a window on screen within a bare Qt app's start-up time; then the sign-in bar, navigator and
+    # payment panel as an empty window shows them (no models, schema or form imported yet); then the event loop.
+    # The rest (logging, the form, the controller) is finished inside the running loop, a step at a time.
     window = MainWindow(deferred=True)
     window.show()
     app.processEvents()
     if args.url:  # a deep link needs them at once; otherwise they load with sign-in, after the loop is up
         preload_network_stack()
 
-    # tests/benchmarks: "shown" (frame) or "built" (panels) exit there; "ready" and "payment" print a marker
+    # tests/benchmarks: "shown" (frame) or "built" (panels) exit there; "ready", "started" and "payment" print a
+    # marker and go on
     bench = os.environ.get("BCPV_BENCH_EXIT")
     if bench == "shown":
         close_server(server)
         print("shown", flush=True)
         return 0
-
-    # Logging and the crash handler right after the first paint (their imports cost ~30 ms); nothing before
-    # this point logs but the single-instance hand-over, which reports on stdout/stderr instead.
-    from ui.crash import install_crash_handler
-    from viewer.logs import setup_logging
-
-    log_path = setup_logging(args.log_level, data / "logs")
-    logger.info("starting %s %s (log level %s)", APP_NAME, os.getpid(), args.log_level)
-    if server is not None and server.listening:
-        logger.info("single-instance server listening on %s", server.name)
-    reporter = install_crash_handler(lambda: window, dialog=not args.no_crash_dialog)
-    window.build()
+    window.build(shell=True)
     app.processEvents()
     if bench == "built":
         close_server(server)
         print("shown", flush=True)
         return 0
 
-    import asyncio  # after the first paint: asyncio brings ssl along (~15 ms)
-
-    from ui.controller import AppController
-    from ui.loop import EventLoop
-
-    loop = EventLoop(app)
-    asyncio.set_event_loop(loop)
-    loop.set_exception_handler(reporter.asyncio_handler)
-    controller = AppController(window, args)
-    quit_event = asyncio.Event()
-    app.aboutToQuit.connect(quit_event.set)
     if QGuiApplication.platformName() == "offscreen":
         # Qt's offscreen platform crashes at exit while the clipboard holds QMimeData (xcb, Windows and
         # macOS keep what the user copied): headless runs empty it first.
         app.aboutToQuit.connect(lambda: QGuiApplication.clipboard().clear())
-    window.closed.connect(quit_event.set)
-    stop_signals = handle_stop_signals(lambda: loop.call_soon_threadsafe(quit_event.set))
-    def on_forwarded(text: str | None) -> None:
-        logger.info("received forwarded %s", "text" if text else "request to show the window")
-        controller.open_forwarded(text)
 
-    if server is not None:
-        server.set_handler(on_forwarded)
-    if bench:
-        bench_markers(bench, controller)
-
+    # Qt's event loop runs from here on; asyncio's (qasync, ~20 ms of imports) is set up as its first piece of work,
+    # and the rest of the start-up follows inside it a step at a time (finish_start), each letting Qt answer input.
+    loop: EventLoop | None = None
+    quit_event: asyncio.Event | None = None
+    log_path: Path | None = None
+    controller: AppController | None = None
     sandbox_run: SandboxRun | None = None
 
+    def request_quit() -> None:
+        """Closing the window, Qt's aboutToQuit, SIGTERM or SIGINT: the shutdown runs in the loop; before asyncio's
+        loop is up there is nothing to shut down, and Qt's loop just ends."""
+        if loop is None or quit_event is None:
+            app.exit(0)
+        else:
+            loop.call_soon_threadsafe(quit_event.set)
+
+    window.closed.connect(request_quit)
+    app.aboutToQuit.connect(request_quit)
+    stop_signals: Callable[[], None] | None = None  # SIGTERM/SIGINT are handled from asyncio's start on
+
+    async def finish_start() -> AppController:
+        """What the first paint did not need, in steps that each let the loop answer input in between."""
+        import asyncio
+
+        nonlocal log_path
+        assert loop is not None
+        # Logging and the crash handler first (their imports cost ~10 ms): nothing before this point logs but the
+        # single-instance hand-over, which reports on stdout/stderr instead.
+        from ui.crash import install_crash_handler
+        from viewer.logs import setup_logging
+
+        log_path = setup_logging(args.log_level, data / "logs")
+        logger.info("starting %s %s (log level %s)", APP_NAME, os.getpid(), args.log_level)
+        if server is not None and server.listen():
+            logger.info("single-instance server listening on %s", server.name)
+        reporter = install_crash_handler(lambda: window, dialog=not args.no_crash_dialog)
+        loop.set_exception_handler(reporter.asyncio_handler)
+        app.setWindowIcon(app_icon())
+        await asyncio.sleep(0)
+        window.complete()  # the form, the checks strip and History: hidden until a payment is open
+        await asyncio.sleep(0)
+        from ui.controller import AppController
+
+        made = AppController(window, args)
+
+        def on_forwarded(text: str | None) -> None:
+            logger.info("received forwarded %s", "text" if text else "request to show the window")
+            made.open_forwarded(text)
+
+        if server is not None:
+            server.set_handler(on_forwarded)
+        if bench:
+            bench_markers(bench, made)
+        return made
+
     async def begin() -> None:
-        nonlocal sandbox_run
+        nonlocal sandbox_run, controller
+        controller = await finish_start()
         if args.sandbox:
             from ui.sandbox_run import SandboxRun
 
@@ -344,8 +373,11 @@ def run_gui(args: argparse.Namespace) -> int:
         quiet_garbage_collector()
 
     async def lifetime() -> None:
+        import asyncio
+
         from viewer.tasks import TaskSlot
 
+        assert quit_event is not None
         starting = TaskSlot("start-up", interrupt=True)
         start = starting.start(begin())
         if shot := os.environ.get("BCPV_SCREENSHOT"):
@@ -357,27 +389,69 @@ def run_gui(args: argparse.Namespace) -> int:
         await quit_event.wait()
         close_server(server)  # a launch from now on starts its own window instead of talking to a closing one
         start.cancel()
-        await controller.shutdown()
+        if controller is not None:
+            await controller.shutdown()
         if sandbox_run is not None:
             await sandbox_run.aclose()
 
-    exit_code = 0
+    def start_asyncio() -> asyncio.Task[None]:
+        nonlocal loop, quit_event, stop_signals
+        import asyncio
+
+        from ui.loop import EventLoop
+
+        loop = EventLoop(app, already_running=True)
+        quit_event = asyncio.Event()
+        stop_signals = handle_stop_signals(request_quit)
+        task: asyncio.Task[None] = loop.create_task(lifetime())
+        return task
+
+    if bench == "ready":
+        bench_ready()  # posted before asyncio's set-up: what it measures is Qt's loop answering
     try:
-        loop.run_until_complete(lifetime())
-    except Exception:  # last resort: the loop itself failed, so no dialog, but the log has it
-        logger.exception("unexpected error")
-        exit_code = 1
+        exit_code = run_event_loops(app, start_asyncio)
     finally:
         if QGuiApplication.platformName() == "offscreen":
             QGuiApplication.clipboard().clear()  # aboutToQuit does not come when the window, not Qt, ends the run
         close_server(server)
-        stop_signals()
-        loop.close()
+        if stop_signals is not None:
+            stop_signals()
         import gc
 
         gc.collect()
     logger.info("stopped (log: %s)", log_path)
     return exit_code
+
+
+def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None]]) -> int:
+    """Run Qt's event loop now, and asyncio's inside it: ``start`` (called on Qt's first turn, after any event
+    posted before) sets up the qasync loop and returns the app's lifetime task. Returns when that task has ended:
+    0, or 1 when it failed (logged: the loop itself failed, so no dialog)."""
+    from PySide6.QtCore import QTimer
+
+    task: asyncio.Task[None] | None = None
+
+    def begin() -> None:
+        nonlocal task
+        task = start()
+        task.add_done_callback(lambda done: done.get_loop().stop())  # qasync's stop() ends Qt's exec()
+
+    QTimer.singleShot(0, begin)
+    app.exec()
+    if task is None:
+        return 0  # quit before asyncio's loop began: nothing was started that needs an end
+    from ui.loop import EventLoop
+
+    loop = task.get_loop()
+    assert isinstance(loop, EventLoop)
+    loop.finish()
+    if not task.done():  # Qt's loop was ended from outside (not by the lifetime's end): no shutdown ran
+        logger.error("the event loop stopped before the app shut down")
+        return 1
+    if task.cancelled() or task.exception() is None:
+        return 0
+    logger.error("unexpected error", exc_info=task.exception())
+    return 1
 
 
 def preload_network_stack() -> None:
@@ -400,15 +474,21 @@ def preload_network_stack() -> None:
     threading.Thread(target=load, name="preload", daemon=True).start()
 
 
-def bench_markers(bench: str, controller: Any) -> None:
-    """tests/benchmarks: say on stdout when the window answers a posted event ("ready") or when the deep-linked
-    payment's values are painted ("payment"); the benchmark stops the process there."""
+def bench_ready() -> None:
+    """tests/benchmarks: say on stdout when the running loop answers an event posted before it started ("ready")."""
     from PySide6.QtCore import QTimer
 
+    QTimer.singleShot(0, lambda: print("ready", flush=True))
+
+
+def bench_markers(bench: str, controller: Any) -> None:
+    """tests/benchmarks: say on stdout when the start-up is finished (the form built, the controller made:
+    "started") or when the deep-linked payment's values are painted ("payment"); the benchmark stops the process
+    there."""
     from viewer.models.payment import LoadState
 
-    if bench == "ready":
-        QTimer.singleShot(0, lambda: print("ready", flush=True))
+    if bench == "started":
+        print("started", flush=True)
     elif bench == "payment":
         def painted(state: LoadState) -> None:
             if state == LoadState.READY:  # the form took the values first (it was connected first)

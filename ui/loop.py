@@ -27,7 +27,7 @@ import sys
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt
 
 from viewer.tasks import FOREGROUND
 
@@ -71,14 +71,37 @@ class _Foreground(QObject):
 
 
 class EventLoop(qasync.QEventLoop):  # type: ignore[misc]
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    """``already_running``: made from inside Qt's running event loop (ui/app.py runs Qt's loop before asyncio is
+    even imported, so the window answers input sooner); ``finish()`` then ends it once Qt's ``exec()`` returned."""
+
+    def __init__(self, app: Any = None, *, already_running: bool = False) -> None:
+        super().__init__(app, already_running=already_running)
         self._foreground = _Foreground(self)
+        self._hooks_before: Any = None
+        if already_running:  # what run_forever does below, for a loop that never goes through it
+            self._hooks_before = sys.get_asyncgen_hooks()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook)
 
     def call_soon(self, callback: Any, *args: Any, context: contextvars.Context | None = None) -> Any:
         if context.get(FOREGROUND) if context is not None else FOREGROUND.get():
             return self._foreground.post(asyncio.Handle(callback, args, self, context=context))
         return super().call_soon(callback, *args, context=context)
+
+    def finish(self) -> None:
+        """An ``already_running`` loop after Qt's ``exec()`` returned: one last pass over Qt's events with the loop
+        still marked running (as run_until_complete below does), then the hooks restored and the loop closed."""
+        if self.is_running():
+            self.stop()  # Qt's loop was ended from outside: mark this one stopped too, so it can close
+        asyncio.events._set_running_loop(self)
+        try:
+            dispatcher = QCoreApplication.eventDispatcher()
+            if dispatcher is not None:
+                dispatcher.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+        finally:
+            asyncio.events._set_running_loop(None)
+            if self._hooks_before is not None:
+                sys.set_asyncgen_hooks(*self._hooks_before)
+            self.close()
 
     def run_forever(self) -> Any:
         hooks = sys.get_asyncgen_hooks()

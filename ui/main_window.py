@@ -1,7 +1,8 @@
 """The main window: sign-in bar on top, navigator | payment in a splitter, request facts in the status bar.
 
-The frame can be shown before its panels exist (``deferred=True`` then ``build()``): the first paint does not
-wait for asyncio, the models and the schema to import. ``AppController`` binds models later.
+The frame can be shown before its panels exist (``deferred=True`` then ``build()``), and the panels as an empty
+window shows them before the payment's form exists (``build(shell=True)`` then ``complete()``): the first paint does
+not wait for the models, the schema and the form to import (ui/app.py). ``AppController`` binds models later.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ class MainWindow(QMainWindow):
         self.statusBar().setObjectName("statusBar")
         self.statusBar().addPermanentWidget(self.facts_label)
         self.statusBar().showMessage("Starting…")
-        self.built = False
+        self.built = self.completed = False
         if not deferred:
             self.build()
 
-    def build(self) -> None:
-        """Create the panels and menus (imports the widget modules; call once)."""
+    def build(self, *, shell: bool = False) -> None:
+        """Create the panels and menus (imports the widget modules; call once). ``shell``: the payment panel without
+        its form, checks and History (an empty panel shows none of them) until ``complete()``."""
         from PySide6.QtWidgets import QSplitter, QVBoxLayout
 
         from ui.navigator import NavigatorWidget
@@ -59,7 +61,7 @@ class MainWindow(QMainWindow):
 
         self.sign_in: SignInWidget = SignInWidget()
         self.navigator: NavigatorWidget = NavigatorWidget()
-        self.payment: PaymentPanel = PaymentPanel()
+        self.payment: PaymentPanel = PaymentPanel(deferred=shell)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.navigator)
@@ -80,6 +82,31 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.statusBar().clearMessage()
         self.built = True
+        if not shell:
+            self.complete()
+
+    def complete(self) -> None:
+        """The payment panel's form, checks and History, and the Payment menu's actions (once, after ``build``)."""
+        if self.completed:
+            return
+        from PySide6.QtGui import QAction
+
+        self.payment.complete()
+        payment_menu = self.payment_menu
+        payment_menu.addAction(self.payment.form.raw_action)
+        payment_menu.addSeparator()
+        payment_menu.addActions(self.payment.form.copy_actions)
+        payment_menu.addSeparator()
+        export = QAction("&Export as JSON file…", self)
+        export.triggered.connect(self.exportRequested)
+        payment_menu.addAction(export)
+        self.keep_history_action = QAction("&Keep a history of payments", self)
+        self.keep_history_action.setCheckable(True)
+        payment_menu.addAction(self.keep_history_action)
+        forget = QAction("&Forget history", self)
+        forget.triggered.connect(self.forgetHistoryRequested)
+        payment_menu.addAction(forget)
+        self.completed = True
 
     def _build_menus(self) -> None:
         from PySide6.QtGui import QAction, QKeySequence
@@ -117,22 +144,8 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)  # one way out: closing runs the app's shutdown
         file_menu.addAction(self.quit_action)
 
-        payment_menu = self.menuBar().addMenu("&Payment")
-        payment_menu.setObjectName("paymentMenu")
-        self.payment_menu = payment_menu
-        payment_menu.addAction(self.payment.form.raw_action)
-        payment_menu.addSeparator()
-        payment_menu.addActions(self.payment.form.copy_actions)
-        payment_menu.addSeparator()
-        export = QAction("&Export as JSON file…", self)
-        export.triggered.connect(self.exportRequested)
-        payment_menu.addAction(export)
-        self.keep_history_action = QAction("&Keep a history of payments", self)
-        self.keep_history_action.setCheckable(True)
-        payment_menu.addAction(self.keep_history_action)
-        forget = QAction("&Forget history", self)
-        forget.triggered.connect(self.forgetHistoryRequested)
-        payment_menu.addAction(forget)
+        self.payment_menu = self.menuBar().addMenu("&Payment")  # its actions come with the form: complete()
+        self.payment_menu.setObjectName("paymentMenu")
 
         view_menu = self.menuBar().addMenu("&View")
         # Alt+O/E/C/J/I reach profile, environment, company, journal and search-in (label mnemonics); Alt+D, W, H

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -22,10 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from ui.a11y import StatusLabel
-from viewer.models.lists import KeyRole
-from viewer.models.paged import ItemRole
-from viewer.navigation import SEARCH_FIELDS, Navigation
-from viewer.tasks import TaskSet, TaskSlot
+from viewer.search_fields import SEARCH_FIELDS
+
+# The navigation, its models, the schema and asyncio are imported when they are bound, not for the first paint:
+# the widget is drawn (empty, as it is until its lists arrive) before they load (ui/app.py's start-up order).
+if TYPE_CHECKING:
+    from viewer.navigation import Navigation
+    from viewer.tasks import TaskSet, TaskSlot
 
 
 class NavigatorWidget(QWidget):
@@ -38,8 +41,6 @@ class NavigatorWidget(QWidget):
         self.setObjectName("navigator")
         self.setAccessibleName("Navigator")
         self.navigation: Navigation | None = None
-        self._tasks = TaskSet()
-        self._search = TaskSlot("search")  # typing on replaces the search before it
 
         self.environment_combo = QComboBox()
         self.environment_combo.setObjectName("environmentCombo")
@@ -126,6 +127,10 @@ class NavigatorWidget(QWidget):
         layout.addLayout(status_row)
 
     def bind(self, navigation: Navigation) -> None:
+        from viewer.tasks import TaskSet, TaskSlot
+
+        self._tasks: TaskSet = TaskSet()
+        self._search: TaskSlot = TaskSlot("search")  # typing on replaces the search before it
         self.navigation = navigation
         self.environment_combo.setModel(navigation.environments)
         self.company_combo.setModel(navigation.companies)
@@ -170,15 +175,20 @@ class NavigatorWidget(QWidget):
             self._spawn(self.navigation.select_environment(text))
 
     def _on_company(self, row: int) -> None:
+        from viewer.models.lists import KeyRole
+
         assert self.navigation is not None
         self._spawn(self.navigation.select_company(self.company_combo.itemData(row, KeyRole)))
 
     def _on_journal(self, row: int) -> None:
+        from viewer.models.lists import KeyRole
+
         assert self.navigation is not None
         self._spawn(self.navigation.select_journal(self.journal_combo.itemData(row, KeyRole)))
 
     def _search_now(self) -> None:
-        assert self.navigation is not None
+        if self.navigation is None:
+            return  # typed in the first moments of a start, before the lists are bound: nothing to search yet
         self._search.start(self.navigation.search(self.search_edit.text(), self.search_field.currentData()))
 
     def cancel(self) -> None:
@@ -186,6 +196,8 @@ class NavigatorWidget(QWidget):
             self.navigation.payments.cancel()
 
     def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        from viewer.models.paged import ItemRole
+
         indexes = selected.indexes()
         if not indexes or self.navigation is None:
             return

@@ -15,16 +15,18 @@ from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButto
 
 from ui import a11y
 from ui.a11y import StatusLabel, tab_chain
-from ui.checks_strip import ChecksStrip
-from ui.history import HistoryView
-from ui.payment_form import PaymentForm
 from ui.welcome import WelcomeHint
-from viewer.errors import ApiError, ViewerError
-from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
 
+# The form, the checks strip and the History tab (with the models and the schema behind them) are imported by
+# ``complete()``: an empty panel shows none of them, so the first paint need not wait for them (ui/app.py).
 if TYPE_CHECKING:
+    from ui.checks_strip import ChecksStrip
+    from ui.history import HistoryView
+    from ui.payment_form import PaymentForm
     from viewer.checking import PaymentChecks
     from viewer.copying import Clip
+    from viewer.errors import ViewerError
+    from viewer.models.payment import LoadState, PaymentModel, PaymentRecord
     from viewer.related import Related
 
 HINT = (
@@ -44,8 +46,13 @@ def put_on_clipboard(clip: Clip) -> None:
 class PaymentPanel(QWidget):
     retryRequested = Signal()
     linkActivated = Signal(str)
+    # Made by complete(): a deferred panel has them from then on.
+    checks_strip: ChecksStrip
+    form: PaymentForm
+    history: HistoryView
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, deferred: bool = False) -> None:
+        """``deferred``: only what an empty panel shows (title and hint); ``complete()`` adds the rest."""
         super().__init__(parent)
         self.setObjectName("paymentPanel")
         self.setAccessibleName("Payment")
@@ -82,22 +89,6 @@ class PaymentPanel(QWidget):
         banner_row.addWidget(self.banner_text, 1)
         banner_row.addWidget(self.retry_button)
         self.banner.hide()
-
-        # Will it post, what does it settle: above the fields (ui/checks_strip.py), filled by bind_checks().
-        self.checks_strip = ChecksStrip()
-        self.checks_strip.copy_handler = put_on_clipboard
-        self.checks_strip.copied.connect(self._confirm_copy)
-        self.checks_strip.chainChanged.connect(self._chain)
-
-        self.form = PaymentForm()
-        self.form.copy_handler = put_on_clipboard
-        self.form.copied.connect(self._confirm_copy)
-        self.history = HistoryView()
-        self.history.copied.connect(self._copied_elsewhere)
-        self.form.tabs.addTab(self.history, "&History")
-        self.form.tabs.currentChanged.connect(
-            lambda i: self.history.reload() if self.form.tabs.widget(i) is self.history else None
-        )
 
         # What changed: one line (announced to screen readers) and a way to acknowledge the marks.
         self.summary = StatusLabel("What changed")
@@ -174,17 +165,52 @@ class PaymentPanel(QWidget):
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # quiet, yet 4.5:1 (ui/theme.py)
         self.hint.linkActivated.connect(self.linkActivated)
 
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.banner)
         layout.addLayout(summary_row)
         layout.addLayout(watch_row)
-        layout.addWidget(self.checks_strip)
-        layout.addWidget(self.form, 1)
+        # (the checks strip and the form go here: complete())
         layout.addLayout(facts_row)
         layout.addWidget(self.hint, 1)
+        self.completed = False
+        if deferred:  # drawn as an empty panel is (``_refresh`` shows these once there is a payment)
+            for widget in (self.watch_button, self.watch_interval_label, self.watch_interval, self.watch_status,
+                           self.facts, self.copy_facts):
+                widget.hide()
+        else:
+            self.complete()
+
+    def complete(self) -> None:
+        """Add the checks strip, the form and its History tab (once; before ``bind``)."""
+        if self.completed:
+            return
+        from ui.checks_strip import ChecksStrip
+        from ui.history import HistoryView
+        from ui.payment_form import PaymentForm
+
+        # Will it post, what does it settle: above the fields (ui/checks_strip.py), filled by bind_checks().
+        self.checks_strip = ChecksStrip()
+        self.checks_strip.copy_handler = put_on_clipboard
+        self.checks_strip.copied.connect(self._confirm_copy)
+        self.checks_strip.chainChanged.connect(self._chain)
+
+        self.form = PaymentForm()
+        self.form.copy_handler = put_on_clipboard
+        self.form.copied.connect(self._confirm_copy)
+        self.history = HistoryView()
+        self.history.copied.connect(self._copied_elsewhere)
+        self.form.tabs.addTab(self.history, "&History")
+        self.form.tabs.currentChanged.connect(
+            lambda i: self.history.reload() if self.form.tabs.widget(i) is self.history else None
+        )
+        if self.facts.isHidden():  # a deferred panel: empty until bound, as _refresh would show it
+            self.form.hide()
+        self._layout.insertWidget(4, self.checks_strip)  # below the watch row, above the facts
+        self._layout.insertWidget(5, self.form, 1)
         self.form.chainChanged.connect(self._chain)
+        self.completed = True
         self._chain()
 
     def _chain(self) -> None:
@@ -218,6 +244,8 @@ class PaymentPanel(QWidget):
         self._refresh()
 
     def focus_first_field(self) -> None:
+        if not self.completed:
+            return  # Ctrl+2 in the first moments of a start: nothing to focus yet
         edits = self.form.value_edits()
         if edits:
             edits[0].setFocus()
@@ -227,6 +255,8 @@ class PaymentPanel(QWidget):
     # ---- state ------------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
+        from viewer.models.payment import LoadState
+
         model = self.model
         if model is None:
             return
@@ -356,6 +386,8 @@ class PaymentPanel(QWidget):
 
 
 def _describe(error: ViewerError | None) -> str:
+    from viewer.errors import ApiError
+
     if error is None:
         return ""
     if isinstance(error, ApiError):

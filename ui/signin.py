@@ -7,9 +7,7 @@ out: progress only; signed in: Account and Sign out.
 
 from __future__ import annotations
 
-import asyncio
 import time
-import webbrowser
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -29,13 +27,13 @@ from PySide6.QtWidgets import (
 
 from ui.a11y import StatusLabel
 from ui.elided import ElidedLabel
-from viewer.errors import ViewerError
-from viewer.profiles import Profile
-from viewer.tasks import TaskSet, TaskSlot
-from viewer.workspace import Identity, Workspace
 
-if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
+if TYPE_CHECKING:  # type-only: keeps httpx/msal, asyncio, the workspace and profiles out of the first paint's imports
     from viewer.auth import DeviceCode
+    from viewer.errors import ViewerError
+    from viewer.profiles import Profile
+    from viewer.tasks import TaskSet, TaskSlot
+    from viewer.workspace import Identity, Workspace
 
 
 REGISTRATION_HELP = (
@@ -61,10 +59,6 @@ class SignInWidget(QFrame):
         self.setObjectName("signInWidget")
         self.setAccessibleName("Sign-in")
         self.workspace: Workspace | None = None
-        # One sign-in action at a time; a new one (or Cancel) ends the old one. Interrupting is safe here: the flows
-        # wait on MSAL in worker threads or on the loopback receiver, never on the app's HTTP client (viewer/tasks.py).
-        self._slot = TaskSlot("sign-in", interrupt=True)
-        self._tasks = TaskSet()
         self._activity = ""  # "sign-in" or "sign-out" while a task runs: which controls apply
         self._code: DeviceCode | None = None
 
@@ -206,6 +200,12 @@ class SignInWidget(QFrame):
     # ---- binding ---------------------------------------------------------------------------------
 
     def bind(self, workspace: Workspace) -> None:
+        from viewer.tasks import TaskSet, TaskSlot  # here, not at import: asyncio is not needed for the first paint
+
+        # One sign-in action at a time; a new one (or Cancel) ends the old one. Interrupting is safe here: the flows
+        # wait on MSAL in worker threads or on the loopback receiver, never on the app's HTTP client (viewer/tasks.py).
+        self._slot: TaskSlot = TaskSlot("sign-in", interrupt=True)
+        self._tasks: TaskSet = TaskSet()
         self.workspace = workspace
         workspace.identityChanged.connect(self._show_identity)
         workspace.deviceCodeIssued.connect(self._show_code)
@@ -245,7 +245,7 @@ class SignInWidget(QFrame):
 
     @property
     def busy(self) -> bool:
-        return self._slot.running
+        return self.workspace is not None and self._slot.running  # (the slot comes with the workspace: bind)
 
     def sign_in_browser(self) -> None:
         # The native handle is read here, on the GUI thread; the broker (if any) runs in a worker thread.
@@ -262,6 +262,10 @@ class SignInWidget(QFrame):
 
     async def _run(self, coro: Any, *, activity: str = "sign-in") -> None:
         """disable triggers → await → report a typed error → re-enable (DESIGN §3)."""
+        import asyncio
+
+        from viewer.errors import ViewerError
+
         _show_text(self.error_label, "")
         task = self._slot.start(coro)  # cancels the action before it
         self._activity = activity
@@ -362,6 +366,8 @@ class SignInWidget(QFrame):
 
     def _open_link(self) -> None:
         if self._code is not None:
+            import webbrowser
+
             webbrowser.open(self._code.verification_uri)
 
     async def _switch(self, account: Any) -> None:

@@ -15,9 +15,14 @@ import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLockFile, QObject
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+# QtNetwork (~6 ms) is imported when a socket is really needed: the first launch takes the lock and shows its window
+# before it listens (``claim(listen=False)``); only a second launch connects before its first paint.
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ def server_name(data_dir: Path) -> str:
 
 def forward(name: str, text: str | None) -> bool:
     """Hand ``text`` to a running instance; False when none answers (then this process becomes it)."""
+    from PySide6.QtNetwork import QLocalSocket
+
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
@@ -60,21 +67,26 @@ def forward(name: str, text: str | None) -> bool:
 
 
 class InstanceServer(QObject):
-    """Listens for later launches. Messages that arrive before ``set_handler`` are kept until then."""
+    """Listens for later launches (from ``listen()`` on). Messages that arrive before ``set_handler`` are kept until
+    then."""
 
     def __init__(self, name: str, parent: QObject | None = None, *, lock: QLockFile | None = None) -> None:
         super().__init__(parent)
         self.name = name
         self._lock = lock  # held while listening (see ``claim``)
-        self._server = QLocalServer(self)
-        # Only this user may connect (the Unix socket is made 0700; on Windows the pipe's ACL).
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        self._server.newConnection.connect(self._accept)
+        self._server: QLocalServer | None = None
         self._handler: Handler | None = None
         self._pending: list[str | None] = []
         self._buffers: dict[QLocalSocket, bytes] = {}
 
     def listen(self) -> bool:
+        from PySide6.QtNetwork import QLocalServer
+
+        if self._server is None:
+            self._server = QLocalServer(self)
+            # Only this user may connect (the Unix socket is made 0700; on Windows the pipe's ACL).
+            self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+            self._server.newConnection.connect(self._accept)
         if self._server.listen(self.name):
             return True
         # Nobody answered a connect (and we hold the lock), so a socket file left here is from an instance that
@@ -88,7 +100,7 @@ class InstanceServer(QObject):
 
     @property
     def listening(self) -> bool:
-        return self._server.isListening()
+        return self._server is not None and self._server.isListening()
 
     def set_handler(self, handler: Handler) -> None:
         self._handler = handler
@@ -97,12 +109,14 @@ class InstanceServer(QObject):
             handler(text)
 
     def close(self) -> None:
-        self._server.close()
+        if self._server is not None:
+            self._server.close()
         if self._lock is not None:
             self._lock.unlock()
             self._lock = None
 
     def _accept(self) -> None:
+        assert self._server is not None  # (it is what called)
         while (socket := self._server.nextPendingConnection()) is not None:
             self._buffers[socket] = b""
             socket.readyRead.connect(lambda s=socket: self._read(s))
@@ -149,38 +163,44 @@ LOCK_FILE = "instance.lock"
 CLAIM_WAIT_S = 5.0  # how long a launch waits for another one that holds the lock but does not listen yet
 
 
-def claim(data_dir: Path, text: str | None, *, wait: float = CLAIM_WAIT_S) -> InstanceServer | None:
+def claim(data_dir: Path, text: str | None, *, wait: float = CLAIM_WAIT_S,
+          listen: bool = True) -> InstanceServer | None:
     """Forward ``text`` to the running instance and return None, or become that instance and return its server.
 
     The instance is whoever holds ``instance.lock`` (a ``QLockFile``) in the local data folder; only it listens.
     Without the lock two quick launches could both listen — on Windows two servers share one pipe name, and on
-    Unix the second would delete the first one's socket. A launch that finds the lock taken but nobody answering
-    yet (the other one is still starting) keeps trying to hand over until ``wait`` seconds have passed. A lock
-    left by a process that no longer runs is taken over (QLockFile checks the process id). If nothing works
-    (an odd temp dir), the app still runs, just without forwarding.
+    Unix the second would delete the first one's socket. So the lock is tried first: a launch that takes it at once
+    has nobody to hand over to and becomes the instance without touching a socket — with ``listen=False`` it starts
+    listening only when the caller says (ui/app.py: after the first paint; a launch meanwhile keeps trying, below).
+    A launch that finds the lock taken hands over to its holder, or, when nobody answers yet (the holder is still
+    starting), keeps trying until ``wait`` seconds have passed. A lock left by a process that no longer runs is
+    taken over (QLockFile checks the process id). If nothing works (an odd temp dir, a holder that never answers),
+    the app still runs, just without forwarding.
     """
     from PySide6.QtCore import QDeadlineTimer, QThread
 
     name = server_name(data_dir)
-    if forward(name, text):
-        return None
     qlock = QLockFile(str(data_dir / LOCK_FILE))
     qlock.setStaleLockTime(0)  # stale only when its process is gone: a long-running instance is not stale
     lock: QLockFile | None = qlock
-    deadline = QDeadlineTimer(int(wait * 1000))
-    while lock is not None and not lock.tryLock(0):
-        if lock.error() != QLockFile.LockError.LockFailedError:  # cannot write the folder: run on our own
-            print(f"single-instance lock not taken: {lock.error().name}", file=sys.stderr)
-            lock = None
-            break
-        if forward(name, text):
-            return None
-        if deadline.hasExpired():
-            print("another launch holds the single-instance lock but does not answer; opening a window anyway",
-                  file=sys.stderr)
-            lock = None
-            break
-        QThread.msleep(100)
+    if not qlock.tryLock(0):
+        deadline = QDeadlineTimer(int(wait * 1000))
+        while True:
+            if forward(name, text):
+                return None
+            if qlock.error() != QLockFile.LockError.LockFailedError:  # cannot write the folder: run on our own
+                print(f"single-instance lock not taken: {qlock.error().name}", file=sys.stderr)
+                lock = None
+                break
+            if deadline.hasExpired():
+                print("another launch holds the single-instance lock but does not answer; opening a window anyway",
+                      file=sys.stderr)
+                lock = None
+                break
+            QThread.msleep(100)
+            if qlock.tryLock(0):
+                break
     server = InstanceServer(name, lock=lock)
-    server.listen()
+    if listen:
+        server.listen()
     return server

@@ -18,6 +18,7 @@ from viewer import query, refs, schema
 from viewer.errors import BadId, ViewerError
 from viewer.models.lists import RecordListModel
 from viewer.models.paged import Column, Formatter, PagedTableModel
+from viewer.search_fields import SEARCH_FIELDS
 from viewer.tasks import TaskSlot
 
 if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
@@ -38,12 +39,6 @@ PAYMENT_COLUMNS = [
     Column("description", "Description"),
 ]
 
-# Business Central refuses OR across different fields, so search looks in one chosen field.
-SEARCH_FIELDS = {
-    "documentNumber": "Document No.",
-    "customerNumber": "Customer No.",
-    "description": "Description",
-}
 
 
 def schema_formatter(locale: QLocale, api_version: str = API_VERSION) -> Formatter:

@@ -27,8 +27,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from viewer.errors import ViewerError
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -174,6 +172,8 @@ def _report(task: asyncio.Task[Any]) -> None:
     """A task that ended with an unexpected exception is reported at once (in the app: logged and shown by
     ui/crash.py), never left to "Task exception was never retrieved" at garbage collection. Every expected failure
     is a ViewerError handled inside the coroutine; anything else is a bug."""
+    from viewer.errors import ViewerError  # not at import: the window's first paint needs the slots, not the errors
+
     if task.cancelled() or (exc := task.exception()) is None or isinstance(exc, ViewerError):
         return  # (a ViewerError is an answer: whoever awaits the task shows it)
     loop = task.get_loop()
