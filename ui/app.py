@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ui.loop import EventLoop
     from ui.sandbox_run import SandboxRun
     from ui.single_instance import InstanceServer
+    from viewer.early import EarlyConnection
 
 logger = logging.getLogger(__name__)
 
@@ -279,8 +280,11 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow(deferred=True)
     window.show()
     app.processEvents()
-    if args.url:  # a deep link needs them at once; otherwise they load with sign-in, after the loop is up
-        preload_network_stack()
+    early: EarlyConnection | None = None
+    if args.url and not args.sandbox:  # a deep link: its connection opens in a thread while the window is built
+        from viewer.early import EarlyConnection
+
+        early = EarlyConnection(args.profile)
 
     # tests/benchmarks: "shown" (frame) or "built" (panels) exit there; "ready", "started" and "payment" print a
     # marker and go on
@@ -309,9 +313,16 @@ def run_gui(args: argparse.Namespace) -> int:
     controller: AppController | None = None
     sandbox_run: SandboxRun | None = None
 
+    quitting = False
+
     def request_quit() -> None:
-        """Closing the window, Qt's aboutToQuit, SIGTERM or SIGINT: the shutdown runs in the loop; before asyncio's
-        loop is up there is nothing to shut down, and Qt's loop just ends."""
+        """Closing the window, Qt's aboutToQuit, SIGTERM or SIGINT (once: ending Qt's loop emits aboutToQuit again):
+        the shutdown runs in the loop; before asyncio's loop is up there is nothing to shut down, and Qt's loop just
+        ends."""
+        nonlocal quitting
+        if quitting:
+            return
+        quitting = True
         if loop is None or quit_event is None:
             app.exit(0)
         else:
@@ -344,7 +355,7 @@ def run_gui(args: argparse.Namespace) -> int:
         await asyncio.sleep(0)
         from ui.controller import AppController
 
-        made = AppController(window, args)
+        made = AppController(window, args, early=early)
 
         def on_forwarded(text: str | None) -> None:
             logger.info("received forwarded %s", "text" if text else "request to show the window")
@@ -394,8 +405,10 @@ def run_gui(args: argparse.Namespace) -> int:
         if sandbox_run is not None:
             await sandbox_run.aclose()
 
-    def start_asyncio() -> asyncio.Task[None]:
+    def start_asyncio() -> asyncio.Task[None] | None:
         nonlocal loop, quit_event, stop_signals
+        if quitting:
+            return None  # closed before asyncio's turn came: nothing to start
         import asyncio
 
         from ui.loop import EventLoop
@@ -409,7 +422,7 @@ def run_gui(args: argparse.Namespace) -> int:
     if bench == "ready":
         bench_ready()  # posted before asyncio's set-up: what it measures is Qt's loop answering
     try:
-        exit_code = run_event_loops(app, start_asyncio)
+        exit_code = run_event_loops(app, start_asyncio, lambda: quit_event.set() if quit_event else None)
     finally:
         if QGuiApplication.platformName() == "offscreen":
             QGuiApplication.clipboard().clear()  # aboutToQuit does not come when the window, not Qt, ends the run
@@ -423,10 +436,12 @@ def run_gui(args: argparse.Namespace) -> int:
     return exit_code
 
 
-def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None]]) -> int:
+def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None] | None],
+                    end: Callable[[], object]) -> int:
     """Run Qt's event loop now, and asyncio's inside it: ``start`` (called on Qt's first turn, after any event
-    posted before) sets up the qasync loop and returns the app's lifetime task. Returns when that task has ended:
-    0, or 1 when it failed (logged: the loop itself failed, so no dialog)."""
+    posted before) sets up the qasync loop and returns the app's lifetime task (None: quit already). Returns when
+    that task has ended: 0, or 1 when it failed (logged: the loop itself failed, so no dialog). If Qt's loop is
+    ended from outside first (``app.quit()``), ``end`` asks the lifetime to finish, and it runs to its end."""
     from PySide6.QtCore import QTimer
 
     task: asyncio.Task[None] | None = None
@@ -434,7 +449,8 @@ def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None]]) 
     def begin() -> None:
         nonlocal task
         task = start()
-        task.add_done_callback(lambda done: done.get_loop().stop())  # qasync's stop() ends Qt's exec()
+        if task is not None:
+            task.add_done_callback(lambda done: done.get_loop().stop())  # qasync's stop() ends Qt's exec()
 
     QTimer.singleShot(0, begin)
     app.exec()
@@ -444,34 +460,17 @@ def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None]]) 
 
     loop = task.get_loop()
     assert isinstance(loop, EventLoop)
+    if not task.done():  # Qt's loop ended from outside: the shutdown still runs, in a loop of its own
+        logger.info("Qt's event loop was ended from outside; shutting down")
+        end()
+        loop.stop()  # (marks qasync's adopted loop stopped, so it can run again)
+        with contextlib.suppress(Exception):  # reported below
+            loop.run_until_complete(task)
     loop.finish()
-    if not task.done():  # Qt's loop was ended from outside (not by the lifetime's end): no shutdown ran
-        logger.error("the event loop stopped before the app shut down")
-        return 1
     if task.cancelled() or task.exception() is None:
         return 0
     logger.error("unexpected error", exc_info=task.exception())
     return 1
-
-
-def preload_network_stack() -> None:
-    """Import httpx and MSAL (~200 ms) in a thread while the panels are built, so a deep link's sign-in and
-    request find them loaded (measured: ~90 ms sooner to the painted payment; started without a link it would
-    only delay the panels, ~100 ms, competing for the interpreter). Third-party packages only, which the GUI
-    thread does not import meanwhile, so the two threads never wait on each other's import locks; a failure
-    here is left for the real import to report."""
-    import threading
-
-    def load() -> None:
-        import importlib
-
-        for name in ("httpx", "msal"):
-            try:
-                importlib.import_module(name)
-            except Exception:  # reported, if it matters, where the module is really needed
-                return
-
-    threading.Thread(target=load, name="preload", daemon=True).start()
 
 
 def bench_ready() -> None:
