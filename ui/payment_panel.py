@@ -6,7 +6,6 @@ with its age), gone (404: probably posted or deleted, last data kept) and signed
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
@@ -20,6 +19,8 @@ from ui.welcome import WelcomeHint
 # The form, the checks strip and the History tab (with the models and the schema behind them) are imported by
 # ``complete()``: an empty panel shows none of them, so the first paint need not wait for them (ui/app.py).
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ui.checks_strip import ChecksStrip
     from ui.history import HistoryView
     from ui.payment_form import PaymentForm
@@ -322,6 +323,8 @@ class PaymentPanel(QWidget):
         self.banner.show()
 
     def _show_facts(self) -> None:
+        from datetime import UTC, datetime  # (not at import: ~2 ms of the first paint)
+
         from viewer.copying import age_text
 
         model = self.model
