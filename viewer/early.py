@@ -6,7 +6,6 @@ needs (the settings, the profiles, httpx, MSAL) is imported in the thread.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -48,6 +47,8 @@ class EarlyConnection:
 
     async def take(self, profile: Profile | None) -> Connection | None:
         """The connection, if it is ``profile``'s and opened without a problem; else None (and it is closed)."""
+        import asyncio  # (not at import: the GUI thread imports this module before its first paint)
+
         try:
             connection = await asyncio.wrap_future(self.future)
         except Exception:  # whatever it was, the usual way opens it again and says what is wrong
