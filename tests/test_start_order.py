@@ -44,9 +44,9 @@ lighter_pyside_import_hook()
 from PySide6.QtWidgets import QApplication
 from ui.main_window import MainWindow
 app = QApplication([])
-window = MainWindow(deferred=True)
-window.show()
+window = MainWindow(deferred=True)  # as ui/app.py paints it: frame and panels at once
 window.build(shell=True)
+window.show()
 app.processEvents()
 navigator, panel = window.navigator, window.payment
 print(json.dumps({

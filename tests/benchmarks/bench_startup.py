@@ -1,7 +1,9 @@
-"""Cold start → main window shown, as a ratio against a bare PySide6 QMainWindow process.
+"""Cold start → main window painted (frame, sign-in bar, navigator, empty payment panel: ui/app.py paints them at
+once), as a ratio against a bare PySide6 QMainWindow process.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_startup.py [runs]``. Both are measured in the same run,
-alternating, and the medians compared (DESIGN §7 target: ≤ 1.3×). Not collected by pytest.
+alternating, and the medians compared. The issue's full figure (the loop answering too, on the user's install) is
+tests/benchmarks/run_all.py's. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -37,18 +39,15 @@ def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "BCPV_BENCH_EXIT": "shown", "BCPV_DATA_DIR": str(ROOT / ".venv" / "bench-data")}
-    built_env = {**env, "BCPV_BENCH_EXIT": "built"}
     base: list[float] = []
     shown: list[float] = []
-    built: list[float] = []
-    for _ in range(runs):  # alternating, so machine noise hits all three alike
+    for _ in range(runs):  # alternating, so machine noise hits both alike
         base.append(timed([sys.executable, "-c", BASELINE], env))
         shown.append(timed([sys.executable, "main.py"], env))
-        built.append(timed([sys.executable, "main.py"], built_env))
-    b, s, p = statistics.median(base), statistics.median(shown), statistics.median(built)
+    b, s = statistics.median(base), statistics.median(shown)
     print(f"baseline bare QMainWindow:          median {b * 1000:.0f} ms over {runs} runs")
-    print(f"window frame on screen:             median {s * 1000:.0f} ms  ratio {s / b:.2f}x (target <= 1.30x)")
-    print(f"panels built (sign-in, navigator):  median {p * 1000:.0f} ms  ratio {p / b:.2f}x")
+    print(f"window with its panels painted:     median {s * 1000:.0f} ms  ratio {s / b:.2f}x (target <= 1.6x with "
+          "the loop answering: run_all.py)")
     return 0
 
 
