@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import qasync
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QLocale, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -264,3 +264,20 @@ def test_a_deep_link_start_on_the_early_connection_requests_the_payment_first(
         qloop.run_until_complete(controller.shutdown())
         window.close()
         window.deleteLater()
+
+
+def test_the_window_says_when_it_is_shown_minimised_or_hidden(qtbot: QtBot) -> None:
+    """(Told by a filter complete() installs, not by event handlers that would slow the first paint.)"""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    seen: list[bool] = []
+    window.visibleChanged.connect(seen.append)
+    window.show()
+    qtbot.waitExposed(window)
+    assert seen and seen[-1] is True
+    window.setWindowState(Qt.WindowState.WindowMinimized)
+    assert seen[-1] is False
+    window.setWindowState(Qt.WindowState.WindowNoState)
+    assert seen[-1] is True
+    window.hide()
+    assert seen[-1] is False

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 # Only what the frame needs is imported here: PySide6 initialises each class on first use, and the
 # menus' and panels' classes would cost the first paint ~20 ms (measured with -X importtime).
 if TYPE_CHECKING:
     from PySide6.QtCore import QEvent
-    from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
+    from PySide6.QtGui import QCloseEvent
 
     from ui.navigator import NavigatorWidget
     from ui.payment_panel import PaymentPanel
@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
         forget = QAction("&Forget history", self)
         forget.triggered.connect(self.forgetHistoryRequested)
         payment_menu.addAction(forget)
+        self._visibility = _Visibility(self)
+        self.installEventFilter(self._visibility)
         self.completed = True
 
     def _build_menus(self) -> None:
@@ -163,21 +165,26 @@ class MainWindow(QMainWindow):
         fields.triggered.connect(self.payment.focus_first_field)
         view_menu.addAction(fields)
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self.visibleChanged.emit(not self.isMinimized())
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self.visibleChanged.emit(False)
-
-    def changeEvent(self, event: QEvent) -> None:
-        from PySide6.QtCore import QEvent
-
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.WindowStateChange:
-            self.visibleChanged.emit(self.isVisible() and not self.isMinimized())
-
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closed.emit()
         super().closeEvent(event)
+
+
+class _Visibility(QObject):
+    """Emits the window's ``visibleChanged`` when it is shown, hidden, minimised or restored. A filter installed by
+    ``complete()`` rather than event handlers on the window: PySide6 sets up QEvent's types (~3 ms) the first time
+    a Python event handler of the window runs, which would be during the first paint — and nobody listens yet then."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        from PySide6.QtCore import QEvent
+
+        kind = event.type()
+        if kind == QEvent.Type.Hide:
+            self._window.visibleChanged.emit(False)
+        elif kind in (QEvent.Type.Show, QEvent.Type.WindowStateChange):
+            self._window.visibleChanged.emit(self._window.isVisible() and not self._window.isMinimized())
+        return False
