@@ -1,7 +1,7 @@
 """What a start does first (ui/app.py): the window, the navigator and an empty payment panel paint, and Qt's loop
-answers, before asyncio, the models, the schema or the form are imported; a deep link's connection opens in a thread
-meanwhile (viewer/early.py). Issue 12's start-up figures are measured in tests/benchmarks/run_all.py; these tests
-check the order and that nothing is lost by it."""
+answers, before asyncio, the models, the schema or the form are imported; the rest follows inside the loop. Issue 12's
+start-up figures are measured in tests/benchmarks/run_all.py; these tests check the order and that nothing is lost by
+it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import qasync
 from PySide6.QtCore import QLocale, Qt
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import until
@@ -22,14 +21,11 @@ from ui.app import build_parser
 from ui.controller import AppController
 from ui.main_window import MainWindow
 from ui.payment_panel import PaymentPanel
-from viewer.early import EarlyConnection
-from viewer.errors import SignInRequired
 from viewer.loading import PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.profiles import OnPremProfile
 from viewer.sandbox import Sandbox
 from viewer.settings import LAST_PROFILE, Settings
-from viewer.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +159,7 @@ def test_qt_quitting_under_the_running_app_still_runs_its_shutdown(tmp_path: Pat
     assert "stopped (log:" in log and "unexpected error" not in log
 
 
-# ---- a deep link's early connection (viewer/early.py) ------------------------------------------------------------
+# ---- a deep link's start ----------------------------------------------------------------------------------
 
 
 def onprem(sandbox: Sandbox, name: str = "Server") -> OnPremProfile:
@@ -180,82 +176,29 @@ def saved(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> OnPremProfile:
     profile = onprem(sandbox)
     settings = Settings()
     settings.save_profile(profile)
-    settings.save_profile(onprem(sandbox, "Other"))
     settings.set(LAST_PROFILE, profile.name)
     return profile
 
 
-def test_the_start_takes_the_connection_opened_early(saved: OnPremProfile, qloop: qasync.QEventLoop,
-                                                     qapp: QApplication) -> None:
-    early = EarlyConnection(None)  # as ui/app.py starts it for a deep link: the last used profile
-    workspace = Workspace(Settings(), early=early)
-    identity = qloop.run_until_complete(workspace.activate(saved))
-    try:
-        assert identity is not None and identity.title == saved.user
-        assert workspace.connection is not None and workspace.connection is early.future.result()
-    finally:
-        qloop.run_until_complete(workspace.close())
-
-
-def test_an_early_connection_to_another_profile_is_closed_and_the_usual_way_taken(
-        saved: OnPremProfile, sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication) -> None:
-    early = EarlyConnection(None)
-    workspace = Workspace(Settings(), early=early)
-    other = onprem(sandbox, "Other")
-    qloop.run_until_complete(workspace.activate(other))
-    try:
-        opened = early.future.result()
-        assert opened is not None and opened.client.closed  # nobody's: closed, not leaked
-        assert workspace.connection is not None and workspace.connection.profile == other
-        assert not workspace.connection.client.closed
-    finally:
-        qloop.run_until_complete(workspace.close())
-
-
-def test_an_early_connection_that_failed_is_opened_again_and_reported_as_usual(
-        saved: OnPremProfile, qloop: qasync.QEventLoop, qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BCPV_PASSWORD")  # and none in the keyring: the profile cannot connect
-    monkeypatch.setattr("viewer.connection.load_secret", lambda *_a: None)
-    early = EarlyConnection(None)
-    workspace = Workspace(Settings(), early=early)
-    failures: list[object] = []
-    workspace.failed.connect(failures.append)
-    with pytest.raises(SignInRequired, match="No password"):
-        qloop.run_until_complete(workspace.activate(saved))
-    assert isinstance(early.future.exception(), SignInRequired)
-    assert len(failures) == 1 and workspace.connection is None
-
-
-def test_a_workspace_that_never_activates_closes_its_early_connection(saved: OnPremProfile,
-                                                                     qloop: qasync.QEventLoop,
-                                                                     qapp: QApplication) -> None:
-    early = EarlyConnection(None)
-    workspace = Workspace(Settings(), early=early)
-    qloop.run_until_complete(workspace.close())
-    opened = early.future.result()
-    assert opened is not None and opened.client.closed
-
-
-def test_a_deep_link_start_on_the_early_connection_requests_the_payment_first(
+def test_a_deep_link_start_in_steps_requests_the_payment_first(
         saved: OnPremProfile, sandbox: Sandbox, qloop: qasync.QEventLoop, qtbot: QtBot) -> None:
-    """The whole start as ui/app.py runs it for a deep link: the early connection is taken, the payment's request
-    goes out before the navigation restore's, and the form shows it."""
+    """The start as ui/app.py runs it for a deep link (the empty window, then the form, then the controller): the
+    payment's request goes out before the navigation restore's, and the form shows it."""
     assert sandbox.info is not None
     demo = sandbox.store().demo
     url = (f"{sandbox.info.onprem_root}/v2.0/companies({demo.company_id})/customerPaymentJournals({demo.journal_id})"
            f"/customerPayments({demo.payment_id})")
-    early = EarlyConnection(None)
     window = MainWindow(deferred=True)
     window.show()
     window.build(shell=True)
     window.complete()
     sandbox.traffic.reset()
-    controller = AppController(window, build_parser().parse_args([url]), settings=Settings(), early=early)
+    controller = AppController(window, build_parser().parse_args([url]), settings=Settings())
     try:
         qloop.run_until_complete(controller.start())
         qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY
                                        and controller.navigation.payments.rowCount() > 0, timeout=20))
-        assert controller.workspace is not None and controller.workspace.connection is early.future.result()
+        assert controller.workspace is not None and controller.workspace.connection is not None
         api = [p for p in sandbox.traffic.snapshot()["order"] if "/api/" in p or p.startswith("/environments")]
         assert api[0].endswith(f"/customerPayments({demo.payment_id})"), api[:3]
         assert any(p.endswith("/companies") for p in api[1:]), "the navigation restore still runs"

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from ui.sandbox_run import SandboxRun
     from viewer.client import ResponseFacts
     from viewer.connection import SandboxEndpoints
-    from viewer.early import EarlyConnection
     from viewer.loading import Record
     from viewer.refs import PaymentRef
 
@@ -46,16 +45,14 @@ logger = logging.getLogger(__name__)
 
 class AppController:
     def __init__(self, window: MainWindow, args: argparse.Namespace, *, settings: Settings | None = None,
-                 sandbox: SandboxRun | None = None, early: EarlyConnection | None = None) -> None:
-        """``sandbox``: the running sandbox to use (started by ui/app.py for ``--sandbox``, or by tests). ``early``:
-        a deep link's connection, opening since the start (ui/app.py)."""
+                 sandbox: SandboxRun | None = None) -> None:
+        """``sandbox``: the running sandbox to use (started by ui/app.py for ``--sandbox``, or by tests)."""
         self.window = window
         self.args = args
         self.settings = settings or Settings()
         self.sandbox = sandbox
         self._own_sandbox: SandboxRun | None = None  # one this controller started (the welcome, the profile list)
         self.workspace: Workspace | None = None
-        self._early = early
         self.tasks = TaskSet()
         self.payment_slot = TaskSlot("payment", foreground=True)
         self.navigation = Navigation(formatter=None, parent=window)
@@ -105,7 +102,7 @@ class AppController:
         # Without --sandbox the built-in Sandbox profile still works: it starts on first use (welcome, profile list).
         self.workspace = Workspace(self.settings, sandbox=self.sandbox.endpoints if self.sandbox else None,
                                    sandbox_browser=self.sandbox.browser if self.sandbox else None,
-                                   sandbox_starter=self._start_sandbox, early=self._early, parent=self.window)
+                                   sandbox_starter=self._start_sandbox, parent=self.window)
         self.window.sign_in.bind(self.workspace)
         self.window.sign_in.editProfilesRequested.connect(self.show_profile_dialog)
         self.window.payment.linkActivated.connect(self._welcome_link)

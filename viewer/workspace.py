@@ -22,7 +22,6 @@ from viewer.settings import LAST_PROFILE, Settings
 if TYPE_CHECKING:  # type-only: keeps httpx/msal out of the window's start-up imports
     from viewer.auth import Account, UserSession
     from viewer.connection import Connection, SandboxEndpoints
-    from viewer.early import EarlyConnection
 
 
 logger = logging.getLogger(__name__)
@@ -73,14 +72,11 @@ class Workspace(QObject):
         sandbox: SandboxEndpoints | None = None,
         sandbox_browser: Callable[[str], object] | None = None,
         sandbox_starter: SandboxStarter | None = None,
-        early: EarlyConnection | None = None,
         parent: QObject | None = None,
     ) -> None:
         """``sandbox``: the running sandbox's endpoints; or ``sandbox_starter`` to start it when the built-in
-        Sandbox profile is first chosen (from the welcome or the profile list, no ``--sandbox`` needed). ``early``:
-        the first activation's connection, already on its way (a deep link's start)."""
+        Sandbox profile is first chosen (from the welcome or the profile list, no ``--sandbox`` needed)."""
         super().__init__(parent)
-        self._early = early
         self.settings = settings
         self.sandbox = sandbox
         self._sandbox_browser = sandbox_browser
@@ -107,7 +103,6 @@ class Workspace(QObject):
 
     async def activate(self, profile: Profile, *, silent: bool = True) -> Identity | None:
         """Make ``profile`` the live one and sign in silently if the cache allows (no UI)."""
-        early, self._early = self._early, None
         await self.close()
         if isinstance(profile, SandboxProfile) and self.sandbox is None and self._sandbox_starter is not None:
             try:
@@ -118,22 +113,20 @@ class Workspace(QObject):
                 self.connectionChanged.emit(None)
                 raise error from exc
         try:
-            self.connection = await early.take(profile) if early is not None else None
-            if self.connection is None:
-                browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
-                # httpx (and what it brings, ~100 ms of imports) loads in a thread: the window keeps answering.
-                await asyncio.to_thread(importlib.import_module, "viewer.connection")
-                from viewer.auth import in_thread  # here, not at import: it brings in msal and httpx
-                from viewer.connection import Connection
+            browser = self._sandbox_browser if isinstance(profile, SandboxProfile) else None
+            # httpx (and what it brings, ~100 ms of imports) loads in a thread: the window keeps answering.
+            await asyncio.to_thread(importlib.import_module, "viewer.connection")
+            from viewer.auth import in_thread  # here, not at import: it brings in msal and httpx
+            from viewer.connection import Connection
 
-                # MSAL's set-up (OpenID discovery over the network), the token cache and the keyring all block:
-                # never on the GUI thread; whatever they raise comes back as a ViewerError.
-                authority = (self.sandbox.authority if isinstance(profile, SandboxProfile) and self.sandbox
-                             else str(getattr(profile, "authority", "")))
-                self.connection = await in_thread(
-                    authority, Connection.open, profile, sandbox=self.sandbox,
-                    open_browser=browser,
-                )
+            # MSAL's set-up (OpenID discovery over the network), the token cache and the keyring all block:
+            # never on the GUI thread; whatever they raise comes back as a ViewerError.
+            authority = (self.sandbox.authority if isinstance(profile, SandboxProfile) and self.sandbox
+                         else str(getattr(profile, "authority", "")))
+            self.connection = await in_thread(
+                authority, Connection.open, profile, sandbox=self.sandbox,
+                open_browser=browser,
+            )
             self.connection.client.limits = self.settings.limits()
         except ViewerError as exc:
             self.failed.emit(exc)
@@ -199,9 +192,6 @@ class Workspace(QObject):
         self._set_identity(None)
 
     async def close(self) -> None:
-        if self._early is not None:  # never activated: the early connection is nobody's
-            early, self._early = self._early, None
-            await early.take(None)
         if self.connection is not None:
             connection, self.connection = self.connection, None
             await connection.aclose()

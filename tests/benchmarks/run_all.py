@@ -219,6 +219,17 @@ def until_marker(cmd: list[str], marker: str, env: dict[str, str], cwd: Path, ti
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=10)
+        settle()
+
+
+SETTLE_S = 0.15
+
+
+def settle() -> None:
+    """A process stopped at its marker may have left the sandbox answering its last requests (a deep link's navigation
+    restore lists 200 rows of the 20,000-payment journal right after its paint): the next process, candidate or
+    baseline, starts once that is over, not while the sandbox's CPU competes with it on this 2-core machine."""
+    time.sleep(SETTLE_S)
 
 
 PEAK = """
