@@ -222,14 +222,30 @@ def until_marker(cmd: list[str], marker: str, env: dict[str, str], cwd: Path, ti
         settle()
 
 
-SETTLE_S = 0.15
+SANDBOX_PID: int | None = None  # set by main()
 
 
 def settle() -> None:
     """A process stopped at its marker may have left the sandbox answering its last requests (a deep link's navigation
     restore lists 200 rows of the 20,000-payment journal right after its paint): the next process, candidate or
-    baseline, starts once that is over, not while the sandbox's CPU competes with it on this 2-core machine."""
-    time.sleep(SETTLE_S)
+    baseline, starts once the sandbox has used no CPU for 50 ms (at most 3 s), not while the sandbox competes with it
+    on this 2-core machine."""
+    def cpu() -> int:
+        try:
+            with open(f"/proc/{SANDBOX_PID}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        except (OSError, IndexError, ValueError):
+            return -1  # not Linux, or gone: nothing to wait for
+
+    deadline = time.monotonic() + 3
+    before = cpu()
+    while before >= 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = cpu()
+        if now == before:
+            return
+        before = now
 
 
 PEAK = """
@@ -387,7 +403,9 @@ def main() -> int:
         parser.error(f"unknown figures {sorted(unknown)}")
     python = user_install(args.dev)
     print(f"measuring {python}", file=sys.stderr)
+    global SANDBOX_PID
     sandbox, info = start_sandbox()
+    SANDBOX_PID = sandbox.pid
     data_dir = Path(tempfile.mkdtemp(prefix="bcpv-bench-data-"))
     world = World(info, data_dir, "", "", "", sandbox, [data_dir])
     try:
