@@ -1,7 +1,8 @@
-"""App bootstrap: command line, QApplication, the qasync loop, the window, and a clean shutdown.
+"""App bootstrap: command line, QApplication, the window, Qt's event loop with asyncio's (qasync) inside it, and a
+clean shutdown.
 
-The window is shown before msal and httpx are imported (they cost ~160 ms here), so the first paint
-is not held up by sign-in machinery.
+The window is painted, its panels as an empty window shows them, before asyncio, the models, the form, msal and httpx
+are imported, and Qt's loop answers before asyncio's is set up (docs/ARCHITECTURE.md, "The order of a start").
 """
 
 from __future__ import annotations
