@@ -98,10 +98,18 @@ def test_device_code_approved_then_silent_on_next_start(sandbox: Sandbox, tmp_pa
     assert account.username
     session.close()
 
-    # A new start with the same (persisted) cache signs in silently.
+    # A new start with the same (persisted) cache signs in silently — from the cached access token: Entra files it
+    # under the granted scopes, not ".default", and a start must not redeem the refresh token every time.
+    redeemed = sandbox.identity.grants["refresh_token"]
     again = user_session(sandbox, tmp_path)
     silent = asyncio.run(again.try_silent())
     assert silent is not None and silent.username == account.username
+    token = asyncio.run(again.authorization())
+    sandbox.identity.verify_access_token(token[7:], "https://api.businesscentral.dynamics.com")
+    assert sandbox.identity.grants["refresh_token"] == redeemed
+    # A forced refresh (after a 401) still redeems it.
+    asyncio.run(again.authorization(refresh=True))
+    assert sandbox.identity.grants["refresh_token"] == redeemed + 1
     again.close()
 
 

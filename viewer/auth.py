@@ -458,22 +458,48 @@ class UserSession:
             raw = next((r for r in raws if r.get("home_account_id") == account.home_account_id), None)
             if raw is None:
                 continue
-            result = await in_thread(self.authority, self.app.acquire_token_silent, self.scopes, raw)
+            result = await in_thread(self.authority, self._silent, raw, False)
             if result and "access_token" in result:
                 self._raw_account, self.account = raw, account
                 self._memo.put(result)
                 return account
         return None
 
+    def _silent(self, raw: dict[str, Any], force_refresh: bool) -> dict[str, Any] | None:
+        """A token from the cache, else redeemed with the refresh token (in a worker thread: MSAL may do I/O).
+
+        Entra answers a ``{resource}/.default`` request with the permissions it granted (``…/user_impersonation
+        …/Financials.ReadWrite.All``) and MSAL files the access token under those, so asking the cache for
+        ``.default`` again never finds it: every start would redeem the refresh token, a round trip to Microsoft.
+        Asking for the granted scopes of a cached token for the same resource finds it; ``.default`` stays the
+        fallback (a token of another tenant may have been granted other permissions)."""
+        granted = self._granted_scopes(raw)
+        if granted:
+            result: dict[str, Any] | None = self.app.acquire_token_silent_with_error(
+                granted, raw, force_refresh=force_refresh)
+            if result and "access_token" in result:
+                return result
+        return self.app.acquire_token_silent_with_error(self.scopes, raw, force_refresh=force_refresh)  # type: ignore[no-any-return]
+
+    def _granted_scopes(self, raw: dict[str, Any]) -> list[str]:
+        if len(self.scopes) != 1 or not self.scopes[0].endswith("/.default"):
+            return []
+        import msal
+
+        resource = self.scopes[0][: -len(".default")]
+        for token in self.cache.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN,
+                                             query={"home_account_id": raw.get("home_account_id")}):
+            target = str(token.get("target") or "").split()
+            if target and all(scope.startswith(resource) for scope in target):
+                return target
+        return []
+
     async def authorization(self, *, refresh: bool = False) -> str:
         if not refresh and (token := self._memo.get()):
             return f"Bearer {token}"
         if self._raw_account is None:
             raise SignInRequired("Please sign in to Business Central.")
-        result = await in_thread(
-            self.authority, self.app.acquire_token_silent_with_error, self.scopes, self._raw_account,
-            force_refresh=refresh,
-        )
+        result = await in_thread(self.authority, self._silent, self._raw_account, refresh)
         if result and "access_token" in result:
             return f"Bearer {self._memo.put(result)}"
         self._memo.clear()

@@ -10,6 +10,7 @@ Errors have Entra's shape: ``error``, ``error_description`` starting with ``AADS
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import html
 import json
@@ -158,6 +159,8 @@ class Identity:
         self._codes: dict[str, _AuthCode] = {}
         self._devices: dict[str, _DeviceGrant] = {}
         self._refresh: dict[str, _RefreshGrant] = {}
+        # How many tokens each grant type has served (tests and demos: "did that start reach the token endpoint?").
+        self.grants: collections.Counter[str] = collections.Counter()
 
     # -- settings --------------------------------------------------------------------------------------
 
@@ -426,6 +429,8 @@ class Identity:
                                  f"'{grant}'.")
         except OAuthError as exc:
             return exc.response()
+        with self._lock:
+            self.grants[grant] += 1
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     def _user_tokens(self, form: dict[str, str], client_id: str, scope: str, user: User, nonce: str | None = None
