@@ -48,7 +48,7 @@ _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
 _ROLES = frozenset({_DISPLAY, _ALIGNMENT, _ACCESSIBLE, int(ItemRole), int(RawRole), int(SortRole)})
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_TEXTS_KEPT = 4096  # cell texts remembered (a screenful of rows is ~200 cells)
+_TEXTS_KEPT = 1024  # cell texts remembered (a screenful of rows is ~150 cells)
 
 
 @dataclass(frozen=True)
