@@ -158,6 +158,12 @@ class PaymentPanel(QWidget):
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(1000)
         self._age_timer.timeout.connect(self._show_facts)
+        # The facts line follows the values by one event pass: the paint that shows a payment's values need not
+        # also lay out and draw this two-line status (the status bar's request facts wait the same way).
+        self._facts_timer = QTimer(self)
+        self._facts_timer.setSingleShot(True)
+        self._facts_timer.setInterval(0)
+        self._facts_timer.timeout.connect(self._show_facts)
 
         self.hint = WelcomeHint(HINT)  # ui/welcome.py: the hint, or the first start's welcome with its buttons
         self.hint.setObjectName("paymentHint")
@@ -295,7 +301,7 @@ class PaymentPanel(QWidget):
             self._age_timer.start()
         else:
             self._age_timer.stop()
-        self._show_facts()
+        self._facts_timer.start()
         fetched = record.fetched_at.astimezone().strftime("%H:%M:%S") if record is not None else ""
         if state == LoadState.LOADING and record is not None:
             self._banner("Refreshing…", retry=False)
