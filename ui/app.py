@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from ui.controller import AppController
     from ui.loop import EventLoop
-    from ui.sandbox_run import SandboxRun
     from ui.single_instance import InstanceServer
 
 logger = logging.getLogger(__name__)
@@ -304,7 +303,6 @@ def run_gui(args: argparse.Namespace) -> int:
     quit_event: asyncio.Event | None = None
     log_path: Path | None = None
     controller: AppController | None = None
-    sandbox_run: SandboxRun | None = None
 
     quitting = False
 
@@ -361,14 +359,14 @@ def run_gui(args: argparse.Namespace) -> int:
         return made
 
     async def begin() -> None:
-        nonlocal sandbox_run, controller
+        nonlocal controller
         controller = await finish_start()
         if args.sandbox:
             from ui.sandbox_run import SandboxRun
 
             window.statusBar().showMessage("Starting the sandbox…")
-            sandbox_run = await SandboxRun.start(activity=args.activity, payments=args.payments)
-            controller.sandbox = sandbox_run
+            # Handed to the controller at once: its shutdown stops it (one owner of the sandbox's life).
+            controller.sandbox = await SandboxRun.start(activity=args.activity, payments=args.payments)
         await controller.start()
         # Once start-up's work (a deep link, the navigation restore) is done: the full collection stalls the
         # thread for tens of milliseconds, which the first payment need not wait for.
@@ -394,9 +392,7 @@ def run_gui(args: argparse.Namespace) -> int:
         close_server(server)  # a launch from now on starts its own window instead of talking to a closing one
         start.cancel()
         if controller is not None:
-            await controller.shutdown()
-        if sandbox_run is not None:
-            await sandbox_run.aclose()
+            await controller.shutdown()  # stops the sandbox started below too (it was handed to the controller)
 
     def start_asyncio() -> asyncio.Task[None] | None:
         nonlocal loop, quit_event, stop_signals

@@ -51,7 +51,6 @@ class AppController:
         self.args = args
         self.settings = settings or Settings()
         self.sandbox = sandbox
-        self._own_sandbox: SandboxRun | None = None  # one this controller started (the welcome, the profile list)
         self.workspace: Workspace | None = None
         self.tasks = TaskSet()
         self.payment_slot = TaskSlot("payment", foreground=True)
@@ -134,12 +133,11 @@ class AppController:
 
     async def _start_sandbox(self) -> tuple[SandboxEndpoints, Callable[[str], object]]:
         """The built-in Sandbox profile chosen without ``--sandbox`` (the welcome, the profile list): start one now.
-        This controller started it, so its shutdown stops it (ui/app.py stops the one it started itself)."""
+        Like the one ``--sandbox`` starts (ui/app.py hands it over), it is stopped by this controller's shutdown."""
         from ui.sandbox_run import SandboxRun
 
         self.window.statusBar().showMessage("Starting the sandbox…")
-        self.sandbox = self._own_sandbox = await SandboxRun.start(activity=self.args.activity,
-                                                                  payments=self.args.payments)
+        self.sandbox = await SandboxRun.start(activity=self.args.activity, payments=self.args.payments)
         return self.sandbox.endpoints, self.sandbox.browser
 
     def _welcome_link(self, link: str) -> None:
@@ -190,9 +188,10 @@ class AppController:
         await self.checks.aclose()
         self.payment.cancelled()
         await self.changes.aclose()
-        if self._own_sandbox is not None:
-            own, self._own_sandbox = self._own_sandbox, None
-            await own.aclose()
+        if self.sandbox is not None:
+            # One place for the sandbox's life: stopped here if the app started it (--sandbox, the welcome), left
+            # running if it was only attached (tests, screenshots: SandboxRun.owned).
+            await self.sandbox.aclose()
         self.settings.sync()
 
     # ---- profiles and navigation ---------------------------------------------------------------
