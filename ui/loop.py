@@ -1,6 +1,6 @@
-"""The qasync event loop, with one fix.
+"""The qasync event loop, with three changes (and a way to adopt a Qt loop already running: ``EventLoop``).
 
-``QEventLoop.run_until_complete`` processes Qt events once more after ``run_forever`` has returned — and
+First, ``QEventLoop.run_until_complete`` processes Qt events once more after ``run_forever`` has returned — and
 after it has unset asyncio's running loop. Any asyncio callback that runs in that last pass (a task's next
 step, a socket notifier) finds no running loop, and httpx/anyio then fail with ``NoEventLoopError`` or
 "no running event loop". Keeping the loop marked as running until ``run_until_complete`` itself returns
