@@ -405,8 +405,10 @@ def run_gui(args: argparse.Namespace) -> int:
         loop = EventLoop(app, already_running=True)
         quit_event = asyncio.Event()
         stop_signals = handle_stop_signals(request_quit)
-        task: asyncio.Task[None] = loop.create_task(lifetime())
-        return task
+        from viewer.tasks import TaskSlot
+
+        # The app's whole life, through the one task runner like every other piece of work (viewer/tasks.py).
+        return TaskSlot("lifetime", interrupt=True).start(lifetime())
 
     if bench == "ready":
         bench_ready()  # posted before asyncio's set-up: what it measures is Qt's loop answering
