@@ -99,9 +99,13 @@ def test_device_code_approved_then_silent_on_next_start(sandbox: Sandbox, tmp_pa
     session.close()
 
     # A new start with the same (persisted) cache signs in silently — from the cached access token: Entra files it
-    # under the granted scopes, not ".default", and a start must not redeem the refresh token every time.
+    # under the granted scopes, not ".default", and a start must not redeem the refresh token every time; nor does
+    # it fetch the OpenID configuration again (kept beside the token cache for a day: viewer.auth.DiscoveryCache).
     redeemed = sandbox.identity.grants["refresh_token"]
+    discovered = sandbox.identity.discoveries
+    assert discovered >= 1
     again = user_session(sandbox, tmp_path)
+    assert sandbox.identity.discoveries == discovered
     silent = asyncio.run(again.try_silent())
     assert silent is not None and silent.username == account.username
     token = asyncio.run(again.authorization())
@@ -269,3 +273,27 @@ def test_certificate_text_needs_key_and_certificate() -> None:
     with pytest.raises(AuthFailed, match="private key and the certificate"):
         AppSession(client_id="x", client_certificate="-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----",
                    authority="https://login.microsoftonline.com/contoso.com")
+
+
+def test_the_openid_configuration_is_kept_a_day(tmp_path: Path) -> None:
+    """viewer.auth.DiscoveryCache: fresh copies only, JSON objects only, a few authorities, and a damaged file
+    is a miss (the next start asks the authority again), never an error."""
+    from viewer.auth import DiscoveryCache
+
+    cache = DiscoveryCache(tmp_path / "openid-configurations.json")
+    url = "https://login.example/tenant/v2.0/.well-known/openid-configuration"
+    assert cache.get(url) is None
+    cache.put(url, '{"token_endpoint": "https://login.example/token"}', now=1000.0)
+    assert cache.get(url, now=1000.0 + 3600) == '{"token_endpoint": "https://login.example/token"}'
+    assert cache.get(url, now=1000.0 + DiscoveryCache.LIFETIME + 1) is None  # a day old: asked again
+    cache.put(url + "?x", "<html>not json</html>", now=1000.0)
+    assert cache.get(url + "?x", now=1000.0) is None
+    for n in range(DiscoveryCache.KEPT + 2):
+        cache.put(f"https://login.example/t{n}/v2.0/.well-known/openid-configuration", "{}", now=2000.0 + n)
+    assert cache.get(url, now=2100.0) is None  # the oldest went first
+    assert cache.get(f"https://login.example/t{DiscoveryCache.KEPT + 1}/v2.0/.well-known/openid-configuration",
+                     now=2100.0) == "{}"
+    (tmp_path / "openid-configurations.json").write_text("[not, json", "utf-8")
+    assert cache.get(url) is None
+    assert not list(tmp_path.glob("*.tmp"))
+    assert DiscoveryCache.beside(TokenCacheStore(None)) is None  # an in-memory token cache keeps nothing on disk

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import ssl
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -252,3 +253,29 @@ def test_the_system_trust_store_is_used(server: TlsServer, proxy: ConnectProxy,
     assert code == 0, err
     assert "Through the proxy" in out
     assert isinstance(network_for(environ={}, system=NO_SYSTEM).verify, ssl.SSLContext)
+
+
+def test_on_linux_the_system_store_is_read_once_and_found_where_distributions_keep_it(
+        server: TlsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """viewer/net.py: Linux's system store is OpenSSL's, read into the context once (truststore re-read it on every
+    handshake); with OpenSSL's own default paths missing (a frozen app's OpenSSL), the distributions' bundles; read
+    ahead in a thread at start-up (warm_trust_store), the next context takes that one."""
+    from viewer import net
+
+    if sys.platform in ("win32", "darwin"):
+        pytest.skip("Windows and macOS trust through truststore")
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    context = net.trust_context()
+    assert any("Proxy Test Root CA" in str(c.get("subject")) for c in context.get_ca_certs())
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file.with_name("missing.pem")))
+    monkeypatch.setenv("SSL_CERT_DIR", str(server.ca_file.with_name("missing-dir")))
+    monkeypatch.setattr(net, "_LINUX_CA_FILES", ("/nonexistent/cert.pem", str(server.ca_file)))
+    fallback = net.trust_context()
+    assert any("Proxy Test Root CA" in str(c.get("subject")) for c in fallback.get_ca_certs())
+
+    net.warm_trust_store()
+    warmed = net._warmed[0]
+    assert net.trust_context() is warmed  # taken once...
+    assert net.trust_context() is not warmed  # ...then each context reads the store itself

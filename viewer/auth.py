@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -316,9 +317,23 @@ class _MsalHttpClient(httpx.Client):
     ``str(b"…")`` instead — and MSAL passes a certificate's signed client assertion as bytes.
     Transport failures become an ``IdentityUnavailable`` that names the proxy or the certificate's issuer."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, discovery: DiscoveryCache | None = None) -> None:
         super().__init__(**client_options(network, asynchronous=False), timeout=30)
         self.network = network
+        self.discovery = discovery
+
+    def get(self, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        """MSAL's GETs; the authority's OpenID configuration comes from ``discovery`` while it is fresh."""
+        target = str(url)
+        cached = self.discovery is not None and not args and not kwargs.get("params") \
+            and target.endswith(OPENID_CONFIGURATION)
+        if cached and (text := self.discovery.get(target)) is not None:  # type: ignore[union-attr]
+            return httpx.Response(200, text=text, headers={"content-type": "application/json"},
+                                  request=httpx.Request("GET", target))
+        response = super().get(url, *args, **kwargs)
+        if cached and response.status_code == 200:
+            self.discovery.put(target, response.text)  # type: ignore[union-attr]
+        return response
 
     def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
         try:
@@ -338,11 +353,67 @@ class _MsalHttpClient(httpx.Client):
         return response
 
 
-def msal_http_client(network: Network) -> _MsalHttpClient:
+def msal_http_client(network: Network, discovery: DiscoveryCache | None = None) -> _MsalHttpClient:
     """MSAL's HTTP client, with the same trust and proxy as the Business Central client
     (``viewer.net.client_options``). ``REQUESTS_CA_BUNDLE`` would override MSAL's own ``verify=``; an
     httpx client with an explicit context is used as given."""
-    return _MsalHttpClient(network)
+    return _MsalHttpClient(network, discovery)
+
+
+OPENID_CONFIGURATION = "/.well-known/openid-configuration"
+
+
+class DiscoveryCache:
+    """Authorities' OpenID configurations, kept a day in a JSON file beside the token cache.
+
+    MSAL fetches the configuration (where the token endpoint is) whenever its app object is built, so every start
+    paid a round trip to the identity server, with its own TLS handshake, before the cached token could be used —
+    the deep link's first request waited for it. MSAL keeps such GETs a day itself, in memory (its ``http_cache``);
+    this keeps them across starts, in a format of our own rather than MSAL's pickles. The documents are public:
+    no tokens, nothing personal. A file that cannot be read or written only costs the round trip."""
+
+    LIFETIME = 24 * 3600.0
+    KEPT = 8  # authorities (the sandbox's change with its port): the oldest go first
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def beside(cls, cache: TokenCacheStore) -> DiscoveryCache | None:
+        return cls(cache.path.with_name("openid-configurations.json")) if cache.persistent and cache.path else None
+
+    def _fresh(self, now: float) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {url: entry for url, entry in data.items()
+                if isinstance(entry, dict) and isinstance(entry.get("text"), str)
+                and isinstance(entry.get("at"), int | float) and 0 <= now - entry["at"] < self.LIFETIME}
+
+    def get(self, url: str, *, now: float | None = None) -> str | None:
+        entry = self._fresh(time.time() if now is None else now).get(url)
+        return str(entry["text"]) if entry else None
+
+    def put(self, url: str, text: str, *, now: float | None = None) -> None:
+        when = time.time() if now is None else now
+        try:
+            if not isinstance(json.loads(text), dict):
+                return
+        except ValueError:
+            return
+        entries = self._fresh(when)
+        entries[url] = {"at": when, "text": text}
+        kept = dict(sorted(entries.items(), key=lambda item: item[1]["at"])[-self.KEPT:])
+        scratch = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            scratch.write_text(json.dumps(kept), "utf-8")
+            os.replace(scratch, self.path)  # whole or not at all, also when two windows start together
+        except OSError:
+            with contextlib.suppress(OSError):
+                scratch.unlink(missing_ok=True)
 
 
 def _instance_discovery(authority: str) -> bool:
@@ -400,7 +471,7 @@ class UserSession:
         self.authority = authority
         import msal
 
-        self._http = msal_http_client(network or Network(verify=verify))
+        self._http = msal_http_client(network or Network(verify=verify), DiscoveryCache.beside(cache))
         self.broker = broker and platform == "win32" and _instance_discovery(authority)
         extra = {"enable_broker_on_windows": True} if self.broker else {}
         self.app = (app_factory or msal.PublicClientApplication)(

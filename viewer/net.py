@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,22 +58,86 @@ def require_secure(url: str) -> None:
 
 def trust_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Verify against the operating system's trust store (Windows certificate store, macOS Keychain,
-    OpenSSL's store on Linux) through ``truststore``, plus the profile's own CA file if it names one.
+    OpenSSL's store on Linux), plus the profile's own CA file if it names one.
 
     A company that inspects TLS installs its root in the OS store, so managed PCs need nothing here;
     ``ssl.create_default_context()`` would miss the Keychain and has no CA bundle in a frozen app.
+    Windows and macOS go through ``truststore``. On Linux the system store *is* OpenSSL's, and truststore
+    re-reads it on every TLS handshake (~25 ms a connection here, measured in the deep link's
+    tests/benchmarks/run_all.py): ``_openssl_store`` reads it once per context instead.
     """
     import ssl
 
-    import truststore
+    if sys.platform in ("win32", "darwin"):
+        import truststore
 
-    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        context = _openssl_store()
     if ca_file:
         try:
             context.load_verify_locations(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ViewerError(f"Cannot use the CA file {ca_file}: {getattr(exc, 'strerror', None) or exc}") from None
     return context
+
+
+# Where Linux distributions keep the system's CA bundle, for an OpenSSL whose own default paths are missing (a
+# frozen app carries an OpenSSL built elsewhere): the list truststore searches too.
+_LINUX_CA_FILES = (
+    "/etc/ssl/cert.pem",  # Alpine, Arch, Fedora 34+, RHEL 9+, BSD
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  # Fedora 44+, RHEL 11+
+    "/etc/pki/tls/cert.pem",  # older Fedora, RHEL, CentOS
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+)
+
+
+_warmed: list[ssl.SSLContext] = []  # at most one, parsed ahead by warm_trust_store and taken by the next caller
+_warmed_lock = threading.Lock()
+
+
+def warm_trust_store() -> None:
+    """Read the system store now, in a thread (ui/app.py's start with a deep link, while the window builds): the
+    next ``trust_context`` takes that context instead of reading the store again. Linux only: Windows and
+    macOS ask the system per handshake."""
+    if sys.platform in ("win32", "darwin"):
+        return
+    context = _openssl_store()
+    with _warmed_lock:
+        _warmed[:] = [context]
+
+
+def _openssl_store() -> ssl.SSLContext:
+    """A client context that trusts OpenSSL's default locations (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured), or
+    else the first bundle of ``_LINUX_CA_FILES`` — what truststore does on Linux, done once. Read with
+    ``load_verify_locations``, which parses the bundle without holding the interpreter (a sign-in thread does
+    it while the window works)."""
+    import ssl
+
+    with _warmed_lock:
+        if _warmed:
+            return _warmed.pop()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
+    paths = ssl.get_default_verify_paths()
+    capath = paths.capath if paths.capath and _holds_hashed_certs(paths.capath) else None
+    if paths.cafile or capath:
+        context.load_verify_locations(cafile=paths.cafile, capath=capath)
+    else:
+        bundle = next((path for path in _LINUX_CA_FILES if os.path.isfile(path)), None)
+        if bundle is not None:
+            context.load_verify_locations(cafile=bundle)
+    return context
+
+
+def _holds_hashed_certs(directory: str) -> bool:
+    """OpenSSL looks certificates up in a directory by subject hash (``1a2b3c4d.0``)."""
+    import re
+
+    try:
+        return any(re.fullmatch(r"[0-9a-fA-F]{8}\.[0-9]", name) for name in os.listdir(directory))
+    except OSError:
+        return False
 
 
 # ---- proxies -------------------------------------------------------------------------------------

@@ -161,6 +161,7 @@ class Identity:
         self._refresh: dict[str, _RefreshGrant] = {}
         # How many tokens each grant type has served (tests and demos: "did that start reach the token endpoint?").
         self.grants: collections.Counter[str] = collections.Counter()
+        self.discoveries = 0  # OpenID configurations served (tests: a start that has a fresh copy asks for none)
 
     # -- settings --------------------------------------------------------------------------------------
 
@@ -287,6 +288,8 @@ class Identity:
         # As Entra: the multi-tenant aliases keep their own endpoints and give the issuer as a template
         # ("{tenantid}", filled from the token's tid); a tenant's id or domain gives that tenant's.
         alias = str(request.path_params["tenant"]).lower()
+        with self._lock:
+            self.discoveries += 1
         multi = alias in MULTI_TENANT_ALIASES
         tenant = alias if multi else self.tenant_id
         return JSONResponse(
