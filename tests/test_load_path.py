@@ -399,6 +399,45 @@ def test_a_first_visit_reads_history_only_for_payments_that_have_some(
     store.close()
 
 
+def test_a_load_while_the_history_file_opens_sends_its_request_at_once_and_still_compares(
+    sandbox: Sandbox, qloop: qasync.QEventLoop, counted: tuple[CountingTransport, BcClient], tmp_path: Path
+) -> None:
+    """A start opens the history file alongside its sign-in (viewer/loading.py ``open_store``): a deep link's load
+    meanwhile sends its request without waiting, then waits for the file to compare ("since your previous visit")
+    and to keep the new snapshot there, not in the stand-in."""
+    transport, client = counted
+    demo = sandbox.store().demo
+    url = _url(sandbox, demo.payment_id)
+    key = SnapshotKey.from_url(url)
+    assert key is not None
+    started = datetime.now(UTC)
+    path = tmp_path / "history.sqlite3"
+    with SnapshotStore(path) as earlier:
+        earlier.add(Snapshot(key, started - timedelta(days=1), None, {"id": demo.payment_id, "description": "Then"}))
+    service = PaymentService(client, started_at=started)
+    release = asyncio.Event()
+
+    async def scenario() -> Loaded:
+        def slow_open() -> SnapshotStore:  # in a thread: the file opens only once the answer has come back
+            asyncio.run_coroutine_threadsafe(release.wait(), qloop).result(timeout=30)
+            return SnapshotStore(path)
+
+        opening = asyncio.ensure_future(service.open_store(slow_open))
+        loading = asyncio.ensure_future(service.load(url))
+        await until(lambda: len(transport.sent) == 1 and transport.in_flight == 0)  # asked and answered...
+        await asyncio.sleep(0.05)
+        assert not opening.done() and not loading.done()  # ...while the file is still opening: it waits to compare
+        release.set()
+        await opening
+        return await loading
+
+    loaded = qloop.run_until_complete(scenario())
+    assert loaded.kind is ChangeKind.VISIT and "description" in loaded.changes.names()
+    qloop.run_until_complete(service.flush())
+    assert len(service.store.history(key)) == 2  # kept in the file that opened, next to the earlier one
+    service.store.close()
+
+
 def test_foreground_steps_run_ahead_of_pending_paints_in_order_and_report_failures(
     qloop: qasync.QEventLoop, qapp: QApplication
 ) -> None:

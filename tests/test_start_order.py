@@ -109,18 +109,22 @@ def test_completing_the_window_adds_the_payment_menu_once(qtbot: QtBot) -> None:
 
 
 QT_LOOP_FIRST = """
-import json, sys
+import gc, json, sys
 import ui.app
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 def answered():
-    # Qt's loop answers this event, posted before it ran; asyncio's loop is set up only after it.
-    print(json.dumps({"asyncio": "asyncio" in sys.modules, "form": "ui.payment_form" in sys.modules}), flush=True)
+    # Qt's loop answers this event, posted before it ran; asyncio's loop is set up only after it. The cycle collector
+    # is off while the app starts (ui/app.py collect_seldom).
+    print(json.dumps({"asyncio": "asyncio" in sys.modules, "form": "ui.payment_form" in sys.modules,
+                      "collecting": gc.isenabled()}), flush=True)
     QApplication.instance().exit(0)  # quitting this early ends the run without a shutdown to do
 
 ui.app.bench_ready = lambda: QTimer.singleShot(0, answered)
-sys.exit(ui.app.main(["--new-window"]))
+code = ui.app.main(["--new-window"])
+print(json.dumps({"collecting": gc.isenabled()}), flush=True)  # never left off, however the start ended
+sys.exit(code)
 """
 
 
@@ -129,7 +133,9 @@ def test_qt_answers_a_posted_event_before_asyncio_is_imported_and_an_early_quit_
     code = f"import os; os.environ['BCPV_DATA_DIR'] = {env_data!r}; os.environ['BCPV_BENCH_EXIT'] = 'ready'\n"
     done = run_python(code + QT_LOOP_FIRST)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"asyncio": False, "form": False}
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[-2]) == {"asyncio": False, "form": False, "collecting": False}
+    assert json.loads(lines[-1]) == {"collecting": True}
     assert "Traceback" not in done.stderr
 
 

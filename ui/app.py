@@ -237,6 +237,16 @@ def lighter_pyside_import_hook() -> None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    import gc
+
+    collect_seldom()
+    try:
+        return _run_gui(args)
+    finally:  # whichever way it ended (a second launch hands over, a failure): never left off in this process
+        gc.enable()
+
+
+def _run_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_API", "pyside6")  # qasync picks its binding from this
     lighter_pyside_import_hook()
     from ui.native import set_app_user_model_id
@@ -360,19 +370,21 @@ def run_gui(args: argparse.Namespace) -> int:
 
     async def begin() -> None:
         nonlocal controller
-        controller = await finish_start()
-        if args.sandbox:
-            from ui.sandbox_run import SandboxRun
+        try:
+            controller = await finish_start()
+            if args.sandbox:
+                from ui.sandbox_run import SandboxRun
 
-            window.statusBar().showMessage("Starting the sandbox…")
-            # Handed to the controller at once: its shutdown stops it (one owner of the sandbox's life).
-            controller.sandbox = await SandboxRun.start(activity=args.activity, payments=args.payments)
-        await controller.start()
-        # Once start-up's work (a deep link, the navigation restore) is done: the full collection stalls the
-        # thread for tens of milliseconds, which the first payment need not wait for.
-        await controller.tasks.join()
-        await controller.payment_slot.wait()
-        quiet_garbage_collector()
+                window.statusBar().showMessage("Starting the sandbox…")
+                # Handed to the controller at once: its shutdown stops it (one owner of the sandbox's life).
+                controller.sandbox = await SandboxRun.start(activity=args.activity, payments=args.payments)
+            await controller.start()
+            # Once start-up's work (a deep link, the navigation restore) is done: the full collection stalls the
+            # thread for tens of milliseconds, which the first payment need not wait for.
+            await controller.tasks.join()
+            await controller.payment_slot.wait()
+        finally:  # also when the start fails or is cut short: the collector is never left off
+            quiet_garbage_collector()
 
     async def lifetime() -> None:
         import asyncio
@@ -467,8 +479,9 @@ def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None] | 
 def preload_network_stack() -> None:
     """Import httpx and MSAL (~200 ms) in a thread while the rest of the start runs, so a deep link's sign-in and
     request find them loaded (measured: ~90 ms sooner to the painted payment; started without a link it would
-    only delay the panels, ~100 ms, competing for the interpreter). Third-party packages only, which the GUI
-    thread does not import meanwhile, so the two threads never wait on each other's import locks; a failure
+    only delay the panels, ~100 ms, competing for the interpreter). Third-party packages (and viewer.net, which
+    imports only viewer.errors), which the GUI thread does not import meanwhile, so the two threads never wait
+    on each other's import locks for long; a failure
     here is left for the real import to report. (Opening the whole connection in that thread too was measured
     and gained nothing: the imports come first either way, and the GUI thread's own work competes for the same
     interpreter.)"""
@@ -477,7 +490,14 @@ def preload_network_stack() -> None:
     def load() -> None:
         import importlib
 
-        for name in ("httpx", "msal"):
+        # First the system's CA store (~25 ms of parsing that lets go of the interpreter: the second core does it)
+        with contextlib.suppress(Exception):  # the connection reads the store itself, and reports what is wrong
+            from viewer.net import warm_trust_store
+
+            warm_trust_store()
+        # then the imports, and what the first clients and request load on their way (httpx imports httpcore with
+        # its first client, ~30 ms; the token cache's msal_extensions; httpcore's asyncio backend, anyio's, ~20 ms)
+        for name in ("httpx", "httpcore", "msal", "msal_extensions", "anyio._backends._asyncio"):
             try:
                 importlib.import_module(name)
             except Exception:  # reported, if it matters, where the module is really needed
@@ -510,6 +530,16 @@ def bench_markers(bench: str, controller: Any) -> None:
         controller.payment.stateChanged.connect(painted)
 
 
+def collect_seldom() -> None:
+    """From the first line of a start until ``quiet_garbage_collector``: what a start allocates (modules, Qt
+    wrappers, the schema) nearly all stays, so collecting it is wasted work — with Python's thresholds a deep link's
+    start ran a full collection of ~20 ms before its request, and higher thresholds only made each young
+    collection longer (tests/benchmarks/run_all.py). Reference counting still frees what a start drops."""
+    import gc
+
+    gc.disable()
+
+
 def quiet_garbage_collector() -> None:
     """No full (generation-2) collection while the user works: the start-up heap (Qt wrappers, modules, the
     schema) is moved out of the collector's sight, and the young generations are collected less often. Reference
@@ -520,6 +550,7 @@ def quiet_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 1000)
+    gc.enable()  # off since the start began (collect_seldom)
 
 
 def close_server(server: InstanceServer | None) -> None:

@@ -79,13 +79,12 @@ class ChangeTracking(QObject):
     async def open_store(self) -> None:
         from viewer.snapshots import SnapshotStore, default_path
 
-        store = await asyncio.to_thread(SnapshotStore, default_path(), enabled=self.service.store.enabled)
-        self.service.store.close()
-        self.service.store = store
+        # Indexed as it opens: which payments have history, so opening one that has none reads nothing
+        # (viewer/loading.py). A load meanwhile waits for it only to compare.
+        enabled = self.service.store.enabled
+        store = await self.service.open_store(lambda: SnapshotStore(default_path(), enabled=enabled))
         if notice := store.take_notice():
             self.window.statusBar().showMessage(notice, 15000)
-        # Which payments have history, so opening one that has none reads nothing (viewer/loading.py).
-        await asyncio.to_thread(self.service.index_history)
 
     def _shown_record(self) -> Record | None:
         model = self.model

@@ -97,7 +97,8 @@ class AppController:
     # ---- start and stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.changes.open_store()
+        # The history file opens alongside the sign-in (threads both): a deep link's request need not wait for it.
+        self.tasks.spawn(self.changes.open_store())
         # Without --sandbox the built-in Sandbox profile still works: it starts on first use (welcome, profile list).
         self.workspace = Workspace(self.settings, sandbox=self.sandbox.endpoints if self.sandbox else None,
                                    sandbox_browser=self.sandbox.browser if self.sandbox else None,

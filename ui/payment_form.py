@@ -322,6 +322,12 @@ class PaymentForm(QWidget):
         self._slow_timer.setSingleShot(True)
         self._slow_timer.setInterval(SLOW_MS)
         self._slow_timer.timeout.connect(lambda: self._set_slow(True))
+        # The first load's placeholders (building the version's rows, ~8 ms) follow its request out rather than
+        # delay it: the payment slot's steps run first (ui/loop.py), this timer after them.
+        self._placeholders = QTimer(self)
+        self._placeholders.setSingleShot(True)
+        self._placeholders.setInterval(0)
+        self._placeholders.timeout.connect(self.refill)
         self.related_sections: dict[str, RecordSection] = {}
         self.related_status: dict[str, QLabel] = {}
         self.tabs.addTab(scroll, "Fiel&ds")  # Alt+F is the File menu
@@ -452,6 +458,7 @@ class PaymentForm(QWidget):
         model = self.model
         if model is None:
             return
+        self._placeholders.stop()
         has_rows = model.rowCount() > 0
         loading = model.state == LoadState.LOADING and model.error is None
         self.fields_page.setVisible(has_rows or loading)
@@ -600,7 +607,10 @@ class PaymentForm(QWidget):
             self._slow_timer.stop()
             self._set_slow(False)
         if model.rowCount() == 0:
-            self.refill()
+            if model.state == LoadState.LOADING:
+                self._placeholders.start()
+            else:
+                self.refill()
         for kind in self.related_sections:
             self._related_state(kind)
 

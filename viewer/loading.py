@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -113,6 +114,7 @@ class PaymentService:
         self.started_at = started_at or datetime.now(UTC)
         self._last: dict[SnapshotKey, Snapshot] = {}
         self._writes = TaskSet()
+        self._opening: asyncio.Future[None] | None = None  # the history file being opened (open_store)
 
     def _client(self) -> BcClient:
         if self.client is None:
@@ -132,10 +134,11 @@ class PaymentService:
         """The payment ``target`` names, compared with what was seen before. Raises ``ViewerError``."""
         ref, url = self._ref_and_url(target)
         key = SnapshotKey.from_ref(ref) if ref is not None else None
-        if key is not None and key not in self._last and self.store.may_have_before(key, self.started_at):
+        if key is not None and key not in self._last and (
+                self._opening is not None or self.store.may_have_before(key, self.started_at)):
             # The first visit in this run compares with the history file: read it while the request is out. (A
             # payment the store's index knows has no history needs no read: most first visits, once indexed.)
-            response, earlier = await asyncio.gather(self._client().get_json(url), asyncio.to_thread(self._before, key))
+            response, earlier = await asyncio.gather(self._client().get_json(url), self._earlier(key))
             return await self._compare_and_keep(_record(url, response.data, response.facts, ref), [earlier])
         response = await self._client().get_json(url)
         return await self._compare_and_keep(_record(url, response.data, response.facts, ref))
@@ -162,8 +165,8 @@ class PaymentService:
             kind = ChangeKind.VISIT
             if earlier is not None:
                 older = earlier[0]
-            elif self.store.may_have_before(key, self.started_at):
-                older = await asyncio.to_thread(self._before, key)
+            else:
+                older = await self._earlier(key)
         self._last[key] = snap
         # Written in the background: the form paints now; the next load compares with _last, not the file.
         self._writes.spawn(self._keep(snap))
@@ -173,6 +176,32 @@ class PaymentService:
         changes = diff(old_values, new_values, api_version=record.api_version, old_etag=older.etag,
                        new_etag=snap.etag, since=older.fetched_at)
         return Loaded(record, changes, kind, older.fetched_at)
+
+    async def open_store(self, opener: Callable[[], SnapshotStore]) -> SnapshotStore:
+        """Open the history file (``opener``, in a thread) and index it, then use it. A start runs this alongside
+        its sign-in: a load meanwhile sends its request at once and waits for the file only to compare and keep."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._opening = done
+        try:
+            store = await asyncio.to_thread(opener)
+            previous, self.store = self.store, store
+            previous.close()
+            await asyncio.to_thread(self.index_history)
+        finally:
+            self._opening = None
+            done.set_result(None)
+        return store
+
+    async def _opened(self) -> None:
+        if self._opening is not None:
+            await asyncio.shield(self._opening)  # a cancelled load does not cancel the opening
+
+    async def _earlier(self, key: SnapshotKey) -> Snapshot | None:
+        """The snapshot of ``key`` from before this run, if the history file has one."""
+        await self._opened()
+        if not self.store.may_have_before(key, self.started_at):
+            return None
+        return await asyncio.to_thread(self._before, key)
 
     def _before(self, key: SnapshotKey) -> Snapshot | None:
         try:
@@ -191,6 +220,7 @@ class PaymentService:
 
     async def _keep(self, snap: Snapshot) -> None:
         try:
+            await self._opened()
             await asyncio.to_thread(self.store.add, snap)
         except Exception as exc:
             logger.warning("could not store a snapshot: %s", exc)
@@ -219,6 +249,7 @@ class PaymentService:
         if key is None:
             return []
         await self.flush()
+        await self._opened()
         try:
             return await asyncio.to_thread(self.store.history, key)
         except Exception as exc:
@@ -227,6 +258,7 @@ class PaymentService:
 
     async def forget(self) -> None:
         await self.flush()
+        await self._opened()
         await asyncio.to_thread(self.store.forget, None)
         self._last.clear()
 

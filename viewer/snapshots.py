@@ -477,7 +477,9 @@ class SnapshotStore:
         # Which payments have a snapshot from before a moment (hashes of their keys), once indexed: a first visit to
         # a payment that has none needs no read at all. Replaced whole, so reading it needs no lock (GUI thread).
         self._earlier: tuple[datetime, frozenset[int]] | None = None
-        if enabled:
+        # A file opens now (its notice is wanted at once); a store in memory opens when first used — the app makes
+        # one as a stand-in until the file is open (ui/changes.py), on the GUI thread, where no SQLite may run.
+        if enabled and path is not None:
             with self._lock:
                 self._open()
 
