@@ -1,7 +1,8 @@
 """Opening a payment, measured in the real app on the sandbox (docs/ARCHITECTURE.md, "The path of one click").
 
-Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_load.py [pairs]``. Not collected by pytest;
-it prints ratios against baselines taken in the same run, never asserts a time.
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_load.py [pairs] [--in-process]``. Not
+collected by pytest; it prints ratios against baselines taken in the same run, never asserts a time. The sandbox runs
+in its own process, as a Business Central server does (``--in-process``: in the app's, as ``--sandbox`` runs it).
 
 - **click → form painted**: from the moment the list's selection changes to the first paint of
   ``field:documentNumber`` showing the new payment, divided by a raw httpx GET of the same URL from the same process
@@ -16,12 +17,18 @@ it prints ratios against baselines taken in the same run, never asserts a time.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
+import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +50,8 @@ from ui.sandbox_run import SandboxRun
 from viewer.models.payment import LoadState
 from viewer.sandbox import Sandbox
 from viewer.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class PaintProbe(QObject):
@@ -117,12 +126,50 @@ async def until(predicate: Any, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.001)
 
 
-async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any]:
+@dataclass
+class Server:
+    """The sandbox the app talks to: ``run`` as the app gets it, ``verify`` for the raw GET, ``edit`` changes a
+    payment's description (the refresh that finds a change)."""
+
+    run: SandboxRun
+    verify: ssl.SSLContext
+    edit: Callable[[httpx.AsyncClient, str, str], Awaitable[None]]
+
+
+def in_process(box: Sandbox) -> Server:
+    async def edit(_raw: httpx.AsyncClient, _url: str, payment_id: str) -> None:
+        box.store().patch_payment(payment_id, {"description": "Changed for the benchmark"})
+
+    return Server(SandboxRun.attach(box), box.ssl_context(), edit)
+
+
+def separate(info: dict[str, Any]) -> Server:
+    """A sandbox in its own process, as a real Business Central is: its answers do not share the app's
+    interpreter (in the app's process, each answer waits for the GIL while the app paints the list)."""
+    from viewer.connection import SandboxEndpoints
+    from viewer.sandbox.autologin import auto_browser
+
+    verify = ssl.create_default_context(cafile=info["ca_file"])
+    endpoints = SandboxEndpoints(authority=info["authority"], api_root=info["api_root"],
+                                 environments_url=info["environments_url"],
+                                 public_client_id=info["public_client_id"], ca_file=info["ca_file"])
+
+    async def edit(raw: httpx.AsyncClient, url: str, payment_id: str) -> None:  # as an integration would: PATCH
+        current = await raw.get(url)
+        changed = await raw.patch(url, json={"description": "Changed for the benchmark"},
+                                  headers={"If-Match": current.json()["@odata.etag"]})
+        changed.raise_for_status()
+
+    run = SandboxRun(endpoints, auto_browser(verify), False, None, owned=False)  # type: ignore[arg-type]
+    return Server(run, verify, edit)
+
+
+async def scenario(app: QApplication, server: Server, pairs: int) -> dict[str, Any]:
     window = MainWindow()
     window.resize(1280, 800)
     window.show()
     args = build_parser().parse_args(["--sandbox", "--activity", "0"])
-    controller = AppController(window, args, settings=Settings(), sandbox=SandboxRun.attach(box))
+    controller = AppController(window, args, settings=Settings(), sandbox=server.run)
     await controller.start()
     nav = controller.navigation
     await until(lambda: nav.payments.rowCount() > 40 and not nav.payments.loading)
@@ -135,7 +182,7 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
     probe = PaintProbe()
     results: dict[str, Any] = {}
     try:
-        async with httpx.AsyncClient(verify=box.ssl_context(), headers={"Accept": "application/json"}) as raw:
+        async with httpx.AsyncClient(verify=server.verify, headers={"Accept": "application/json"}) as raw:
             rows = [nav.payments.record(r) for r in range(nav.payments.rowCount())]
             urls = [nav.payment_url(str(r["id"])) for r in rows if r]
 
@@ -208,7 +255,8 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
             opening = meter.stop()
             open_record = controller.payment.record
             assert open_record is not None
-            box.store().patch_payment(str(open_record.values["id"]), {"description": "Changed for the benchmark"})
+            raw.headers["Authorization"] = auth
+            await server.edit(raw, open_record.url, str(open_record.values["id"]))
             meter.start()
             assert await controller.watcher.check() == "changed"
             await controller.related.wait()
@@ -246,17 +294,36 @@ async def scenario(app: QApplication, box: Sandbox, pairs: int) -> dict[str, Any
 
 
 def main() -> int:
-    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pairs", nargs="?", type=int, default=30)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the sandbox in this process (as --sandbox does) instead of its own")
+    options = parser.parse_args()
+    pairs = options.pairs
     app = QApplication(sys.argv[:1])
     loop = EventLoop(app)
     asyncio.set_event_loop(loop)
-    box = Sandbox(seed=1)
-    box.start()
+    box: Sandbox | None = None
+    proc: subprocess.Popen[str] | None = None
+    if options.in_process:
+        box = Sandbox(seed=1)
+        box.start()
+        server = in_process(box)
+    else:
+        proc = subprocess.Popen([sys.executable, "-m", "viewer.sandbox", "--seed", "1"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        server = separate(json.loads(proc.stdout.readline()))
     try:
-        r = loop.run_until_complete(scenario(app, box, pairs))
+        r = loop.run_until_complete(scenario(app, server, pairs))
     finally:
-        box.stop()
+        if box is not None:
+            box.stop()
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
         QApplication.clipboard().clear()
+    print(f"sandbox: {'in this process (as --sandbox)' if options.in_process else 'its own process (as a server)'}")
     ratio = r["click_ms"] / r["get_ms"]
     print(f"raw httpx GET (same URL, TLS, auth): median {r['get_ms']:.2f} ms over {pairs} pairs")
     print(f"click -> form painted:               median {r['click_ms']:.2f} ms  ratio {ratio:.2f}x (target <= 1.6x)")
