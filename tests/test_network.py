@@ -274,6 +274,11 @@ def test_on_linux_the_system_store_is_read_once_and_found_where_distributions_ke
     monkeypatch.setattr(net, "_LINUX_CA_FILES", ("/nonexistent/cert.pem", str(server.ca_file)))
     fallback = net.trust_context()
     assert any("Proxy Test Root CA" in str(c.get("subject")) for c in fallback.get_ca_certs())
+    damaged = server.ca_file.with_name("damaged.pem")
+    damaged.write_text("not a certificate", "utf-8")
+    monkeypatch.setenv("SSL_CERT_FILE", str(damaged))  # unreadable as PEM: the next place, never an error
+    past_damage = net.trust_context()
+    assert any("Proxy Test Root CA" in str(c.get("subject")) for c in past_damage.get_ca_certs())
 
     net.warm_trust_store()
     warmed = net._warmed[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import os
 import sys
 import threading
@@ -25,6 +26,8 @@ if TYPE_CHECKING:  # ssl and httpx only when a connection is made: the launcher 
     import ssl
 
     import httpx
+
+logger = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -121,12 +124,14 @@ def _openssl_store() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
     paths = ssl.get_default_verify_paths()
     capath = paths.capath if paths.capath and _holds_hashed_certs(paths.capath) else None
-    if paths.cafile or capath:
-        context.load_verify_locations(cafile=paths.cafile, capath=capath)
-    else:
-        bundle = next((path for path in _LINUX_CA_FILES if os.path.isfile(path)), None)
-        if bundle is not None:
-            context.load_verify_locations(cafile=bundle)
+    places: list[tuple[str | None, str | None]] = [(paths.cafile, capath)] if paths.cafile or capath else []
+    places += [(path, None) for path in _LINUX_CA_FILES if os.path.isfile(path)]
+    for cafile, directory in places:
+        try:
+            context.load_verify_locations(cafile=cafile, capath=directory)
+            break
+        except (OSError, ssl.SSLError) as exc:  # unreadable or not PEM: the next place; none trusts nothing, and
+            logger.warning("cannot read the CA store %s: %s", cafile or directory, exc)  # a handshake says so
     return context
 
 
