@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -436,6 +437,29 @@ def test_a_load_while_the_history_file_opens_sends_its_request_at_once_and_still
     qloop.run_until_complete(service.flush())
     assert len(service.store.history(key)) == 2  # kept in the file that opened, next to the earlier one
     service.store.close()
+
+
+def test_a_request_searches_for_no_modules(sandbox: Sandbox, qloop: qasync.QEventLoop,
+                                          counted: tuple[CountingTransport, BcClient]) -> None:
+    """Once warm, a payment's GET imports nothing: httpcore asks for sniffio on every request, and a failed import
+    is searched for again each time unless its absence is remembered (viewer/client.py)."""
+    _transport, client = counted
+    url = _url(sandbox, sandbox.store().demo.payment_id)
+    qloop.run_until_complete(client.get_json(url))  # warm: the connection, and whatever its first use imports
+    searched: list[str] = []
+
+    class Recorder:
+        @staticmethod
+        def find_spec(name: str, path: object = None, target: object = None) -> None:
+            searched.append(name)
+
+    sys.meta_path.insert(0, Recorder)  # type: ignore[arg-type]
+    try:
+        for _ in range(3):
+            qloop.run_until_complete(client.get_json(url))
+    finally:
+        sys.meta_path.remove(Recorder)  # type: ignore[arg-type]
+    assert searched == []
 
 
 def test_foreground_steps_run_ahead_of_pending_paints_in_order_and_report_failures(

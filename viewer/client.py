@@ -53,6 +53,22 @@ from viewer.net import Network, client_options, describe_failure, require_secure
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"bc-payment-viewer/{__version__}"
+
+
+def _remember_sniffio_is_absent() -> None:
+    """httpcore tries ``import sniffio`` whenever an async request takes a lock (httpcore/_synchronization.py) and
+    uses asyncio when it is not installed. Python does not remember an import that failed, so each request searched
+    the whole sys.path again, four times (a few tenths of a millisecond of the click's path, measured in
+    tests/benchmarks/bench_load.py). ``None`` in ``sys.modules`` is Python's way to say "not there": the import then
+    fails at once, exactly as before, only without the search."""
+    import importlib.util
+    import sys
+
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+_remember_sniffio_is_absent()
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
