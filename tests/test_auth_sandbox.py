@@ -106,7 +106,16 @@ def test_device_code_approved_then_silent_on_next_start(sandbox: Sandbox, tmp_pa
     assert discovered >= 1
     again = user_session(sandbox, tmp_path)
     assert sandbox.identity.discoveries == discovered
+    readers: list[threading.Thread] = []
+    real_search = again.cache.cache.search
+
+    def search(*args: object, **kwargs: object) -> object:
+        readers.append(threading.current_thread())
+        return real_search(*args, **kwargs)
+
+    again.cache.cache.search = search  # type: ignore[method-assign]
     silent = asyncio.run(again.try_silent())
+    assert readers and threading.main_thread() not in readers  # the cache is read in a worker thread, never here
     assert silent is not None and silent.username == account.username
     token = asyncio.run(again.authorization())
     sandbox.identity.verify_access_token(token[7:], "https://api.businesscentral.dynamics.com")

@@ -491,8 +491,11 @@ class UserSession:
         self._http.close()
 
     async def accounts(self) -> list[Account]:
-        raws = await in_thread(self.authority, self.app.get_accounts)
-        return [Account.from_msal(r, self._claims_for(r)) for r in raws]
+        return [account for account, _raw in await in_thread(self.authority, self._known)]
+
+    def _known(self) -> list[tuple[Account, dict[str, Any]]]:
+        """The cache's accounts, with their names (in a worker thread: reading the cache may read its file)."""
+        return [(Account.from_msal(raw, self._claims_for(raw)), raw) for raw in self.app.get_accounts()]
 
     def _claims_for(self, raw: dict[str, Any]) -> dict[str, Any]:
         import msal
@@ -520,20 +523,24 @@ class UserSession:
         raise SignInRequired(f"{account.username} is no longer signed in here. Please sign in again.")
 
     async def try_silent(self) -> Account | None:
-        """Sign in from the cache with no UI (start-up). ``None`` when interaction is needed."""
-        accounts = await self.accounts()
-        if self.account is not None:
-            accounts.sort(key=lambda a: a.home_account_id != self.account.home_account_id)  # type: ignore[union-attr]
-        for account in accounts:
-            raws = await in_thread(self.authority, self.app.get_accounts)
-            raw = next((r for r in raws if r.get("home_account_id") == account.home_account_id), None)
-            if raw is None:
-                continue
-            result = await in_thread(self.authority, self._silent, raw, False)
+        """Sign in from the cache with no UI (start-up), in one trip to a worker thread (each trip is a wait a
+        start pays). ``None`` when interaction is needed."""
+        preferred = self.account.home_account_id if self.account is not None else None
+        found = await in_thread(self.authority, self._first_silent, preferred)
+        if found is None:
+            return None
+        account, raw, result = found
+        self._raw_account, self.account = raw, account
+        self._memo.put(result)
+        return account
+
+    def _first_silent(self, preferred: str | None) -> tuple[Account, dict[str, Any], dict[str, Any]] | None:
+        """The first cached account (``preferred`` first) that has a token without interaction, with it."""
+        known = sorted(self._known(), key=lambda pair: pair[0].home_account_id != preferred)
+        for account, raw in known:
+            result = self._silent(raw, False)
             if result and "access_token" in result:
-                self._raw_account, self.account = raw, account
-                self._memo.put(result)
-                return account
+                return account, raw, result
         return None
 
     def _silent(self, raw: dict[str, Any], force_refresh: bool) -> dict[str, Any] | None:
