@@ -297,15 +297,17 @@ class _Shared(_Packed):
 
 
 def _packing(values: list[Any]) -> _Packed:
-    """The packing for a field, chosen from its values on the first page of a load (later values that do not fit
-    it are kept aside, as they are)."""
+    """The packing for a field, chosen from its values on the first page of a load: the first that holds most of
+    them (the others, and later values that do not fit, are kept aside as they are)."""
     usual = [v for v in values if v is not None] or values
-    if all(_uuid_bytes(v) is not None for v in usual):
+    most = len(usual) // 2 + 1
+    if sum(_uuid_bytes(v) is not None for v in usual) >= most:
         return _Uuids()
-    if all(_Numbers._split(v) is not None for v in usual):
+    if sum(_Numbers._split(v) is not None for v in usual) >= most:
         return _Numbers()
-    if all(type(v) is str for v in usual):
-        return _Shared() if len(set(usual)) < len(usual) else _Texts()  # one repeat already: a repeating field
+    texts = [v for v in usual if type(v) is str]
+    if len(texts) >= most:
+        return _Shared() if len(set(texts)) < len(texts) else _Texts()  # one repeat already: a repeating field
     return _Objects()
 
 
