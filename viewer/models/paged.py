@@ -8,8 +8,9 @@ Rows are kept compact, column by column (``$select`` asks the server for just th
 columns): each field is one packed array chosen from the first page's values — ids as 16 raw bytes, whole
 numbers and decimals as machine integers, unique texts as UTF-8 in one buffer, repeated texts (dates,
 customers) as a code into one list of the values. A value that does not fit its field's packing is kept aside
-as it is, so every value reads back exactly (same type, same digits). A 20,000-row journal then costs ~50
-bytes a row instead of a tuple of Python objects (~360 bytes) or a dict of every field (~2 KB); texts and
+as it is, so every value reads back exactly (same type, same digits). The sandbox's 20,000-payment journal
+then holds ~90 bytes a row (the distinct descriptions included) instead of ~440 as a tuple of Python objects
+or ~2 KB as a dict of every field, ~7 MiB less in all (tests/test_paged_packing.py bounds it); texts and
 decimals are made when a cell is shown, and the full record is what the payment form loads when a row is
 chosen. ``record(row)`` gives a row as a small dict.
 """
