@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
@@ -59,7 +60,7 @@ def _assert_reads_back(model: PagedTableModel, rows: list[dict[str, Any]]) -> No
             assert model.index(r, c).data() == repr(want.get(column.field))
 
 
-def test_usual_values_read_back_exactly() -> None:
+def test_usual_values_read_back_exactly(qapp: Any) -> None:
     model, tester = _model()
     first = [_row(n) for n in range(50)]
     more = [_row(n) for n in range(50, 120)]
@@ -72,7 +73,7 @@ def test_usual_values_read_back_exactly() -> None:
     del tester
 
 
-def test_values_that_do_not_fit_the_packing_read_back_as_they_came() -> None:
+def test_values_that_do_not_fit_the_packing_read_back_as_they_came(qapp: Any) -> None:
     """Each field's packing is chosen by the first page; later values of another kind, range or form are kept
     aside as they are: nothing is converted, rounded or lost."""
     model, tester = _model()
@@ -93,7 +94,7 @@ def test_values_that_do_not_fit_the_packing_read_back_as_they_came() -> None:
     del tester
 
 
-def test_a_first_page_of_mixed_values_still_reads_back() -> None:
+def test_a_first_page_of_mixed_values_still_reads_back(qapp: Any) -> None:
     model, tester = _model()
     rows = [_row(0, id=1, amount=7), _row(1, id="x", amount=Decimal("2.50")), _row(2, amount=None),
             _row(3, postingDate=None, documentNumber=None)]
@@ -106,7 +107,7 @@ def test_a_first_page_of_mixed_values_still_reads_back() -> None:
     del tester
 
 
-def test_update_item_finds_the_row_by_its_guid_and_replaces_any_value() -> None:
+def test_update_item_finds_the_row_by_its_guid_and_replaces_any_value(qapp: Any) -> None:
     model, tester = _model()
     # The bytes of ``straddling`` are the last half of row 0's GUID and the first half of row 1's: a byte search
     # finds them across the rows' boundary, which is no row.
@@ -138,7 +139,8 @@ def test_update_item_finds_the_row_by_its_guid_and_replaces_any_value() -> None:
     del tester
 
 
-def test_a_new_load_chooses_its_packing_again() -> None:
+def test_a_new_load_chooses_its_packing_again(qloop: qasync.QEventLoop) -> None:
+    # clear() cancels the load's task slot: the app's loop is there, as in the app
     model, tester = _model()
     model._append([_row(n) for n in range(5)])
     model.clear()
@@ -148,7 +150,7 @@ def test_a_new_load_chooses_its_packing_again() -> None:
     del tester
 
 
-def test_20000_rows_cost_under_100_bytes_each() -> None:
+def test_20000_rows_cost_under_100_bytes_each(qapp: Any) -> None:
     """The issue's compact rows: a 20,000-row journal, in pages of 200 as the app loads it. The pages are made
     while memory is traced, as the client's parser makes them, so whatever the model keeps of them counts."""
     model, tester = _model()
