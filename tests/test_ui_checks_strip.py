@@ -71,3 +71,17 @@ def test_strip_walked_by_object_names_and_copied(qtbot: QtBot) -> None:
     strip.set_checks([])
     assert not strip.isVisible()
     QGuiApplication.clipboard().clear()
+
+
+def test_each_severity_has_one_icon_until_the_style_changes(qtbot: QtBot) -> None:
+    """A new QIcon per payment shown filled Qt's pixmap cache (~25 KiB a payment, up to its limit)."""
+    from PySide6.QtWidgets import QStyleFactory
+
+    strip = ChecksStrip()
+    qtbot.addWidget(strip)
+    first = strip._icon(Severity.WARNING)
+    strip.set_checks(CHECKS)
+    strip.set_checks(CHECKS[:2])
+    assert strip._icon(Severity.WARNING).cacheKey() == first.cacheKey()
+    strip.setStyle(QStyleFactory.create("Fusion"))
+    assert strip._icon(Severity.WARNING).cacheKey() != first.cacheKey()  # the new style's icon

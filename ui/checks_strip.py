@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QFrame,
@@ -133,6 +133,7 @@ class ChecksStrip(QFrame):
         self.copy_handler: Callable[[Clip], None] = _plain_copy
         self.checks: list[Check] = []
         self._rows: dict[str, _Row] = {}
+        self._icons: dict[Severity, QIcon] = {}  # see _icon
 
         self.headline_icon = QLabel()
         self.headline = QLabel()
@@ -217,4 +218,14 @@ class ChecksStrip(QFrame):
         self.copied.emit(clip)
 
     def _icon(self, severity: Severity) -> QIcon:
-        return self.style().standardIcon(_ICONS[severity])
+        """One icon per severity (until the style changes): each ``standardIcon()`` is a new QIcon whose pixmaps get
+        cache entries of their own, so every payment shown added ~25 KiB to Qt's pixmap cache, up to its limit."""
+        icon = self._icons.get(severity)
+        if icon is None:
+            icon = self._icons[severity] = self.style().standardIcon(_ICONS[severity])
+        return icon
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.StyleChange:
+            self._icons.clear()  # the new style's icons from now on
+        super().changeEvent(event)

@@ -76,7 +76,11 @@ print("painted", flush=True)
 
 BASE_MEMORY = """
 import importlib, json, sys
-for name in json.load(open(sys.argv[1])):
+# Qt's modules (and qasync, which imports them) last: PySide6's import hook would otherwise read and keep the
+# source of every module imported after it (~14.5 MiB in linecache), a cost the app avoids (ui/app.py
+# lighter_pyside_import_hook) and a bare process importing the same modules need not carry.
+QT = ("PySide6", "shiboken6", "shibokensupport", "qasync")
+for name in sorted(json.load(open(sys.argv[1])), key=lambda name: name.split(".")[0] in QT):
     try:
         importlib.import_module(name)
     except Exception:
