@@ -477,14 +477,13 @@ def run_event_loops(app: QApplication, start: Callable[[], asyncio.Task[None] | 
 
 
 def preload_network_stack() -> None:
-    """Import httpx and MSAL (~200 ms) in a thread while the rest of the start runs, so a deep link's sign-in and
-    request find them loaded (measured: ~90 ms sooner to the painted payment; started without a link it would
-    only delay the panels, ~100 ms, competing for the interpreter). Third-party packages (and viewer.net, which
-    imports only viewer.errors), which the GUI thread does not import meanwhile, so the two threads never wait
-    on each other's import locks for long; a failure
-    here is left for the real import to report. (Opening the whole connection in that thread too was measured
-    and gained nothing: the imports come first either way, and the GUI thread's own work competes for the same
-    interpreter.)"""
+    """Read the CA store and import httpx and MSAL (~200 ms) in a thread while the rest of the start runs, so a
+    deep link's sign-in and request find them ready (measured: ~90 ms sooner to the painted payment; started
+    without a link it would only delay the panels, ~100 ms, competing for the interpreter). Third-party packages
+    (and viewer.net, which imports only viewer.errors) that the GUI thread does not import meanwhile, so the two
+    threads never wait on each other's import locks for long; a failure here is left for the real use to report.
+    (Opening the whole connection in that thread too was measured and gained nothing: the imports come first
+    either way, and the GUI thread's own work competes for the same interpreter.)"""
     import threading
 
     def load() -> None:
