@@ -116,7 +116,7 @@ from PySide6.QtWidgets import QApplication
 
 def answered():
     # Qt's loop answers this event, posted before it ran; asyncio's loop is set up only after it. The cycle collector
-    # is off while the app starts (ui/app.py collect_seldom).
+    # is off while the app starts (ui/app.py pause_cycle_collector).
     print(json.dumps({"asyncio": "asyncio" in sys.modules, "form": "ui.payment_form" in sys.modules,
                       "collecting": gc.isenabled()}), flush=True)
     QApplication.instance().exit(0)  # quitting this early ends the run without a shutdown to do

@@ -239,7 +239,7 @@ def lighter_pyside_import_hook() -> None:
 def run_gui(args: argparse.Namespace) -> int:
     import gc
 
-    collect_seldom()
+    pause_cycle_collector()
     try:
         return _run_gui(args)
     finally:  # whichever way it ended (a second launch hands over, a failure): never left off in this process
@@ -529,7 +529,7 @@ def bench_markers(bench: str, controller: Any) -> None:
         controller.payment.stateChanged.connect(painted)
 
 
-def collect_seldom() -> None:
+def pause_cycle_collector() -> None:
     """From the first line of a start until ``quiet_garbage_collector``: what a start allocates (modules, Qt
     wrappers, the schema) nearly all stays, so collecting it is wasted work — with Python's thresholds a deep link's
     start ran a full collection of ~20 ms before its request, and higher thresholds only made each young
@@ -549,7 +549,7 @@ def quiet_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 1000)
-    gc.enable()  # off since the start began (collect_seldom)
+    gc.enable()  # off since the start began (pause_cycle_collector)
 
 
 def close_server(server: InstanceServer | None) -> None:

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from viewer.connection import SandboxEndpoints
 
 if TYPE_CHECKING:
-    from viewer.sandbox import Sandbox
+    import ssl
+
+    from viewer.sandbox import Sandbox, SandboxInfo
 
 
 @dataclass
@@ -25,7 +27,7 @@ class SandboxRun:
     endpoints: SandboxEndpoints
     browser: Callable[[str], object]
     demo: bool
-    _box: Sandbox
+    _box: Sandbox | None  # None: running in another process
     owned: bool
 
     @classmethod
@@ -42,20 +44,26 @@ class SandboxRun:
         return cls._of(box, demo=bool(activity and activity > 0), owned=True)
 
     @classmethod
+    def elsewhere(cls, info: SandboxInfo, verify: ssl.SSLContext) -> SandboxRun:
+        """A sandbox running in another process (``python -m viewer.sandbox``, as tests/benchmarks/bench_load.py
+        starts one), from the facts it printed: nothing here to stop."""
+        from viewer.sandbox.autologin import auto_browser
+
+        return cls(_endpoints(info), auto_browser(verify), False, None, owned=False)
+
+    @classmethod
     def _of(cls, box: Sandbox, *, demo: bool, owned: bool) -> SandboxRun:
         from viewer.sandbox.autologin import auto_browser
 
         info = box.info
         assert info is not None, "the sandbox is not running"
-        endpoints = SandboxEndpoints(
-            authority=info.authority,
-            api_root=info.api_root,
-            environments_url=info.environments_url,
-            public_client_id=info.public_client_id,
-            ca_file=info.ca_file,
-        )
-        return cls(endpoints, auto_browser(box.ssl_context()), demo, box, owned)
+        return cls(_endpoints(info), auto_browser(box.ssl_context()), demo, box, owned)
 
     async def aclose(self) -> None:
-        if self.owned:
+        if self.owned and self._box is not None:
             await asyncio.to_thread(self._box.stop)
+
+
+def _endpoints(info: SandboxInfo) -> SandboxEndpoints:
+    return SandboxEndpoints(authority=info.authority, api_root=info.api_root, environments_url=info.environments_url,
+                            public_client_id=info.public_client_id, ca_file=info.ca_file)

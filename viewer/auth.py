@@ -325,14 +325,14 @@ class _MsalHttpClient(httpx.Client):
     def get(self, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         """MSAL's GETs; the authority's OpenID configuration comes from ``discovery`` while it is fresh."""
         target = str(url)
-        cached = self.discovery is not None and not args and not kwargs.get("params") \
-            and target.endswith(OPENID_CONFIGURATION)
-        if cached and (text := self.discovery.get(target)) is not None:  # type: ignore[union-attr]
+        discovery = self.discovery if target.endswith(OPENID_CONFIGURATION) and not args \
+            and not kwargs.get("params") else None
+        if discovery is not None and (text := discovery.get(target)) is not None:
             return httpx.Response(200, text=text, headers={"content-type": "application/json"},
                                   request=httpx.Request("GET", target))
         response = super().get(url, *args, **kwargs)
-        if cached and response.status_code == 200:
-            self.discovery.put(target, response.text)  # type: ignore[union-attr]
+        if discovery is not None and response.status_code == 200:
+            discovery.put(target, response.text)
         return response
 
     def send(self, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:

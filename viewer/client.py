@@ -53,6 +53,7 @@ from viewer.net import Network, client_options, describe_failure, require_secure
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"bc-payment-viewer/{__version__}"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 def _remember_sniffio_is_absent() -> None:
@@ -69,7 +70,6 @@ def _remember_sniffio_is_absent() -> None:
 
 
 _remember_sniffio_is_absent()
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class Credentials(Protocol):

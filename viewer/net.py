@@ -76,7 +76,7 @@ def trust_context(ca_file: str | None = None) -> ssl.SSLContext:
 
         context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     else:
-        context = _openssl_store()
+        context = _take_warmed() or _openssl_store()
     if ca_file:
         try:
             context.load_verify_locations(cafile=ca_file)
@@ -111,6 +111,11 @@ def warm_trust_store() -> None:
         _warmed[:] = [context]
 
 
+def _take_warmed() -> ssl.SSLContext | None:
+    with _warmed_lock:
+        return _warmed.pop() if _warmed else None
+
+
 def _openssl_store() -> ssl.SSLContext:
     """A client context that trusts OpenSSL's default locations (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured), or
     else the first bundle of ``_LINUX_CA_FILES`` — what truststore does on Linux, done once. Read with
@@ -118,9 +123,6 @@ def _openssl_store() -> ssl.SSLContext:
     it while the window works)."""
     import ssl
 
-    with _warmed_lock:
-        if _warmed:
-            return _warmed.pop()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
     paths = ssl.get_default_verify_paths()
     capath = paths.capath if paths.capath and _holds_hashed_certs(paths.capath) else None

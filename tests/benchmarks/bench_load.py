@@ -146,13 +146,9 @@ def in_process(box: Sandbox) -> Server:
 def separate(info: dict[str, Any]) -> Server:
     """A sandbox in its own process, as a real Business Central is: its answers do not share the app's
     interpreter (in the app's process, each answer waits for the GIL while the app paints the list)."""
-    from viewer.connection import SandboxEndpoints
-    from viewer.sandbox.autologin import auto_browser
+    from viewer.sandbox import SandboxInfo
 
     verify = ssl.create_default_context(cafile=info["ca_file"])
-    endpoints = SandboxEndpoints(authority=info["authority"], api_root=info["api_root"],
-                                 environments_url=info["environments_url"],
-                                 public_client_id=info["public_client_id"], ca_file=info["ca_file"])
 
     async def edit(raw: httpx.AsyncClient, url: str, payment_id: str) -> None:  # as an integration would: PATCH
         current = await raw.get(url)
@@ -160,8 +156,7 @@ def separate(info: dict[str, Any]) -> Server:
                                   headers={"If-Match": current.json()["@odata.etag"]})
         changed.raise_for_status()
 
-    run = SandboxRun(endpoints, auto_browser(verify), False, None, owned=False)  # type: ignore[arg-type]
-    return Server(run, verify, edit)
+    return Server(SandboxRun.elsewhere(SandboxInfo(**info), verify), verify, edit)
 
 
 async def scenario(app: QApplication, server: Server, pairs: int) -> dict[str, Any]:
