@@ -318,6 +318,7 @@ def main() -> int:
             proc.terminate()
             proc.wait(timeout=30)
         QApplication.clipboard().clear()
+        loop.close()  # its executor's threads end here, not while Qt is torn down (which aborts the process)
     print(f"sandbox: {'in this process (as --sandbox)' if options.in_process else 'its own process (as a server)'}")
     ratio = r["click_ms"] / r["get_ms"]
     print(f"raw httpx GET (same URL, TLS, auth): median {r['get_ms']:.2f} ms over {pairs} pairs")
