@@ -196,13 +196,12 @@ class NavigatorWidget(QWidget):
             self.navigation.payments.cancel()
 
     def _on_selection(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
-        from viewer.models.paged import ItemRole
-
-        indexes = selected.indexes()
-        if not indexes or self.navigation is None:
+        if selected.isEmpty() or self.navigation is None:
             return
-        record = indexes[0].data(ItemRole)
-        if isinstance(record, dict) and (url := self.navigation.payment_url(str(record.get("id")))):
+        # The row's key only: the whole row (every column unpacked) is not needed to name the payment, and this
+        # runs before the request of every click.
+        key = self.navigation.payments.key(selected.first().top())
+        if key is not None and (url := self.navigation.payment_url(str(key))):
             self.paymentChosen.emit(url)
 
     # ---- reflecting state ----------------------------------------------------------------------

@@ -85,6 +85,11 @@ class FieldEdit(QLineEdit):
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
         self.setFrame(False)
+        # Opaque: the line edit covers its whole rectangle with the base colour anyway, and saying so lets Qt repaint
+        # a new value without repainting the group box and labels under it (half of a payment's paint, measured).
+        # A changed value has a rounded frame instead and is drawn the usual way (see PaymentForm._show_change).
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         # Room for a GUID's first group or an amount before the row wraps (see RecordSection).
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0" * 14))
         self.setProperty("changed", False)
@@ -513,21 +518,32 @@ class PaymentForm(QWidget):
         currency = self._currency_for(model) if field.kind == "decimal" else ""
         if currency and not blank:
             display = f"{display} {currency}"
-        edit.setText(field.raw if self.raw_values and not blank else display)
-        edit.setPlaceholderText("(blank)" if blank else "")
-        edit.setToolTip(field.value_description)
+        # Each setter below costs a Qt call and an event even when nothing changes, and most of a payment's fields
+        # keep some of these between payments: only what differs from the widget's own state is set.
+        text = field.raw if self.raw_values and not blank else display
+        if edit.text() != text:
+            edit.setText(text)
+            edit.setCursorPosition(0)  # a long value shows its start
+        placeholder = "(blank)" if blank else ""
+        if edit.placeholderText() != placeholder:
+            edit.setPlaceholderText(placeholder)
+        if edit.toolTip() != field.value_description:
+            edit.setToolTip(field.value_description)
         a11y.set_description(edit, field.value_description)  # with its change event: re-read after F5
         changed = change is not None
         previous = change.previous if change is not None else ""
         if currency and previous and previous != "(blank)":
             previous = f"{previous} {currency}"  # "was: -5,670.65 USD", like the value above it
-        edit.setProperty("changed", changed)
-        edit.setProperty("previousValue", previous)
+        if edit.property("changed") != changed:
+            edit.setProperty("changed", changed)
+        if edit.property("previousValue") != previous:
+            edit.setProperty("previousValue", previous)
         self._show_change(edit, changed, previous, change.kind.value if change is not None else "",
                           change.since if change is not None else None)
         name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
-        edit.setAccessibleName(f"{name}, changed, was {previous}" if changed else name)
-        edit.setCursorPosition(0)
+        spoken = f"{name}, changed, was {previous}" if changed else name
+        if edit.accessibleName() != spoken:
+            edit.setAccessibleName(spoken)
 
     def _currency_for(self, model: RecordModel) -> str:
         """The currency an amount of ``model`` is in, when the API says so: the applied invoice's currency for the
@@ -570,6 +586,7 @@ class PaymentForm(QWidget):
             palette.setColor(QPalette.ColorRole.Base, _blend(base, accent, 0.22 if kind == "refresh" else 0.12))
             edit.setPalette(palette)
             edit.setFrame(True)
+            edit.setAutoFillBackground(False)  # the frame's rounded corners show what is under them
             if caption is not None:
                 caption.setText(("◆ " if kind == "refresh" else "◇ ") + edit.caption_text + ":")
         elif not was.isHidden() or edit.hasFrame():
@@ -577,6 +594,7 @@ class PaymentForm(QWidget):
             was.clear()
             edit.setPalette(self.palette())
             edit.setFrame(False)
+            edit.setAutoFillBackground(True)
             if caption is not None:
                 caption.setText(edit.caption_text + ":")
 
