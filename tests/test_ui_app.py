@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import qasync
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -57,6 +57,24 @@ def test_choosing_a_payment_shows_every_field(start_app: Start, qloop: qasync.QE
     labels = [controller.payment.index(r, 0).data() for r in range(controller.payment.rowCount())]
     assert {"Document No.", "Posting Date", "Amount", "Customer No."} <= set(labels)
     assert window.payment.form.isVisible() and not window.payment.hint.isVisible()
+
+
+def test_clicking_a_column_header_sorts_on_the_server_and_the_selection_leaves_the_header_alone(
+        start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot) -> None:
+    window, controller = start_app()
+    view = window.navigator.view
+    header = view.horizontalHeader()
+    payments = controller.navigation.payments
+    view.selectRow(1)
+    # The whole row is selected: the header does not follow it (nothing to highlight, no repaint per click).
+    assert not header.highlightSections()
+    amount = [payments.headerData(c, Qt.Orientation.Horizontal) for c in range(payments.columnCount())].index("Amount")
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=header.viewport().rect().topLeft() + QPoint(header.sectionViewportPosition(amount) + 5, 5))
+    assert payments.params.get("$orderby", "").startswith("amount ")
+    qloop.run_until_complete(until(lambda: not payments.loading and payments.rowCount() > 0))
+    amounts = [payments.record(r)["amount"] for r in range(payments.rowCount())]
+    assert amounts == sorted(amounts) or amounts == sorted(amounts, reverse=True)
 
 
 def test_search_with_a_quote_finds_obrien(start_app: Start, qloop: qasync.QEventLoop, qtbot: QtBot,
