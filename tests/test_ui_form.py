@@ -273,3 +273,36 @@ def test_refresh_updates_values_in_place_with_only_the_changed_roles(harness: Ha
     roles = dict(seen)[row]
     assert Qt.ItemDataRole.DisplayRole in roles and ValueRole in roles and BlankRole not in roles
     assert all(r != harness.model.field_row("amount") for r, _ in seen)
+
+
+def test_a_load_paints_its_values_first_and_is_spoken_before_the_loop_runs_again(harness: Harness,
+                                                                                 sandbox: Sandbox) -> None:
+    """The tooltips and accessible texts of a load wait for its paint (ui/payment_form.py, _show_value), but are
+    current by the time the load's delivery returns: no event pass is needed, nobody can query the old ones."""
+    from PySide6.QtCore import QEvent, QObject
+
+    demo = sandbox.store().demo
+    harness.load(harness.url())
+    other = next(p for p in sandbox.store().journal_payments(demo.journal_id)
+                 if p["id"] != demo.payment_id and p["documentNumber"])
+    loaded = harness.qloop.run_until_complete(harness.service.load(harness.url(other["id"])))
+    edit = harness.edit("documentNumber")
+    before = edit.accessibleName()
+    at_paint: list[tuple[str, str]] = []
+
+    class Spy(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not at_paint:
+                at_paint.append((edit.text(), edit.accessibleName()))
+            return False
+
+    spy = Spy()
+    edit.installEventFilter(spy)
+    harness.model.begin(loaded.record.url)
+    harness.model.deliver(loaded.record.url, loaded)  # no event pass from here to the asserts
+    edit.removeEventFilter(spy)
+    assert at_paint and at_paint[0] == (other["documentNumber"], before)  # painted first, still the old name
+    assert edit.accessibleName() == f"Document No.: {other['documentNumber']}"
+    assert edit.toolTip() == other["documentNumber"] and edit.accessibleDescription() == other["documentNumber"]
+    amount = harness.edit("amount")
+    assert amount.accessibleName().startswith("Amount: ") and amount.toolTip() == str(loaded.record.values["amount"])

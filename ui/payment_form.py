@@ -128,6 +128,15 @@ class FieldEdit(QLineEdit):
         menu.exec(event.globalPos())
 
 
+def _speak(edit: FieldEdit, description: str, spoken: str) -> None:
+    """A value's tooltip and accessible texts, each set only when it differs (every setter sends an event)."""
+    if edit.toolTip() != description:
+        edit.setToolTip(description)
+    a11y.set_description(edit, description)  # with its change event: re-read after F5
+    if edit.accessibleName() != spoken:
+        edit.setAccessibleName(spoken)
+
+
 class JsonHighlighter(QSyntaxHighlighter):
     """Keys, strings, numbers and literals in colours taken from the palette (never hard-coded)."""
 
@@ -294,6 +303,8 @@ class PaymentForm(QWidget):
         self.model: RecordModel | None = None
         self.related: Related | None = None
         self.raw_values = False
+        # A load's tooltips and accessible texts, set right after its values are painted (see _show_value).
+        self._spoken_later: dict[FieldEdit, tuple[str, str]] = {}
         self.copy_handler: CopyHandler | None = None
         self.url_provider: Callable[[], str | None] = lambda: None
         self.auth_provider: Callable[[], tuple[str, str]] = lambda: ("bearer", "")
@@ -507,9 +518,13 @@ class PaymentForm(QWidget):
         for label in labels:
             label.setMinimumWidth(width)
 
-    def _show_value(self, edit: FieldEdit, model: RecordModel, row: int) -> None:
+    def _show_value(self, edit: FieldEdit, model: RecordModel, row: int, *, later: bool = False) -> None:
         """One row from the model. Reads the row's value object directly (the roles hold the same values; ten Qt
-        role calls per row cost more than the rest of a payment's update)."""
+        role calls per row cost more than the rest of a payment's update).
+
+        ``later``: the tooltip and the accessible texts wait for ``_speak_pending``, which the load calls right
+        after painting the values (in the same turn of the event loop: nobody can hover or query in between).
+        A payment's fields each send three Qt events for them; the eye needs none of these for the first paint."""
         field = model.field_at(row)
         if field is None:
             return
@@ -527,9 +542,6 @@ class PaymentForm(QWidget):
         placeholder = "(blank)" if blank else ""
         if edit.placeholderText() != placeholder:
             edit.setPlaceholderText(placeholder)
-        if edit.toolTip() != field.value_description:
-            edit.setToolTip(field.value_description)
-        a11y.set_description(edit, field.value_description)  # with its change event: re-read after F5
         changed = change is not None
         previous = change.previous if change is not None else ""
         if currency and previous and previous != "(blank)":
@@ -542,8 +554,17 @@ class PaymentForm(QWidget):
                           change.since if change is not None else None)
         name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
         spoken = f"{name}, changed, was {previous}" if changed else name
-        if edit.accessibleName() != spoken:
-            edit.setAccessibleName(spoken)
+        if later:
+            self._spoken_later[edit] = (field.value_description, spoken)
+        else:
+            self._spoken_later.pop(edit, None)  # superseded
+            _speak(edit, field.value_description, spoken)
+
+    def _speak_pending(self) -> None:
+        """The tooltips and accessible texts a load left for after its paint (see _show_value)."""
+        pending, self._spoken_later = self._spoken_later, {}
+        for edit, (description, spoken) in pending.items():
+            _speak(edit, description, spoken)
 
     def _currency_for(self, model: RecordModel) -> str:
         """The currency an amount of ``model`` is in, when the API says so: the applied invoice's currency for the
@@ -599,9 +620,15 @@ class PaymentForm(QWidget):
                 caption.setText(edit.caption_text + ":")
 
     def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
-        self._show_rows(range(top.row(), bottom.row() + 1))
+        # While a load is being applied its values are painted first, then spoken (_loaded); any other change (the
+        # marks cleared, a refill) is spoken at once.
+        loading = self.model is not None and self.model.state == LoadState.LOADING
+        first = not self._spoken_later
+        self._show_rows(range(top.row(), bottom.row() + 1), later=loading)
+        if first and self._spoken_later:
+            QTimer.singleShot(0, self._speak_pending)  # in case no paint follows (nothing pending then: a no-op)
 
-    def _show_rows(self, rows: range | None = None, *, kind: str | None = None) -> None:
+    def _show_rows(self, rows: range | None = None, *, kind: str | None = None, later: bool = False) -> None:
         """The payment's rows ``rows`` (all by default; only fields of ``kind`` if given) shown again."""
         model = self.model
         if model is None or self.page is None:
@@ -610,7 +637,7 @@ class PaymentForm(QWidget):
             field = model.field_at(row)
             if (field is not None and (kind is None or field.kind == kind)
                     and (edit := self.page.edits.get(field.json_name)) is not None):
-                self._show_value(edit, model, row)
+                self._show_value(edit, model, row, later=later)
 
     def _on_state(self) -> None:
         model = self.model
@@ -638,6 +665,7 @@ class PaymentForm(QWidget):
             # Paint the new values now rather than at Qt's next frame: the related records and the checks (started
             # right after) then fill in around values the user can already read.
             QCoreApplication.sendPostedEvents(self.window(), QEvent.Type.UpdateRequest)
+        self._speak_pending()
 
     def _set_slow(self, slow: bool) -> None:
         if slow != self.slow:
