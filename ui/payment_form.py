@@ -656,6 +656,8 @@ class PaymentForm(QWidget):
                 self._placeholders.start()
             else:
                 self.refill()
+        if model.state == LoadState.LOADING and model.record is not None:
+            return  # the related sections keep showing the record on screen until the answer: nothing to redo here
         for kind in self.related_sections:
             self._related_state(kind)
 
