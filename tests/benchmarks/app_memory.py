@@ -87,6 +87,7 @@ def main() -> int:
         out["rss_kb"] = rss_kb()
         out["modules"] = sorted(m for m in sys.modules
                                 if m.split(".")[0] not in ("viewer", "ui", "resources", "__main__"))
+        out["app_modules"] = sorted(m for m in sys.modules if m.split(".")[0] in ("viewer", "ui", "resources"))
         await controller.shutdown()
 
     loop.run_until_complete(session())
