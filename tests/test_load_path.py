@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -504,6 +505,47 @@ def test_foreground_steps_run_ahead_of_pending_paints_in_order_and_report_failur
     assert order.index("foreground 2") < order.index("paint")
     assert order.index("background 1") < order.index("background 2")
     assert any(isinstance(exc, RuntimeError) for exc in failures)
+
+
+def test_a_ready_socket_is_read_without_a_trip_through_qt_timers(qloop: qasync.QEventLoop) -> None:
+    """ui/loop.py: qasync hands a ready socket's callback to a zero-length Qt timer, one more pass of Qt's loop (and
+    a timer started and killed) for every network read; the loop runs it from a high-priority posted event instead.
+    Other callbacks still take qasync's timers."""
+    timed: list[str] = []
+    timer = qloop._timer  # qasync's _SimpleTimer: every call_soon/call_later of qasync's own goes through it
+    original = timer.add_callback
+
+    def add_callback(handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
+        timed.append(getattr(handle._callback, "__name__", repr(handle._callback)))
+        return original(handle, delay)
+
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    read: list[bytes] = []
+
+    async def scenario() -> None:
+        done = asyncio.get_running_loop().create_future()
+
+        def readable() -> None:
+            read.append(a.recv(16))
+            qloop.remove_reader(a)
+            done.set_result(None)
+
+        qloop.add_reader(a, readable)
+        qloop.call_soon(lambda: None)  # an ordinary callback, for contrast
+        b.send(b"answer")
+        await done
+
+    timer.add_callback = add_callback
+    try:
+        qloop.run_until_complete(scenario())
+    finally:
+        timer.add_callback = original
+        a.close()
+        b.close()
+    assert read == [b"answer"]
+    assert "<lambda>" in timed
+    assert not [name for name in timed if "notifier" in name]
 
 
 def test_the_payment_request_leaves_before_the_list_repaints_the_selection(

@@ -1,4 +1,4 @@
-"""The qasync event loop, with three changes (and a way to adopt a Qt loop already running: ``EventLoop``).
+"""The qasync event loop, with four changes (and a way to adopt a Qt loop already running: ``EventLoop``).
 
 First, ``QEventLoop.run_until_complete`` processes Qt events once more after ``run_forever`` has returned — and
 after it has unset asyncio's running loop. Any asyncio callback that runs in that last pass (a task's next
@@ -16,6 +16,12 @@ events (a list's selection repaint among them) before timers: the payment the us
 to repaint before its request left. Callbacks of foreground tasks (``FOREGROUND`` in viewer/tasks.py, the payment
 slot) are posted as high-priority events instead, which Qt delivers ahead of pending paints; the paint then
 happens while the request is on the wire. Everything else keeps qasync's order.
+
+Fourth, a ready socket is served at once. qasync's socket notifier hands its callback (asyncio reading or writing
+the socket) to a zero-length Qt timer too: one more pass of Qt's loop, and a timer started and killed, for every
+network read, answers included. Those callbacks take the high-priority path above instead; they only move bytes
+into buffers and wake the task that waits for them, which then runs at its own priority. (Measured on a payment's
+click: its request and answer took ~0.3 ms less, ~1.94× → ~1.88× in an interleaved A/B.)
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QObject, Qt
 
 from viewer.tasks import FOREGROUND
 
+# What qasync's socket notifier schedules (its private name: a qasync that renames it just keeps its own timer path).
+_SOCKET_READY = getattr(qasync._QEventLoop, "_QEventLoop__notifier_cb_wrapper", None)
 _DRAIN = 64  # foreground handles run back to back at most (a load takes a few dozen steps to reach the network)
 
 
@@ -83,7 +91,8 @@ class EventLoop(qasync.QEventLoop):  # type: ignore[misc]
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook)
 
     def call_soon(self, callback: Any, *args: Any, context: contextvars.Context | None = None) -> Any:
-        if context.get(FOREGROUND) if context is not None else FOREGROUND.get():
+        if (context.get(FOREGROUND) if context is not None else FOREGROUND.get()) or (
+                getattr(callback, "__func__", None) is _SOCKET_READY):
             return self._foreground.post(asyncio.Handle(callback, args, self, context=context))
         return super().call_soon(callback, *args, context=context)
 
