@@ -93,7 +93,7 @@ class EventLoop(qasync.QEventLoop):  # type: ignore[misc]
 
     def call_soon(self, callback: Any, *args: Any, context: contextvars.Context | None = None) -> Any:
         if (context.get(FOREGROUND) if context is not None else FOREGROUND.get()) or (
-                getattr(callback, "__func__", None) is _SOCKET_READY):
+                _SOCKET_READY is not None and getattr(callback, "__func__", None) is _SOCKET_READY):
             return self._foreground.post(asyncio.Handle(callback, args, self, context=context))
         return super().call_soon(callback, *args, context=context)
 
