@@ -158,8 +158,7 @@ class FloorApp:
         self.view.selectionModel().currentChanged.connect(self._selected)
 
     def _selected(self, current: Any, _previous: Any) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        # Each timed click waits for its paint, so no earlier task is still running here: nothing to cancel.
         self.task = asyncio.ensure_future(self._show(self.urls[current.row()]))
 
     async def _show(self, url: str) -> None:
