@@ -8,7 +8,7 @@ interpreter instead. A standalone sandbox (20,000 payments in one journal) serve
 https; a cloud profile with a token in the cache is prepared through the sandbox's device-code flow.
 
 Candidate and baseline alternate run by run, so machine noise hits both alike; the table gives medians and
-their ratio. The deep link and the memory figure also measure a floor (FLOOR_DEEPLINK, FLOOR_MEMORY below) and say
+their ratio. The deep link and the memory figure also measure a floor (FLOOR_DEEPLINK and MEMORY below) and say
 how much of the app's own work above it the target leaves room for. The processes are stopped as soon as they
 print their marker, so exit costs count for neither.
 Not collected by pytest (no ``test_`` names): tests never assert times.
@@ -100,43 +100,36 @@ w.statusBar().repaint()
 print("painted", flush=True)
 """
 
-FLOOR_MEMORY = """
+# The memory figure's baseline ("base") and its floor ("floor": the app's own modules too, and its whole window
+# instead of a bare one), from the modules the app held (app_memory.py).
+MEMORY = """
 import importlib, json, os, sys
-os.environ.setdefault("QT_API", "pyside6")
-from ui.app import lighter_pyside_import_hook
-lighter_pyside_import_hook()
 held = json.load(open(sys.argv[1]))
-QT = ("PySide6", "shiboken6", "shibokensupport", "qasync")
-for name in sorted(held["modules"], key=lambda name: name.split(".")[0] in QT) + held["app_modules"]:
-    try:
-        importlib.import_module(name)
-    except Exception:
-        pass
-from PySide6.QtWidgets import QApplication
-from ui.main_window import MainWindow
-app = QApplication(sys.argv[:1])
-w = MainWindow(); w.resize(1280, 800); w.show(); app.processEvents()
-rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
-print(json.dumps({"rss_kb": rss}), flush=True)
-os._exit(0)  # the figure is taken; skip the teardown
-"""
-
-BASE_MEMORY = """
-import importlib, json, sys
+floor = sys.argv[2] == "floor"
+os.environ.setdefault("QT_API", "pyside6")
+if floor:
+    from ui.app import lighter_pyside_import_hook
+    lighter_pyside_import_hook()  # as the app does before its first Qt import
 # Qt's modules (and qasync, which imports them) last: PySide6's import hook would otherwise read and keep the
 # source of every module imported after it (~14.5 MiB in linecache), a cost the app avoids (ui/app.py
 # lighter_pyside_import_hook) and a bare process importing the same modules need not carry.
 QT = ("PySide6", "shiboken6", "shibokensupport", "qasync")
-for name in sorted(json.load(open(sys.argv[1])), key=lambda name: name.split(".")[0] in QT):
+for name in sorted(held["modules"], key=lambda name: name.split(".")[0] in QT) + (held["app_modules"] if floor else []):
     try:
         importlib.import_module(name)
     except Exception:
         pass
 from PySide6.QtWidgets import QApplication, QMainWindow
 app = QApplication(sys.argv[:1])
-w = QMainWindow(); w.resize(1280, 800); w.show(); app.processEvents()
+if floor:
+    from ui.main_window import MainWindow
+    w = MainWindow()
+else:
+    w = QMainWindow()
+w.resize(1280, 800); w.show(); app.processEvents()
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
 print(json.dumps({"rss_kb": rss}), flush=True)
+os._exit(0)  # the figure is taken; skip the teardown
 """
 
 BASE_SHOW = """
@@ -354,7 +347,6 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
            "BCPV_DATA_DIR": str(world.data_dir), "BCPV_PASSWORD": world.info["basic"]["password"]}
     env.pop("PYTHONPATH", None)
-    modules_file = cwd / "modules.json"
     held_file = cwd / "held.json"
     results = {name: Series() for name in figures}
     for i in range(runs):
@@ -381,15 +373,14 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
                     {**env, "BENCH_AUTHORIZATION": world.authorization}, cwd))
             elif name == "memory":
                 got = json_line([str(python), str(HERE / "app_memory.py")], env, cwd)
-                modules_file.write_text(json.dumps(got["modules"]))
                 held_file.write_text(json.dumps({"modules": got["modules"], "app_modules": got["app_modules"]}))
                 series.candidate.append(got["rss_kb"] / 1024)
                 for key in ("scroll_median_ms", "scroll_worst_ms", "rows"):
                     series.extra.setdefault(key, []).append(float(got[key]))
-                series.baseline.append(json_line([str(python), "-c", BASE_MEMORY, str(modules_file)], env,
+                series.baseline.append(json_line([str(python), "-c", MEMORY, str(held_file), "base"], env,
                                                   cwd)["rss_kb"] / 1024)
                 series.extra.setdefault("floor", []).append(json_line(
-                    [str(python), "-c", FLOOR_MEMORY, str(held_file)], env, cwd)["rss_kb"] / 1024)
+                    [str(python), "-c", MEMORY, str(held_file), "floor"], env, cwd)["rss_kb"] / 1024)
             elif name == "show":
                 seconds, peak = whole_process(
                     python, cli_script, ["show", world.onprem_url, "--format", "json", "--user",
