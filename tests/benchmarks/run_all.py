@@ -8,9 +8,9 @@ interpreter instead. A standalone sandbox (20,000 payments in one journal) serve
 https; a cloud profile with a token in the cache is prepared through the sandbox's device-code flow.
 
 Candidate and baseline alternate run by run, so machine noise hits both alike; the table gives medians and
-their ratio. The deep link and the memory figure also measure a floor (FLOOR_DEEPLINK and MEMORY below) and say
-how much of the app's own work above it the target leaves room for. The processes are stopped as soon as they
-print their marker, so exit costs count for neither.
+their ratio. The deep link and the memory figure also measure a floor (DEEPLINK and MEMORY below, in their floor
+mode) and say how much of the app's own work above it the target leaves room for. The processes are stopped as soon
+as they print their marker, so exit costs count for neither.
 Not collected by pytest (no ``test_`` names): tests never assert times.
 """
 
@@ -61,42 +61,38 @@ w = QMainWindow(); w.resize(1280, 800); w.show(); app.processEvents()
 print("ready", flush=True)
 """
 
-BASE_DEEPLINK = """
-import os, ssl, sys
-import httpx, msal  # noqa: F401  (imported as the app must)
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
-app = QApplication(sys.argv[:1])
-w = QMainWindow(); w.resize(1280, 800)
-label = QLabel("Loading…"); w.setCentralWidget(label); w.show(); app.processEvents()
-context = ssl.create_default_context(); context.load_verify_locations(cafile=sys.argv[2])
-with httpx.Client(verify=context) as client:
-    values = client.get(sys.argv[1], headers={"Authorization": os.environ["BENCH_AUTHORIZATION"]}).json()
-label.setText(f"{values['documentNumber']}  {values['amount']}  {values['description']}")
-app.processEvents()
-print("painted", flush=True)
-"""
-
 # Floors: each figure's baseline plus only what any version of this app has before it does any of its work -- its
 # window (the panels as ui/app.py paints them first; the memory floor builds them whole), its own modules (memory) and
 # the asyncio loop on qasync that it loads on (deep link) -- and none of that work: no sign-in session, no load path,
 # no form filled, no rows listed, no payment opened. What the app spends beyond its floor is what its code can still
 # win; the floor's own ratio is the part it cannot.
-FLOOR_DEEPLINK = """
+
+# The deep link's baseline ("base": a bare window with a label) and its floor ("floor": the app's first window, with
+# the label in its status bar, and asyncio and qasync imported).
+DEEPLINK = """
 import os, ssl, sys
-os.environ.setdefault("QT_API", "pyside6")
-from ui.app import lighter_pyside_import_hook
-lighter_pyside_import_hook()  # as the app does before its first Qt import
-import httpx, msal  # as the baseline does
-from PySide6.QtWidgets import QApplication
-from ui.main_window import MainWindow
+floor = sys.argv[3] == "floor"
+if floor:
+    os.environ.setdefault("QT_API", "pyside6")
+    from ui.app import lighter_pyside_import_hook
+    lighter_pyside_import_hook()  # as the app does before its first Qt import
+import httpx, msal  # noqa: F401  (imported as the app must)
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 app = QApplication(sys.argv[:1])
-import asyncio, qasync  # the app loads on qasync's loop (docs/ARCHITECTURE.md); the GET below need not
-w = MainWindow(deferred=True); w.build(shell=True); w.resize(1280, 800); w.show(); app.processEvents()
+if floor:
+    import asyncio, qasync  # the app loads on qasync's loop (docs/ARCHITECTURE.md); the GET below need not
+    from ui.main_window import MainWindow
+    w = MainWindow(deferred=True); w.build(shell=True)
+    label = QLabel(); w.statusBar().addWidget(label)
+else:
+    w = QMainWindow()
+    label = QLabel("Loading…"); w.setCentralWidget(label)
+w.resize(1280, 800); w.show(); app.processEvents()
 context = ssl.create_default_context(); context.load_verify_locations(cafile=sys.argv[2])
 with httpx.Client(verify=context) as client:
     values = client.get(sys.argv[1], headers={"Authorization": os.environ["BENCH_AUTHORIZATION"]}).json()
-w.statusBar().showMessage(f"{values['documentNumber']}  {values['amount']}  {values['description']}")
-w.statusBar().repaint()
+label.setText(f"{values['documentNumber']}  {values['amount']}  {values['description']}")
+app.processEvents()
 print("painted", flush=True)
 """
 
@@ -365,12 +361,10 @@ def run_figures(python: Path, world: World, figures: list[str], runs: int) -> di
             elif name == "deeplink":
                 series.candidate.append(until_marker([*gui, world.cloud_url], "painted",
                                                      {**env, "BCPV_BENCH_EXIT": "payment"}, cwd))
-                series.baseline.append(until_marker(
-                    [str(python), "-c", BASE_DEEPLINK, world.cloud_url, world.info["ca_file"]], "painted",
-                    {**env, "BENCH_AUTHORIZATION": world.authorization}, cwd))
-                series.extra.setdefault("floor", []).append(until_marker(
-                    [str(python), "-c", FLOOR_DEEPLINK, world.cloud_url, world.info["ca_file"]], "painted",
-                    {**env, "BENCH_AUTHORIZATION": world.authorization}, cwd))
+                for mode, into in (("base", series.baseline), ("floor", series.extra.setdefault("floor", []))):
+                    into.append(until_marker(
+                        [str(python), "-c", DEEPLINK, world.cloud_url, world.info["ca_file"], mode], "painted",
+                        {**env, "BENCH_AUTHORIZATION": world.authorization}, cwd))
             elif name == "memory":
                 got = json_line([str(python), str(HERE / "app_memory.py")], env, cwd)
                 held_file.write_text(json.dumps({"modules": got["modules"], "app_modules": got["app_modules"]}))
