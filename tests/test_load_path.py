@@ -548,23 +548,35 @@ def test_a_ready_socket_is_read_without_a_trip_through_qt_timers(qloop: qasync.Q
     assert not [name for name in timed if "notifier" in name]
 
 
-def test_the_payment_request_leaves_before_the_list_repaints_the_selection(
+def test_the_payment_request_leaves_first_and_the_list_repaints_its_selection_with_the_payment(
     start_app: Start, qloop: qasync.QEventLoop
 ) -> None:
-    """The payment slot's tasks are foreground (ui/loop.py): the request goes out ahead of pending paints, and the
-    list repaints its selection while the answer is on its way."""
+    """The payment slot's tasks are foreground (ui/loop.py): the request goes out ahead of pending paints. The list
+    holds its new highlight until the payment's values are painted (ui/navigator.py, _PaymentsView), so a fast
+    answer never waits for the list's paint; the highlight follows in the same frame."""
     window, controller = start_app()
     view = window.navigator.view
     order: list[str] = []
+    row = 2
+    wanted = str(controller.navigation.payments.record(row)["documentNumber"])  # type: ignore[index]
 
     class Paints(QObject):
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and "selected" in order and "list painted" not in order:
-                order.append("list painted")
+            if event.type() == QEvent.Type.Paint and "selected" in order:
+                if watched is view.viewport() and "list painted" not in order:
+                    order.append("list painted")
+                elif (watched is window.payment.form.field_edit("documentNumber") and "payment painted" not in order
+                      and watched.text() == wanted):  # type: ignore[attr-defined]
+                    order.append("payment painted")
             return False
 
     paints = Paints()
+    view.setCurrentIndex(view.model().index(1, 0))  # a first payment: the page is built
+    qloop.run_until_complete(until(lambda: controller.payment.state == LoadState.READY))
+    edit = window.payment.form.field_edit("documentNumber")
+    assert edit is not None
     view.viewport().installEventFilter(paints)
+    edit.installEventFilter(paints)
     connection = controller.workspace.connection if controller.workspace else None
     assert connection is not None
     transport = connection.client._http._transport
@@ -580,11 +592,53 @@ def test_the_payment_request_leaves_before_the_list_repaints_the_selection(
         async def scenario() -> None:
             await asyncio.sleep(0.05)  # settled: nothing pending
             order.append("selected")
-            view.setCurrentIndex(view.model().index(2, 0))
+            view.setCurrentIndex(view.model().index(row, 0))
             await until(lambda: controller.payment.state == LoadState.READY and "list painted" in order)
 
         qloop.run_until_complete(scenario())
     finally:
         transport.handle_async_request = real  # type: ignore[method-assign]
         view.viewport().removeEventFilter(paints)
-    assert order == ["selected", "request sent", "list painted"]
+        edit.removeEventFilter(paints)
+    assert order == ["selected", "request sent", "payment painted", "list painted"]
+    assert view.selectionModel().isRowSelected(row)
+
+
+def test_a_selection_that_opens_nothing_is_painted_within_a_frame(qloop: qasync.QEventLoop) -> None:
+    """No payment paint to wait for (no list bound to a journal, a payment that never answers): the list paints its
+    highlight on its own a frame later."""
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+
+    from ui.navigator import NavigatorWidget
+
+    navigator = NavigatorWidget()
+    model = QStandardItemModel(5, 2)
+    for r in range(5):
+        model.setItem(r, 0, QStandardItem(f"row {r}"))
+    view = navigator.view
+    view.setModel(model)
+    navigator.resize(400, 400)
+    navigator.show()
+    painted: list[int] = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.append(1)
+            return False
+
+    paints = Paints()
+
+    async def scenario() -> None:
+        await asyncio.sleep(0.05)
+        view.viewport().installEventFilter(paints)
+        view.setCurrentIndex(model.index(3, 0))
+        await asyncio.sleep(0)
+        assert view.selectionModel().isRowSelected(3)  # selected at once; only its paint waits
+        await until(lambda: bool(painted), timeout=5)
+
+    try:
+        qloop.run_until_complete(scenario())
+    finally:
+        view.viewport().removeEventFilter(paints)
+        navigator.close()

@@ -306,3 +306,51 @@ def test_a_load_paints_its_values_first_and_is_spoken_before_the_loop_runs_again
     assert edit.toolTip() == other["documentNumber"] and edit.accessibleDescription() == other["documentNumber"]
     amount = harness.edit("amount")
     assert amount.accessibleName().startswith("Amount: ") and amount.toolTip() == str(loaded.record.values["amount"])
+
+
+def test_a_new_title_repaints_only_itself(harness: Harness, sandbox: Sandbox) -> None:
+    """The title is opaque (ui/payment_panel.py): a payment's new title does not repaint the panel under it, which
+    every click used to do before painting the payment's values."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QWidget
+
+    harness.load(harness.url())
+    harness.wait(lambda: True)
+    QApplication.processEvents()  # pending paints done
+    painted: list[QWidget] = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget):
+                painted.append(watched)
+            return False
+
+    paints = Paints()
+    panel, title = harness.panel, harness.panel.title
+    for widget in (panel, title):
+        widget.installEventFilter(paints)
+    try:
+        title.setText("Payment G99999 · line 10000")
+        title.repaint()
+    finally:
+        for widget in (panel, title):
+            widget.removeEventFilter(paints)
+    assert painted == [title]
+
+
+def test_a_load_tells_the_form_its_changed_rows_once(harness: Harness, sandbox: Sandbox) -> None:
+    """One ``rowsChanged`` per load, naming every changed row, after their dataChanged signals (which other views
+    use): the form updates a dozen rows in one call rather than in one slot call per row."""
+    demo = sandbox.store().demo
+    harness.load(harness.url())
+    other = next(p for p in sandbox.store().journal_payments(demo.journal_id)
+                 if p["id"] != demo.payment_id and p["documentNumber"])
+    per_row: list[int] = []
+    once: list[list[int]] = []
+    harness.model.dataChanged.connect(lambda top, _bottom, _roles: per_row.append(top.row()))
+    harness.model.rowsChanged.connect(once.append)
+    harness.load(harness.url(str(other["id"])))
+    assert len(once) == 1 and once[0] == per_row and len(per_row) > 3
+    assert harness.edit("documentNumber").text() == other["documentNumber"]
+    harness.model.clear_changes()  # no marks: nothing changes, nothing is said
+    assert len(once) == 1

@@ -301,6 +301,7 @@ class AppController:
         QTimer.singleShot(0, lambda: self._after_paint(record, refresh))
 
     def _after_paint(self, record: Record, refresh: bool) -> None:
+        self.window.navigator.view.paint_selection()  # the list's new highlight, with the values (ui/navigator.py)
         if self.payment.record is record:  # not replaced in the meantime
             self.related.follow(record, refresh=refresh)
             self.navigation.update_payment(record.values)

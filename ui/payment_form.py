@@ -7,12 +7,12 @@ palette only, so it follows light and dark themes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -429,7 +429,7 @@ class PaymentForm(QWidget):
     def bind(self, model: RecordModel, related: Related | None = None) -> None:
         self.model = model
         model.modelReset.connect(self.refill)
-        model.dataChanged.connect(self._on_data_changed)
+        model.rowsChanged.connect(self._on_rows_changed)  # (not dataChanged: once per change, not once per row)
         model.loaded.connect(lambda _record: self._loaded())
         self.tabs.currentChanged.connect(lambda _i: self._fill_json())
         model.stateChanged.connect(lambda _s: self._on_state())
@@ -440,7 +440,7 @@ class PaymentForm(QWidget):
                 related_model.modelReset.connect(lambda k=kind: self._refresh_related(k))
                 if kind in ("invoice", "customer"):
                     related_model.loaded.connect(lambda _record: self._refresh_amounts())
-                related_model.dataChanged.connect(lambda *_a, k=kind: self._refresh_related(k))
+                related_model.rowsChanged.connect(lambda _rows, k=kind: self._refresh_related(k))
                 related_model.stateChanged.connect(lambda _s, k=kind: self._related_state(k))
         self.refill()
 
@@ -619,16 +619,16 @@ class PaymentForm(QWidget):
             if caption is not None:
                 caption.setText(edit.caption_text + ":")
 
-    def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, _roles: list[int]) -> None:
+    def _on_rows_changed(self, rows: list[int]) -> None:
         # While a load is being applied its values are painted first, then spoken (_loaded); any other change (the
         # marks cleared, a refill) is spoken at once.
         loading = self.model is not None and self.model.state == LoadState.LOADING
         first = not self._spoken_later
-        self._show_rows(range(top.row(), bottom.row() + 1), later=loading)
+        self._show_rows(rows, later=loading)
         if first and self._spoken_later:
             QTimer.singleShot(0, self._speak_pending)  # in case no paint follows (nothing pending then: a no-op)
 
-    def _show_rows(self, rows: range | None = None, *, kind: str | None = None, later: bool = False) -> None:
+    def _show_rows(self, rows: Iterable[int] | None = None, *, kind: str | None = None, later: bool = False) -> None:
         """The payment's rows ``rows`` (all by default; only fields of ``kind`` if given) shown again."""
         model = self.model
         if model is None or self.page is None:

@@ -70,6 +70,9 @@ class PaymentPanel(QWidget):
         self.title.setFont(font)
         self.title.setWordWrap(True)  # a long document number wraps rather than widening the window
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Opaque, in the panel's own colour: a new title repaints only itself, not the window, splitter and panel
+        # under it (they were painted on every click before the payment's values; README "Performance").
+        self.title.setAutoFillBackground(True)
 
         self.banner = QFrame()
         self.banner.setObjectName("paymentBanner")

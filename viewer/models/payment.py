@@ -82,6 +82,10 @@ class RecordModel(QAbstractTableModel):
     failed = Signal(object)  # ViewerError
     loaded = Signal(object)  # Record
     factsChanged = Signal(object)  # ResponseFacts
+    # list[int]: the rows whose values or change marks changed, once per change, after each row's dataChanged. The
+    # payment form follows this one signal rather than a dataChanged per row: a payment changes a dozen rows at once,
+    # and each Python slot call costs more than the row's update itself (README "Performance").
+    rowsChanged = Signal(object)
 
     COLUMNS = ("Field", "Value")
 
@@ -284,6 +288,7 @@ class RecordModel(QAbstractTableModel):
         same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
         if same_shape and new_fields:
             old_fields, self._fields, self._changes = self._fields, new_fields, marks
+            rows: list[int] = []
             for row, (old, new) in enumerate(zip(old_fields, new_fields, strict=True)):
                 roles = _changed_roles(old, new)
                 marks_changed = old_marks.get(new.json_name) != marks.get(new.json_name)
@@ -294,6 +299,9 @@ class RecordModel(QAbstractTableModel):
                     # (createIndex: these rows exist; index() would ask rowCount and columnCount each time)
                     self.dataChanged.emit(self.createIndex(row, 0 if marks_changed else 1), self.createIndex(row, 1),
                                           roles)
+                    rows.append(row)
+            if rows:
+                self.rowsChanged.emit(rows)
             return
         if not same_shape or old_marks != marks:
             self.beginResetModel()
@@ -307,9 +315,11 @@ class RecordModel(QAbstractTableModel):
     def clear_changes(self) -> None:
         """The user acknowledged the marks."""
         before, self._changes = self._changes, {}
-        for row, f in enumerate(self._fields):
-            if f.json_name in before:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, 1), CHANGE_ROLES)
+        rows = [row for row, f in enumerate(self._fields) if f.json_name in before]
+        for row in rows:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, 1), CHANGE_ROLES)
+        if rows:
+            self.rowsChanged.emit(rows)
 
     def changes(self) -> dict[str, FieldChange]:
         return dict(self._changes)
