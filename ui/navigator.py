@@ -73,7 +73,8 @@ class _PaymentsView(QTableView):
         if not self._frame.isActive():
             self._frame.start()
 
-    def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
+    def currentChanged(self, current: QModelIndex | QPersistentModelIndex,
+                       previous: QModelIndex | QPersistentModelIndex) -> None:
         if not self.isVisible():
             super().currentChanged(current, previous)
             return
@@ -89,7 +90,7 @@ class _PaymentsView(QTableView):
         held, self._held = self._held, []
         current, self._current = self._current, None
         if current is not None:
-            super().currentChanged(QModelIndex(current[0]), QModelIndex(current[1]))
+            super().currentChanged(current[0], current[1])
         for selected, deselected in held:
             super().selectionChanged(selected, deselected)
 
