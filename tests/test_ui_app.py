@@ -77,14 +77,14 @@ def test_clicking_a_column_header_sorts_on_the_server_and_the_selection_leaves_t
     header = view.horizontalHeader()
     payments = controller.navigation.payments
     view.selectRow(1)
-    qtbot.wait(20)  # pending paints done
+    qloop.run_until_complete(asyncio.sleep(0.05))  # the payment it opens and the pending paints done
     # The whole row is selected: the header does not follow it (nothing to highlight, no repaint per click).
     painted: list[QEvent.Type] = []
     spy = _PaintSpy(painted)
     header.viewport().installEventFilter(spy)
     view.selectRow(2)
     view.viewport().repaint()  # the list's own paint happens, the header's does not
-    qtbot.wait(20)
+    qloop.run_until_complete(asyncio.sleep(0.05))
     header.viewport().removeEventFilter(spy)
     assert not painted and not header.highlightSections()
     amount = [payments.headerData(c, Qt.Orientation.Horizontal) for c in range(payments.columnCount())].index("Amount")
@@ -295,7 +295,7 @@ def _qt_internal(widget: QWidget) -> bool:
 def test_quit_cancels_work_and_closes_the_client(start_app: Start, qloop: qasync.QEventLoop,
                                                 sandbox: Sandbox) -> None:
     _window, controller = start_app()
-    sandbox.add_fault("latency", "customerPayments", latency_ms=5000, count=1)
+    sandbox.add_fault("latency", "customerPayments", latency_ms=1000, count=1)
     controller.open_url(payment_url(sandbox))
     assert controller.payment.state == LoadState.LOADING
     connection = controller.workspace.connection if controller.workspace else None
@@ -303,6 +303,8 @@ def test_quit_cancels_work_and_closes_the_client(start_app: Start, qloop: qasync
     qloop.run_until_complete(controller.shutdown())
     assert connection.client.closed
     assert controller.payment.state != LoadState.LOADING
+    # The sandbox is shared: its delayed answer must not still be in flight in the next test's traffic counts.
+    qloop.run_until_complete(until(lambda: not +sandbox.traffic.in_flight, timeout=10))
 
 
 def test_next_start_restores_company_journal_and_window(start_app: Start, qloop: qasync.QEventLoop,

@@ -354,3 +354,37 @@ def test_a_load_tells_the_form_its_changed_rows_once(harness: Harness, sandbox: 
     assert harness.edit("documentNumber").text() == other["documentNumber"]
     harness.model.clear_changes()  # no marks: nothing changes, nothing is said
     assert len(once) == 1
+
+
+def test_a_loads_values_are_painted_before_the_rest_of_the_window_hears_it_ended(harness: Harness,
+                                                                               sandbox: Sandbox) -> None:
+    """The form paints a load's values in its own READY handler, the first one bound (ui/payment_form.py): the
+    handlers bound after it (the panel's title, the checks, the change tracking) run after that paint."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from viewer.models.payment import LoadState
+
+    demo = sandbox.store().demo
+    harness.load(harness.url())
+    other = next(p for p in sandbox.store().journal_payments(demo.journal_id)
+                 if p["id"] != demo.payment_id and p["documentNumber"])
+    edit = harness.edit("documentNumber")
+    painted: list[str] = []
+    when_ready: list[list[str]] = []
+
+    class Paints(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.append(edit.text())
+            return False
+
+    paints = Paints()
+    edit.installEventFilter(paints)
+    harness.model.stateChanged.connect(
+        lambda state: when_ready.append(list(painted)) if state == LoadState.READY else None)
+    try:
+        harness.load(harness.url(str(other["id"])))
+    finally:
+        edit.removeEventFilter(paints)
+    assert when_ready and other["documentNumber"] in when_ready[0]
+    assert harness.panel.title.text().startswith(f"Payment {other['documentNumber']}")
