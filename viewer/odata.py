@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 ETAG = "@odata.etag"
@@ -33,6 +34,8 @@ def strip(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _strip_value(value: Any) -> Any:
+    if isinstance(value, str | int | float | Decimal) or value is None:  # most values: nothing inside to strip
+        return value
     if isinstance(value, Mapping):
         return strip(value)
     if isinstance(value, list | tuple):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from PySide6.QtCore import QDate, QDateTime, QLocale, QTime, QTimeZone
 
@@ -298,8 +298,9 @@ def raw_text(raw: object) -> str:
 
 # ---- display values ----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DisplayField:
+class DisplayField(NamedTuple):
+    """A value formatted for people (a named tuple for the same reason as viewer/fields.py's FieldView)."""
+
     spec: FieldSpec
     raw: object
     raw_text: str
@@ -536,12 +537,14 @@ def ordered_fields(entity: str, api_version: str) -> tuple[FieldSpec, ...]:
 
 
 def describe(
-    entity: str, api_version: str, record: Mapping[str, object], locale: QLocale, *, tz: QTimeZone | None = None
+    entity: str, api_version: str, record: Mapping[str, object], locale: QLocale, *, tz: QTimeZone | None = None,
+    stripped: bool = False,
 ) -> list[DisplayField]:
     """Display fields of ``record``: known fields grouped in GROUPS order (schema order within a group), then fields
     the schema does not know, in record order, under "Other". Schema fields missing from the record are left out,
-    so the form shows what this server version actually returned."""
-    data = normalize(entity, api_version, record)
+    so the form shows what this server version actually returned. ``stripped``: ``record`` has no annotations
+    already (a loaded record's values, viewer/loading.py), so it is not stripped again."""
+    data = record if stripped else normalize(entity, api_version, record)
     specs = [spec for spec in ordered_fields(entity, api_version) if spec.name in data]
     names = {spec.name for spec in specs}
     specs += [spec_for(entity, api_version, key) for key in data if key not in names]
