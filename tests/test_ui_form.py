@@ -388,3 +388,24 @@ def test_a_loads_values_are_painted_before_the_rest_of_the_window_hears_it_ended
         edit.removeEventFilter(paints)
     assert when_ready and other["documentNumber"] in when_ready[0]
     assert harness.panel.title.text().startswith(f"Payment {other['documentNumber']}")
+
+
+def test_a_changed_values_colours_follow_a_new_theme(harness: Harness, sandbox: Sandbox) -> None:
+    """A changed value's background is blended from the palette; the form remembers what each value shows
+    (``FieldEdit.shown``) to skip setters, and a new palette makes it show every value again."""
+    from PySide6.QtGui import QColor, QPalette
+
+    demo = sandbox.store().demo
+    harness.load(harness.url())
+    sandbox.store().patch_payment(demo.payment_id, {"description": "Changed while you watched"})
+    harness.refresh()
+    edit = harness.edit("description")
+    harness.wait(lambda: edit.property("changed") is True)
+    before = edit.palette().color(QPalette.ColorRole.Base)
+    palette = QPalette(harness.panel.form.palette())
+    palette.setColor(QPalette.ColorRole.Base, QColor("#202020"))
+    palette.setColor(QPalette.ColorRole.Highlight, QColor("#00a000"))
+    harness.panel.form.setPalette(palette)
+    after = edit.palette().color(QPalette.ColorRole.Base)
+    assert after != before and after.green() > after.red()  # blended from the new base and highlight
+    assert edit.text() == "Changed while you watched" and edit.property("changed") is True

@@ -82,6 +82,9 @@ class FieldEdit(QLineEdit):
         self.holder: QWidget | None = None  # the row's field widget in the form layout
         self.caption_text = json_name
         self.subject = ""  # whose field, in a related record ("customer"): part of the spoken name
+        # (text, placeholder, changed, previous, change kind, since) as last set by PaymentForm._show_value; None:
+        # unknown, everything is set next time.
+        self.shown: tuple[str, str, bool, str, str, object] | None = None
         self.setObjectName(f"field:{json_name}")
         self.setReadOnly(True)
         self.setFrame(False)
@@ -487,6 +490,7 @@ class PaymentForm(QWidget):
             # Loading with nothing shown yet: the layout to come, with quiet placeholders (not a blank).
             page.show_only(set(page.edits) - {"@odata.etag"})
             for edit in page.edits.values():
+                edit.shown = None  # (what it shows now is none of a record's values)
                 edit.clear()
                 edit.setPlaceholderText("Loading…")
                 edit.setAccessibleName(f"{edit.spoken_label()}: loading")
@@ -534,25 +538,29 @@ class PaymentForm(QWidget):
         currency = self._currency_for(model) if field.kind == "decimal" else ""
         if currency and not blank:
             display = f"{display} {currency}"
-        # Each setter below costs a Qt call and an event even when nothing changes, and most of a payment's fields
-        # keep some of these between payments: only what differs from the widget's own state is set.
         text = field.raw if self.raw_values and not blank else display
-        if edit.text() != text:
-            edit.setText(text)
-            edit.setCursorPosition(0)  # a long value shows its start
         placeholder = "(blank)" if blank else ""
-        if edit.placeholderText() != placeholder:
-            edit.setPlaceholderText(placeholder)
         changed = change is not None
         previous = change.previous if change is not None else ""
         if currency and previous and previous != "(blank)":
             previous = f"{previous} {currency}"  # "was: -5,670.65 USD", like the value above it
-        if edit.property("changed") != changed:
-            edit.setProperty("changed", changed)
-        if edit.property("previousValue") != previous:
-            edit.setProperty("previousValue", previous)
-        self._show_change(edit, changed, previous, change.kind.value if change is not None else "",
-                          change.since if change is not None else None)
+        kind, since = (change.kind.value, change.since) if change is not None else ("", None)
+        # Each setter below costs a Qt call and an event even when nothing changes, and most of a payment's fields
+        # keep some of these between payments: only what differs from what the widget shows is set. What it shows
+        # is kept on the widget itself (``FieldEdit.shown``), so comparing asks Qt nothing.
+        shown = edit.shown
+        if shown is None or shown[0] != text:
+            edit.setText(text)
+            edit.setCursorPosition(0)  # a long value shows its start
+        if shown is None or shown[1] != placeholder:
+            edit.setPlaceholderText(placeholder)
+        if shown is None or shown[2:] != (changed, previous, kind, since):
+            if shown is None or shown[2] != changed:
+                edit.setProperty("changed", changed)
+            if shown is None or shown[3] != previous:
+                edit.setProperty("previousValue", previous)
+            self._show_change(edit, changed, previous, kind, since)
+        edit.shown = (text, placeholder, changed, previous, kind, since)
         name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
         spoken = f"{name}, changed, was {previous}" if changed else name
         if later:
@@ -777,6 +785,19 @@ class PaymentForm(QWidget):
         status.setVisible(bool(text))
 
     # ---- raw values, JSON search -------------------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            # Another theme: a changed value's colours are blended from the palette (_show_change), so every value
+            # is shown again rather than only those whose mark changes next.
+            for edits in [*(page.edits for page in self.pages.values()),
+                          *(section.edits for section in self.related_sections.values())]:
+                for edit in edits.values():
+                    edit.shown = None
+            self._show_rows()
+            for kind in self.related_sections:
+                self._refresh_related(kind)
+        super().changeEvent(event)
 
     def set_raw_values(self, raw: bool) -> None:
         self.raw_values = raw
