@@ -648,3 +648,30 @@ def test_paged_cells_are_formatted_once_per_value_and_other_roles_are_none(qapp:
     assert model.update_item("id", {"id": "a", "documentNumber": "G2"})
     assert model.index(0, 0).data() == "<G2>"
     del tester
+
+
+def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_changed_row(
+    sandbox: Sandbox, client: BcClient, qloop: qasync.QEventLoop
+) -> None:
+    """The model skips its per-role dataChanged work when no view listens (the app's form follows rowsChanged);
+    the rows it names are the same either way."""
+    from viewer.models.payment import _DATA_CHANGED
+
+    store = sandbox.store()
+    demo = store.demo
+    other = next(p for p in store.journal_payments(demo.journal_id) if p["id"] != demo.payment_id)
+    named: dict[bool, list[list[int]]] = {False: [], True: []}
+    for listening in (False, True):
+        model = PaymentModel(PaymentService(client), locale=QLocale(QLocale.Language.English,
+                                                                    QLocale.Country.UnitedStates))
+        if listening:
+            model.dataChanged.connect(lambda *_args: None)
+        assert (model.receivers(_DATA_CHANGED) > 0) is listening
+        qloop.run_until_complete(model.load(_payment_url(sandbox, demo.payment_id)))
+        before = model.fields()
+        model.rowsChanged.connect(named[listening].append)
+        qloop.run_until_complete(model.load(_payment_url(sandbox, str(other["id"]))))
+        after = model.fields()
+        assert named[listening] == [[row for row, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]]
+        assert model.field("documentNumber") is not None
+    assert named[False] == named[True] and len(named[False][0]) > 3

@@ -409,3 +409,4 @@ def test_a_changed_values_colours_follow_a_new_theme(harness: Harness, sandbox: 
     after = edit.palette().color(QPalette.ColorRole.Base)
     assert after != before and after.green() > after.red()  # blended from the new base and highlight
     assert edit.text() == "Changed while you watched" and edit.property("changed") is True
+

@@ -15,7 +15,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    SIGNAL,
+    QAbstractTableModel,
+    QLocale,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 
 from viewer import odata, schema
 from viewer.errors import NotFound, ViewerError
@@ -40,6 +49,7 @@ ValueRole = Qt.ItemDataRole.UserRole + 18  # the JSON value itself
 ChangeKindRole = Qt.ItemDataRole.UserRole + 19  # "refresh" (since the last load), "visit" (since an earlier run) or ""
 SinceRole = Qt.ItemDataRole.UserRole + 20  # datetime of the older snapshot, or None
 CHANGE_ROLES = [ChangedRole, PreviousRole, ChangeKindRole, SinceRole]
+_DATA_CHANGED = SIGNAL("dataChanged(QModelIndex,QModelIndex,QList<int>)")  # for asking whether any view listens
 
 
 class LoadState(Enum):
@@ -288,10 +298,17 @@ class RecordModel(QAbstractTableModel):
         same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
         if same_shape and new_fields:
             old_fields, self._fields, self._changes = self._fields, new_fields, marks
+            # Row by row, role by role, only for views that listen (a table view, QAbstractItemModelTester): the
+            # form follows rowsChanged alone, and working out a payment's roles and signals costs ~0.2 ms a click.
+            per_role = self.receivers(_DATA_CHANGED) > 0
             rows: list[int] = []
             for row, (old, new) in enumerate(zip(old_fields, new_fields, strict=True)):
-                roles = _changed_roles(old, new)
                 marks_changed = old_marks.get(new.json_name) != marks.get(new.json_name)
+                if not per_role:
+                    if marks_changed or old != new:
+                        rows.append(row)
+                    continue
+                roles = _changed_roles(old, new)
                 if marks_changed:
                     roles += CHANGE_ROLES
                 if roles:
