@@ -642,3 +642,36 @@ def test_a_selection_that_opens_nothing_is_painted_within_a_frame(qloop: qasync.
     finally:
         view.viewport().removeEventFilter(paints)
         navigator.close()
+
+
+def test_the_request_leaves_before_the_views_hear_that_the_payment_is_loading(
+    start_app: Start, qloop: qasync.QEventLoop
+) -> None:
+    """``begin`` sets LOADING at once (the model answers ``state`` correctly) but emits it on Qt's next pass, after
+    the load's first steps (viewer/models/payment.py): the views' reactions do not hold the request up."""
+    window, controller = start_app()
+    view = window.navigator.view
+    order: list[str] = []
+    controller.payment.stateChanged.connect(lambda state: order.append(state.name))
+    connection = controller.workspace.connection if controller.workspace else None
+    assert connection is not None
+    transport = connection.client._http._transport
+    real = transport.handle_async_request
+
+    async def recorded(request: httpx.Request) -> httpx.Response:
+        if "/customerPayments(" in request.url.path:
+            order.append("request sent")
+        return await real(request)
+
+    transport.handle_async_request = recorded  # type: ignore[method-assign]
+    try:
+        async def scenario() -> None:
+            await asyncio.sleep(0.05)
+            view.setCurrentIndex(view.model().index(2, 0))
+            assert controller.payment.state == LoadState.LOADING and order == []
+            await until(lambda: controller.payment.state == LoadState.READY)
+
+        qloop.run_until_complete(scenario())
+    finally:
+        transport.handle_async_request = real  # type: ignore[method-assign]
+    assert order == ["request sent", "LOADING", "READY"]
