@@ -308,7 +308,6 @@ class PaymentForm(QWidget):
         self.raw_values = False
         # A load's tooltips and accessible texts, set right after its values are painted (see _show_value).
         self._spoken_later: dict[FieldEdit, tuple[str, str]] = {}
-        self._unpainted = False  # a load's values are set and not painted yet (_on_rows_changed, _paint_values)
         self.copy_handler: CopyHandler | None = None
         self.url_provider: Callable[[], str | None] = lambda: None
         self.auth_provider: Callable[[], tuple[str, str]] = lambda: ("bearer", "")
@@ -634,7 +633,6 @@ class PaymentForm(QWidget):
         loading = self.model is not None and self.model.state == LoadState.LOADING
         first = not self._spoken_later
         self._show_rows(rows, later=loading)
-        self._unpainted = loading  # a load's new values: painted as soon as it ends (_on_state)
         if first and self._spoken_later:
             QTimer.singleShot(0, self._speak_pending)  # in case no paint follows (nothing pending then: a no-op)
 
@@ -661,7 +659,7 @@ class PaymentForm(QWidget):
         else:
             self._slow_timer.stop()
             self._set_slow(False)
-            if model.state == LoadState.READY and self._unpainted:
+            if model.state == LoadState.READY:
                 # The form is the first to hear that a load's values are in (bound before the panel, the checks and
                 # the change tracking): paint them before the others update the title, the related sections' state
                 # and the rest, which follow on Qt's next pass (README "Performance").
@@ -682,7 +680,6 @@ class PaymentForm(QWidget):
         self._speak_pending()
 
     def _paint_values(self) -> None:
-        self._unpainted = False
         if self.page is not None and self.page.isVisible():
             # Paint the new values now rather than at Qt's next frame: the related records and the checks (started
             # right after) then fill in around values the user can already read.

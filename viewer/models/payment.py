@@ -226,7 +226,7 @@ class RecordModel(QAbstractTableModel):
             QTimer.singleShot(0, self, self._say_loading)  # (self: nothing is said by a model already gone)
 
     def _say_loading(self) -> None:
-        if self._loading_unsaid and self.state == LoadState.LOADING:
+        if self._loading_unsaid:  # (any state set since has cleared it: _set_state)
             self._loading_unsaid = False
             self.stateChanged.emit(LoadState.LOADING)
 
