@@ -675,3 +675,23 @@ def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_cha
         assert named[listening] == [[row for row, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]]
         assert model.field("documentNumber") is not None
     assert named[False] == named[True] and len(named[False][0]) > 3
+
+
+def test_field_views_reused_for_unchanged_values_are_the_views_a_fresh_load_builds(qapp: Any) -> None:
+    # A payment after another keeps the views of the values they share (viewer/fields.py): what it shows must be
+    # exactly what formatting it from scratch shows, and a value that merely compares equal is formatted again.
+    from viewer.fields import field_views
+
+    locale = QLocale(QLocale.Language.German, QLocale.Country.Germany)
+    first = {"id": "A", "lineNumber": 10000, "amount": Decimal("1.0"), "description": "x", "comment": True,
+             "postingDate": "2026-01-02", "lastModifiedDateTime": "2026-01-02T10:00:00Z", "dimensions": [],
+             "unknownField": 1}
+    second = {**first, "id": "B", "amount": Decimal("1.00"), "comment": 1, "unknownField": True}
+    shown = field_views(first, "v2.0", locale)
+    reused = field_views(second, "v2.0", locale, shown=shown)
+    assert reused == field_views(second, "v2.0", locale)
+    kept = {view.json_name for view in reused if any(view is old for old in shown)}
+    # Same value, same type: kept. 1.0 and 1.00, true and 1 compare equal in Python but show differently; a
+    # date-time is always formatted again (the system's time zone may have changed); lists are not compared.
+    assert kept == {"lineNumber", "description", "postingDate"}
+    assert reused[[v.json_name for v in reused].index("amount")].display == "1,00"

@@ -5,6 +5,8 @@ The model rows are these immutable values: comparing two of them tells the model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QLocale
@@ -38,29 +40,41 @@ class FieldView(NamedTuple):
 
 def field_views(
     values: dict[str, Any], api_version: str, locale: QLocale, *, etag: str | None = None,
-    entity: str = "customerPayment",
+    entity: str = "customerPayment", shown: Sequence[FieldView] = (),
 ) -> list[FieldView]:
     """One view per field, grouped and ordered by the schema; unknown fields pass through under "Other".
 
-    ``values``: a loaded record's values, already without annotations (viewer/loading.py strips them once)."""
-    out = [
-        FieldView(
-            json_name=item.spec.name,
-            label=item.spec.label,
-            kind=item.spec.kind,
-            type_name=item.spec.type_name,
-            group=item.spec.group,
-            value=item.raw,
-            display=item.display,
-            raw=item.raw_text,
-            blank=item.blank,
-            utc=item.utc,
-            accessible=item.accessible,
-            description=item.description,
-        )
-        for item in schema.describe(entity, api_version, values, locale, stripped=True)
-    ]
+    ``values``: a loaded record's values, already without annotations (viewer/loading.py strips them once).
+    ``shown``: the views on screen now, of the same entity and API version in the same locale. A field whose value
+    is the same keeps its view: a payment after another in the same journal shares about half its values (journal,
+    currency, dimensions…), and formatting them again would only give the same texts (README "Performance")."""
+    before = {view.json_name: view for view in shown}
+    out: list[FieldView] = []
+    for spec in schema.specs_of(entity, api_version, values):
+        raw = values[spec.name]
+        old = before.get(spec.name)
+        if old is not None and _same(old.value, raw) and spec.kind != "datetime":
+            # (A date-time is shown in the system's time zone, which may have changed since: always formatted.)
+            out.append(old)
+            continue
+        item = schema.format_value(spec, raw, locale)
+        out.append(FieldView(spec.name, spec.label, spec.kind, spec.type_name, spec.group, raw, item.display,
+                             item.raw_text, item.blank, item.utc, item.accessible, item.description))
     if etag:
         out.append(FieldView("@odata.etag", "ETag", "text", "Text", "System", etag, etag, etag, False, None,
                              f"ETag: {etag}"))
     return out
+
+
+def _same(old: Any, new: Any) -> bool:
+    """The same JSON value, shown the same way: of one type (``True == 1``) and, for a decimal, the same digits
+    (``Decimal("1.0") == Decimal("1.00")``, but the form shows the digits the server sent). Objects and arrays are
+    formatted again (rare, and comparing them costs what formatting does)."""
+    kind = type(new)
+    if kind is not type(old):
+        return False
+    if kind is str or kind is int or kind is bool or new is None:
+        return bool(old == new)
+    if kind is Decimal:
+        return str(old) == str(new)
+    return False

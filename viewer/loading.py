@@ -173,8 +173,10 @@ class PaymentService:
         if older is None:
             return Loaded(record, ChangeSet(), ChangeKind.FIRST)
         old_values, new_values = _comparable(older, snap.values, record.api_version)
+        # A refresh compares two records loaded in this run: both stripped already (_record). A snapshot read from
+        # the history file is stripped again, whatever wrote it.
         changes = diff(old_values, new_values, api_version=record.api_version, old_etag=older.etag,
-                       new_etag=snap.etag, since=older.fetched_at)
+                       new_etag=snap.etag, since=older.fetched_at, stripped=kind is ChangeKind.REFRESH)
         return Loaded(record, changes, kind, older.fetched_at)
 
     async def open_store(self, opener: Callable[[], SnapshotStore]) -> SnapshotStore:

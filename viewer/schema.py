@@ -248,10 +248,16 @@ def humanize(name: str) -> str:
 
 def spec_for(entity: str, api_version: str, name: str) -> FieldSpec:
     """The schema's spec for ``name``, or a plain text spec under "Other" for a field the schema does not know."""
+    spec = _specs_by_name(entity, api_version).get(name)
+    return spec if spec is not None else FieldSpec(name, humanize(name), "text", "Other")
+
+
+@functools.lru_cache(maxsize=64)  # asked for every field of every load and comparison (snapshots.diff)
+def _specs_by_name(entity: str, api_version: str) -> dict[str, FieldSpec]:
+    specs: dict[str, FieldSpec] = {}
     for spec in fields_for(entity, api_version):
-        if spec.name == name:
-            return spec
-    return FieldSpec(name, humanize(name), "text", "Other")
+        specs.setdefault(spec.name, spec)  # the first declaration wins, as the search it replaces did
+    return specs
 
 
 # ---- raw values --------------------------------------------------------------------------------------------------
@@ -564,7 +570,13 @@ def describe(
     so the form shows what this server version actually returned. ``stripped``: ``record`` has no annotations
     already (a loaded record's values, viewer/loading.py), so it is not stripped again."""
     data = record if stripped else normalize(entity, api_version, record)
+    return [format_value(spec, data[spec.name], locale, tz=tz) for spec in specs_of(entity, api_version, data)]
+
+
+def specs_of(entity: str, api_version: str, data: Mapping[str, object]) -> list[FieldSpec]:
+    """The specs of ``data``'s fields in the form's order (see describe); ``data`` without annotations."""
     specs = [spec for spec in ordered_fields(entity, api_version) if spec.name in data]
-    names = {spec.name for spec in specs}
-    specs += [spec_for(entity, api_version, key) for key in data if key not in names]
-    return [format_value(spec, data[spec.name], locale, tz=tz) for spec in specs]
+    if len(specs) < len(data):  # fields the schema does not know, in record order, under "Other"
+        names = {spec.name for spec in specs}
+        specs += [spec_for(entity, api_version, key) for key in data if key not in names]
+    return specs

@@ -196,18 +196,20 @@ def diff(
     old_etag: str | None = None,
     new_etag: str | None = None,
     since: datetime | None = None,
+    stripped: bool = False,
 ) -> ChangeSet:
     """Field-level changes from ``old`` to ``new`` (JSON names; key order irrelevant; annotations ignored).
 
     A field missing on one side counts as null there, so a field that appears with a blank value is no change.
     Values are compared by the field's schema kind (see :func:`_same`). Changes come in schema order, then fields
     the schema does not know in ``new``'s order, then fields only ``old`` had. The ETag counts as changed only when
-    both are known and differ: an unknown ETag says nothing about the record.
+    both are known and differ: an unknown ETag says nothing about the record. ``stripped``: both sides are known to
+    hold no annotations (two loaded records' values, viewer/loading.py), so they are not stripped again.
     """
     from viewer import schema  # lazily: schema imports QtCore for formatting (module docstring)
 
-    old_data = _strip_annotations(old)
-    new_data = _strip_annotations(new)
+    old_data = old if stripped else _strip_annotations(old)
+    new_data = new if stripped else _strip_annotations(new)
     specs = schema.fields_for(entity, api_version)
     known = [spec.name for spec in specs]
     known_set = set(known)
@@ -225,8 +227,27 @@ def diff(
     return ChangeSet(tuple(changes), since)
 
 
+_SCALARS = (str, int, bool, Decimal)  # equal values of one of these types are the same under every rule below
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """The same JSON value: equal, and of the same types all the way down (``1`` and ``true`` are not)."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return bool(a.keys() == b.keys()) and all(_identical(value, b[key]) for key, value in a.items())
+    if kind is list:
+        return len(a) == len(b) and all(map(_identical, a, b))
+    return kind in _SCALARS and bool(a == b)
+
+
 def _same(kind: str, a: Any, b: Any, is_blank: Callable[[Any, object], bool]) -> bool:
     """Whether two raw values of one field show the same thing to the user."""
+    if _identical(a, b):
+        return True  # the same value (most fields of a refresh): the rules below would say so, several times slower
     blank_a, blank_b = is_blank(kind, a), is_blank(kind, b)
     if blank_a or blank_b:
         if not (blank_a and blank_b):

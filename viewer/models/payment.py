@@ -301,9 +301,13 @@ class RecordModel(QAbstractTableModel):
         return marks
 
     def _set_record(self, record: Record | None, marks: dict[str, FieldChange]) -> None:
+        # The views on screen are reused for values that did not change, when they come from the same API version
+        # (the entity and the locale are the model's own).
+        same_version = record is not None and self.record is not None and self.record.api_version == record.api_version
         new_fields = (
             field_views(self._shown(record.values), record.api_version, self.locale,
-                        etag=record.etag if self.only is None else None, entity=self.entity)
+                        etag=record.etag if self.only is None else None, entity=self.entity,
+                        shown=self._fields if same_version else ())
             if record else []
         )
         self.record = record
