@@ -59,6 +59,7 @@ from viewer.related import TITLES
 
 if TYPE_CHECKING:
     from viewer.copying import Clip, CopyMode
+    from viewer.fields import FieldView
     from viewer.loading import Record
     from viewer.related import Related
 
@@ -131,8 +132,12 @@ class FieldEdit(QLineEdit):
         menu.exec(event.globalPos())
 
 
-def _speak(edit: FieldEdit, description: str, spoken: str) -> None:
-    """A value's tooltip and accessible texts, each set only when it differs (every setter sends an event)."""
+def _speak(edit: FieldEdit, field: FieldView, display: str, previous: str | None) -> None:
+    """A value's tooltip and accessible texts, each set only when it differs (every setter sends an event).
+    ``display``: the value as shown; ``previous``: what it was, if it changed."""
+    description = field.value_description
+    name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
+    spoken = f"{name}, changed, was {previous}" if previous is not None else name
     if edit.toolTip() != description:
         edit.setToolTip(description)
     a11y.set_description(edit, description)  # with its change event: re-read after F5
@@ -307,7 +312,7 @@ class PaymentForm(QWidget):
         self.related: Related | None = None
         self.raw_values = False
         # A load's tooltips and accessible texts, set right after its values are painted (see _show_value).
-        self._spoken_later: dict[FieldEdit, tuple[str, str]] = {}
+        self._spoken_later: dict[FieldEdit, tuple[FieldView, str, str | None]] = {}
         self.copy_handler: CopyHandler | None = None
         self.url_provider: Callable[[], str | None] = lambda: None
         self.auth_provider: Callable[[], tuple[str, str]] = lambda: ("bearer", "")
@@ -560,19 +565,17 @@ class PaymentForm(QWidget):
                 edit.setProperty("previousValue", previous)
             self._show_change(edit, changed, previous, kind, since)
         edit.shown = (text, placeholder, changed, previous, kind, since)
-        name = f"{edit.spoken_label() if edit.subject else field.label}: {display or 'blank'}"
-        spoken = f"{name}, changed, was {previous}" if changed else name
         if later:
-            self._spoken_later[edit] = (field.value_description, spoken)
+            self._spoken_later[edit] = (field, display, previous if changed else None)
         else:
             self._spoken_later.pop(edit, None)  # superseded
-            _speak(edit, field.value_description, spoken)
+            _speak(edit, field, display, previous if changed else None)
 
     def _speak_pending(self) -> None:
         """The tooltips and accessible texts a load left for after its paint (see _show_value)."""
         pending, self._spoken_later = self._spoken_later, {}
-        for edit, (description, spoken) in pending.items():
-            _speak(edit, description, spoken)
+        for edit, (field, display, previous) in pending.items():
+            _speak(edit, field, display, previous)
 
     def _currency_for(self, model: RecordModel) -> str:
         """The currency an amount of ``model`` is in, when the API says so: the applied invoice's currency for the

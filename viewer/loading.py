@@ -114,6 +114,7 @@ class PaymentService:
         self.started_at = started_at or datetime.now(UTC)
         self._last: dict[SnapshotKey, Snapshot] = {}
         self._writes = TaskSet()
+        self._to_keep: list[Snapshot] = []  # snapshots to write once the current step is over (_keep_later)
         self._opening: asyncio.Future[None] | None = None  # the history file being opened (open_store)
 
     def _client(self) -> BcClient:
@@ -168,8 +169,7 @@ class PaymentService:
             else:
                 older = await self._earlier(key)
         self._last[key] = snap
-        # Written in the background: the form paints now; the next load compares with _last, not the file.
-        self._writes.spawn(self._keep(snap))
+        self._keep_later(snap)
         if older is None:
             return Loaded(record, ChangeSet(), ChangeKind.FIRST)
         old_values, new_values = _comparable(older, snap.values, record.api_version)
@@ -220,6 +220,18 @@ class PaymentService:
         if not self.store.indexed_for(self.started_at):
             self.store.index_earlier(self.started_at)
 
+    def _keep_later(self, snap: Snapshot) -> None:
+        """Write ``snap`` in the background once this step of the loop is over: the form paints first (starting a
+        task costs more than the rest of the comparison); the next load compares with ``_last``, not the file."""
+        if not self._to_keep:
+            asyncio.get_running_loop().call_soon(self._keep_queued)
+        self._to_keep.append(snap)
+
+    def _keep_queued(self) -> None:
+        snaps, self._to_keep = self._to_keep, []
+        for snap in snaps:
+            self._writes.spawn(self._keep(snap))
+
     async def _keep(self, snap: Snapshot) -> None:
         try:
             await self._opened()
@@ -269,7 +281,8 @@ class PaymentService:
         return self.store.take_notice()
 
     async def flush(self) -> None:
-        """Wait for snapshot writes in flight."""
+        """Wait for snapshot writes in flight (and the ones queued: _keep_later)."""
+        self._keep_queued()
         await self._writes.join()
 
     async def aclose(self) -> None:

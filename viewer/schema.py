@@ -394,7 +394,7 @@ def _format_int(raw: object, locale: QLocale) -> str | None:
     # 10000.0 or "10000" still mean line 10000; anything else isn't an integer.
     if isinstance(raw, float) and raw.is_integer() and abs(raw) < 2**63:
         raw = int(raw)
-    if isinstance(raw, str) and re.fullmatch(r"\s*-?\d{1,30}\s*", raw):
+    if isinstance(raw, str) and _INT_TEXT.fullmatch(raw):
         raw = int(raw)
     if not isinstance(raw, int):
         return None
@@ -442,8 +442,15 @@ def _formats(locale: QLocale) -> tuple[str, str]:
     return entry[1], entry[2]
 
 
+# Compiled once: these run for every value of a load (re's own cache costs a lookup per call).
+_INT_TEXT = re.compile(r"\s*-?\d{1,30}\s*")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
+_SUB_MICROSECONDS = re.compile(r"(\.\d{6})\d+")
+
+
 def _format_date(raw: object, locale: QLocale) -> str | None:
-    if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+    if not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw):
         return None
     date = QDate(int(raw[:4]), int(raw[5:7]), int(raw[8:]))  # (no format string for Qt to parse first)
     if not date.isValid():  # 2026-02-30, year 0
@@ -456,10 +463,11 @@ def _parse_utc(raw: object) -> datetime | None:
         return None
     text = raw.strip()
     # Only full ISO date-times: fromisoformat would also take "2026-11-25" or "20261125", which aren't DateTimes.
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?", text):
+    if not _ISO_DATETIME.fullmatch(text):
         return None
     # Python 3.11 accepts "Z" but only up to 6 fractional digits; BC sends 3, other servers may send 7.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    if "." in text:
+        text = _SUB_MICROSECONDS.sub(r"\1", text)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
