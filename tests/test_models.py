@@ -650,11 +650,21 @@ def test_paged_cells_are_formatted_once_per_value_and_other_roles_are_none(qapp:
     del tester
 
 
+def _counting(build: Any, names: list[str]) -> Any:
+    def counted(spec: Any, raw: Any, locale: QLocale) -> Any:
+        names.append(spec.name)
+        return build(spec, raw, locale)
+
+    return counted
+
+
 def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_changed_row(
     sandbox: Sandbox, client: BcClient, qloop: qasync.QEventLoop
 ) -> None:
     """The model skips its per-role dataChanged work when no view listens (the app's form follows rowsChanged);
     the rows it names are the same either way."""
+    import viewer.models.payment as payment_module
+    from viewer.fields import field_views
     from viewer.models.payment import _DATA_CHANGED
 
     store = sandbox.store()
@@ -670,9 +680,20 @@ def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_cha
         qloop.run_until_complete(model.load(_payment_url(sandbox, demo.payment_id)))
         before = model.fields()
         model.rowsChanged.connect(named[listening].append)
-        qloop.run_until_complete(model.load(_payment_url(sandbox, str(other["id"]))))
-        after = model.fields()
+        built: list[str] = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(payment_module, "field_view", _counting(payment_module.field_view, built))
+            qloop.run_until_complete(model.load(_payment_url(sandbox, str(other["id"]))))
+            # With no listener a changed row's view is built when first asked for (the form asks for the rows on
+            # screen first); a listener is told each changed role, so every changed view is built at once.
+            assert (built == []) is not listening
+            after = model.fields()
         assert named[listening] == [[row for row, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]]
+        # Built once each, only for what changed, and the same as building the whole record afresh.
+        assert sorted(built) == sorted(a.json_name for a, b in zip(before, after, strict=True)
+                                       if a != b and a.json_name != "@odata.etag")
+        assert model.record is not None
+        assert after == field_views(model.record.values, "v2.0", model.locale, etag=model.record.etag)
         assert model.field("documentNumber") is not None
     assert named[False] == named[True] and len(named[False][0]) > 3
 
@@ -680,7 +701,7 @@ def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_cha
 def test_field_views_reused_for_unchanged_values_are_the_views_a_fresh_load_builds(qapp: Any) -> None:
     # A payment after another keeps the views of the values they share (viewer/fields.py): what it shows must be
     # exactly what formatting it from scratch shows, and a value that merely compares equal is formatted again.
-    from viewer.fields import field_views
+    from viewer.fields import field_views, same_value
 
     locale = QLocale(QLocale.Language.German, QLocale.Country.Germany)
     first = {"id": "A", "lineNumber": 10000, "amount": Decimal("1.0"), "description": "x", "comment": True,
@@ -691,7 +712,9 @@ def test_field_views_reused_for_unchanged_values_are_the_views_a_fresh_load_buil
     reused = field_views(second, "v2.0", locale, shown=shown)
     assert reused == field_views(second, "v2.0", locale)
     kept = {view.json_name for view in reused if any(view is old for old in shown)}
-    # Same value, same type: kept. 1.0 and 1.00, true and 1 compare equal in Python but show differently; a
-    # date-time is always formatted again (the system's time zone may have changed); lists are not compared.
-    assert kept == {"lineNumber", "description", "postingDate"}
+    # Same value, same types: kept (lists and objects too). 1.0 and 1.00, true and 1 compare equal in Python but
+    # show differently.
+    assert kept == {"lineNumber", "description", "postingDate", "lastModifiedDateTime", "dimensions"}
+    assert not same_value({"a": 1, "b": 2}, {"b": 2, "a": 1})  # the same object, written in another order
+    assert not same_value([1], [True]) and same_value([{"a": Decimal("1.0")}], [{"a": Decimal("1.0")}])
     assert reused[[v.json_name for v in reused].index("amount")].display == "1,00"

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -262,6 +262,8 @@ class FieldPage(QWidget):
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.sections: dict[str, RecordSection] = {}
         self.edits: dict[str, FieldEdit] = {}
+        self._spans_key: tuple[int, int] = (-1, -1)  # the size _spans was worked out for (spans)
+        self._spans: dict[str, tuple[int, int]] = {}
         for spec in schema.ordered_fields(entity, api_version):
             self._add(spec.name, spec.label, spec.group, f"{spec.name} ({spec.type_name})")
         self._add("@odata.etag", "ETag", "System", "@odata.etag (Text)")
@@ -292,6 +294,21 @@ class FieldPage(QWidget):
     def labels(self) -> list[QLabel]:
         return [label for section in self.sections.values() for label in section.labels()]
 
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """Where each shown value lies, top and bottom in this page's coordinates: worked out again only when the
+        page's size changes (a row shown or hidden, a "was:" line, a new width). A span gone stale some other way
+        only sets a value just after the paint instead of before it (PaymentForm._on_screen)."""
+        key = (self.width(), self.height())
+        if key != self._spans_key:
+            origin = QPoint(0, 0)
+            spans: dict[str, tuple[int, int]] = {}
+            for name, edit in self.edits.items():
+                if edit.isVisibleTo(self):
+                    y = edit.mapTo(self, origin).y()
+                    spans[name] = (y, y + edit.height())
+            self._spans_key, self._spans = key, spans
+        return self._spans
+
 
 class PaymentForm(QWidget):
     """``copied(Clip)`` for every copy so the window can confirm it; ``copy_handler`` puts clips on the clipboard.
@@ -313,6 +330,8 @@ class PaymentForm(QWidget):
         self.raw_values = False
         # A load's tooltips and accessible texts, set right after its values are painted (see _show_value).
         self._spoken_later: dict[FieldEdit, tuple[FieldView, str, str | None]] = {}
+        # A load's rows out of sight (scrolled away, or on a tab not showing), shown right after its paint.
+        self._rows_later: list[int] = []
         self.copy_handler: CopyHandler | None = None
         self.url_provider: Callable[[], str | None] = lambda: None
         self.auth_provider: Callable[[], tuple[str, str]] = lambda: ("bearer", "")
@@ -333,6 +352,7 @@ class PaymentForm(QWidget):
         self.fields_layout.addLayout(self.related_box)
         self.fields_layout.addStretch(1)
         scroll = QScrollArea()
+        self.fields_scroll = scroll
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.fields_page)
         scroll.setObjectName("fieldsTab")
@@ -483,6 +503,7 @@ class PaymentForm(QWidget):
         if model is None:
             return
         self._placeholders.stop()
+        self._rows_later = []  # every row is shown below
         has_rows = model.rowCount() > 0
         loading = model.state == LoadState.LOADING and model.error is None
         self.fields_page.setVisible(has_rows or loading)
@@ -631,13 +652,52 @@ class PaymentForm(QWidget):
                 caption.setText(edit.caption_text + ":")
 
     def _on_rows_changed(self, rows: list[int]) -> None:
-        # While a load is being applied its values are painted first, then spoken (_loaded); any other change (the
-        # marks cleared, a refill) is spoken at once.
+        # While a load is being applied, the values on screen are set and painted first; the rows out of sight are
+        # set right after that paint, and all of them are spoken then (_after_paint). Any other change (the marks
+        # cleared, a refill) is shown and spoken at once.
         loading = self.model is not None and self.model.state == LoadState.LOADING
-        first = not self._spoken_later
+        first = not self._spoken_later and not self._rows_later
+        if loading:
+            rows = self._on_screen(rows)
         self._show_rows(rows, later=loading)
-        if first and self._spoken_later:
-            QTimer.singleShot(0, self._speak_pending)  # in case no paint follows (nothing pending then: a no-op)
+        if first and (self._spoken_later or self._rows_later):
+            QTimer.singleShot(0, self._after_paint)  # in case no paint follows (nothing pending then: a no-op)
+
+    def _on_screen(self, rows: list[int]) -> list[int]:
+        """Of ``rows``, those whose values show in the scroll area now; the others wait in ``_rows_later``.
+
+        A value set costs a format and a Qt text layout (~20 µs each, more in a click), and a payment's fields run
+        past the window's height: only what the paint will show is done before it (README "Performance")."""
+        model, page = self.model, self.page
+        if model is None or page is None:
+            return rows
+        if not page.isVisible():
+            self._rows_later += rows
+            return []
+        spans = page.spans()
+        top = -self.fields_page.y() - page.y()  # (the scroll area moves its page up by what is scrolled)
+        bottom = top + self.fields_scroll.viewport().height()
+        now: list[int] = []
+        for row in rows:
+            name = model.name_at(row)
+            span = spans.get(name) if name is not None else None
+            if span is not None and (span[0] >= bottom or span[1] <= top):
+                self._rows_later.append(row)
+            elif span is None and name in page.edits:
+                self._rows_later.append(row)  # a row hidden on this page
+            else:
+                now.append(row)
+        return now
+
+    def _after_paint(self) -> None:
+        """A load's rows out of sight, then the tooltips and accessible texts of all its values."""
+        self._show_later()
+        self._speak_pending()
+
+    def _show_later(self) -> None:
+        rows, self._rows_later = self._rows_later, []
+        if rows:
+            self._show_rows(rows, later=True)
 
     def _show_rows(self, rows: Iterable[int] | None = None, *, kind: str | None = None, later: bool = False) -> None:
         """The payment's rows ``rows`` (all by default; only fields of ``kind`` if given) shown again."""
@@ -667,6 +727,7 @@ class PaymentForm(QWidget):
                 # the change tracking): paint them before the others update the title, the related sections' state
                 # and the rest, which follow on Qt's next pass (README "Performance").
                 self._paint_values()
+                self._show_later()  # the rows out of sight: after the paint, before anything else hears READY
         if model.rowCount() == 0:
             if model.state == LoadState.LOADING:
                 self._placeholders.start()
@@ -680,7 +741,7 @@ class PaymentForm(QWidget):
     def _loaded(self) -> None:
         self._fill_json()  # once per load, not once per changed row
         self._paint_values()  # (the Raw JSON tab, when it is showing; the values were painted as the load ended)
-        self._speak_pending()
+        self._after_paint()
 
     def _paint_values(self) -> None:
         if self.page is not None and self.page.isVisible():

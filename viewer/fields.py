@@ -46,35 +46,46 @@ def field_views(
 
     ``values``: a loaded record's values, already without annotations (viewer/loading.py strips them once).
     ``shown``: the views on screen now, of the same entity and API version in the same locale. A field whose value
-    is the same keeps its view: a payment after another in the same journal shares about half its values (journal,
-    currency, dimensions…), and formatting them again would only give the same texts (README "Performance")."""
+    is the same keeps its view: a payment after another in the same journal shares some of its values (journal,
+    contact, comment…), and formatting them again would only give the same texts (README "Performance")."""
     before = {view.json_name: view for view in shown}
     out: list[FieldView] = []
     for spec in schema.specs_of(entity, api_version, values):
         raw = values[spec.name]
         old = before.get(spec.name)
-        if old is not None and _same(old.value, raw) and spec.kind != "datetime":
-            # (A date-time is shown in the system's time zone, which may have changed since: always formatted.)
-            out.append(old)
-            continue
-        item = schema.format_value(spec, raw, locale)
-        out.append(FieldView(spec.name, spec.label, spec.kind, spec.type_name, spec.group, raw, item.display,
-                             item.raw_text, item.blank, item.utc, item.accessible, item.description))
+        out.append(old if old is not None and same_value(old.value, raw) else field_view(spec, raw, locale))
     if etag:
-        out.append(FieldView("@odata.etag", "ETag", "text", "Text", "System", etag, etag, etag, False, None,
-                             f"ETag: {etag}"))
+        out.append(etag_view(etag))
     return out
 
 
-def _same(old: Any, new: Any) -> bool:
-    """The same JSON value, shown the same way: of one type (``True == 1``) and, for a decimal, the same digits
-    (``Decimal("1.0") == Decimal("1.00")``, but the form shows the digits the server sent). Objects and arrays are
-    formatted again (rare, and comparing them costs what formatting does)."""
+def field_view(spec: schema.FieldSpec, raw: Any, locale: QLocale) -> FieldView:
+    """The view of one field's value ``raw`` in ``locale`` (date-times in the system's time zone)."""
+    item = schema.format_value(spec, raw, locale)
+    return FieldView(spec.name, spec.label, spec.kind, spec.type_name, spec.group, raw, item.display, item.raw_text,
+                     item.blank, item.utc, item.accessible, item.description)
+
+
+ETAG_NAME = "@odata.etag"
+
+
+def etag_view(etag: str) -> FieldView:
+    """The ETag's row: the record's version as the server named it, shown under "System"."""
+    return FieldView(ETAG_NAME, "ETag", "text", "Text", "System", etag, etag, etag, False, None, f"ETag: {etag}")
+
+
+def same_value(old: Any, new: Any) -> bool:
+    """The same JSON value, shown the same way: of the same types all the way down (``True == 1``), a decimal with
+    the same digits (``Decimal("1.0") == Decimal("1.00")``, but the form shows the digits the server sent) and an
+    object's keys in the same order (its text follows that order). Stricter than the comparison of
+    viewer/snapshots.py, which asks whether a value *changed*; this asks whether its view can be kept."""
     kind = type(new)
     if kind is not type(old):
         return False
-    if kind is str or kind is int or kind is bool or new is None:
-        return bool(old == new)
+    if kind is dict:
+        return list(old) == list(new) and all(same_value(value, new[key]) for key, value in old.items())
+    if kind is list:
+        return len(old) == len(new) and all(map(same_value, old, new))
     if kind is Decimal:
         return str(old) == str(new)
-    return False
+    return bool(old == new)

@@ -224,7 +224,8 @@ class PaymentService:
         """Write ``snap`` in the background once this step of the loop is over: the form paints first (starting a
         task costs more than the rest of the comparison); the next load compares with ``_last``, not the file."""
         if not self._to_keep:
-            asyncio.get_running_loop().call_soon(self._keep_queued)
+            # (get_event_loop, as TaskSet.spawn: a step run in qasync's last event pass has no running loop)
+            asyncio.get_event_loop().call_soon(self._keep_queued)
         self._to_keep.append(snap)
 
     def _keep_queued(self) -> None:

@@ -29,8 +29,9 @@ from PySide6.QtCore import (
 
 from viewer import odata, schema
 from viewer.errors import NotFound, ViewerError
-from viewer.fields import FieldView, field_views
+from viewer.fields import ETAG_NAME, FieldView, etag_view, field_view, same_value
 from viewer.loading import ChangeKind, Loaded, PaymentRecord, PaymentService, Record, api_version_of
+from viewer.schema import FieldSpec
 from viewer.snapshots import ChangeSet
 from viewer.tasks import TaskSlot
 
@@ -112,7 +113,13 @@ class RecordModel(QAbstractTableModel):
         self.state = LoadState.EMPTY
         self._loading_unsaid = False  # LOADING is set and its stateChanged not emitted yet (begin)
         self.error: ViewerError | None = None
-        self._fields: list[FieldView] = []
+        # One row per field: its view, built when first asked for (None until then: a load formats only what is
+        # shown, and the form shows the values on screen first, ui/payment_form.py), from the field's spec and raw
+        # value; the ETag's row, last, is built at once.
+        self._fields: list[FieldView | None] = []
+        self._specs: list[FieldSpec] = []
+        self._raws: list[Any] = []
+        self._names: list[str] = []
         self._rows: dict[str, int] = {}
         self._changes: dict[str, FieldChange] = {}
         self.url: str | None = None
@@ -133,7 +140,7 @@ class RecordModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._fields) or index.column() > 1:
             return None
-        f = self._fields[index.row()]
+        f = self._view(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
             return f.label if index.column() == 0 else f.display
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -172,16 +179,26 @@ class RecordModel(QAbstractTableModel):
 
     def field(self, json_name: str) -> FieldView | None:
         row = self._rows.get(json_name)
-        return self._fields[row] if row is not None else None
+        return self._view(row) if row is not None else None
 
     def field_at(self, row: int) -> FieldView | None:
-        return self._fields[row] if 0 <= row < len(self._fields) else None
+        return self._view(row) if 0 <= row < len(self._fields) else None
+
+    def name_at(self, row: int) -> str | None:
+        """The JSON name of ``row``'s field, without building its view."""
+        return self._names[row] if 0 <= row < len(self._names) else None
+
+    def _view(self, row: int) -> FieldView:
+        view = self._fields[row]
+        if view is None:
+            view = self._fields[row] = field_view(self._specs[row], self._raws[row], self.locale)
+        return view
 
     def change_of(self, json_name: str) -> FieldChange | None:
         return self._changes.get(json_name)
 
     def fields(self) -> list[FieldView]:
-        return list(self._fields)
+        return [self._view(row) for row in range(len(self._fields))]
 
     # ---- loading -------------------------------------------------------------------------------
 
@@ -301,55 +318,68 @@ class RecordModel(QAbstractTableModel):
         return marks
 
     def _set_record(self, record: Record | None, marks: dict[str, FieldChange]) -> None:
-        # The views on screen are reused for values that did not change, when they come from the same API version
-        # (the entity and the locale are the model's own).
-        same_version = record is not None and self.record is not None and self.record.api_version == record.api_version
-        new_fields = (
-            field_views(self._shown(record.values), record.api_version, self.locale,
-                        etag=record.etag if self.only is None else None, entity=self.entity,
-                        shown=self._fields if same_version else ())
-            if record else []
-        )
-        self.record = record
-        old_marks = self._changes
-        same_shape = [f.json_name for f in new_fields] == [f.json_name for f in self._fields]
-        if same_shape and new_fields:
-            old_fields, self._fields, self._changes = self._fields, new_fields, marks
-            # Row by row, role by role, only for views that listen (a table view, QAbstractItemModelTester): the
-            # form follows rowsChanged alone, and working out a payment's roles and signals costs ~0.2 ms a click.
-            per_role = self.receivers(_DATA_CHANGED) > 0
-            rows: list[int] = []
-            for row, (old, new) in enumerate(zip(old_fields, new_fields, strict=True)):
-                marks_changed = old_marks.get(new.json_name) != marks.get(new.json_name)
-                if not per_role:
-                    if marks_changed or old != new:
-                        rows.append(row)
-                    continue
-                roles = _changed_roles(old, new)
-                if marks_changed:
-                    roles += CHANGE_ROLES
-                if roles:
-                    # Only the roles that changed; the label column only when its change mark did.
-                    # (createIndex: these rows exist; index() would ask rowCount and columnCount each time)
-                    self.dataChanged.emit(self.createIndex(row, 0 if marks_changed else 1), self.createIndex(row, 1),
-                                          roles)
-                    rows.append(row)
-            if rows:
-                self.rowsChanged.emit(rows)
+        values = self._shown(record.values) if record is not None else {}
+        specs = schema.specs_of(self.entity, record.api_version, values) if record is not None else []
+        raws = [values[spec.name] for spec in specs]
+        etag = record.etag if record is not None and self.only is None else None
+        names = [spec.name for spec in specs] + ([ETAG_NAME] if etag else [])
+        # The same fields of the same API version: rows stay, and a value that did not change keeps its view (built
+        # or not); the others are built when asked for (the entity and the locale are the model's own).
+        same = bool(names) and names == self._names and self.record is not None and record is not None and (
+            self.record.api_version == record.api_version)
+        if not same:
+            reset = names != self._names or self._changes != marks or bool(self._fields)
+            if reset:
+                self.beginResetModel()
+            self._adopt(record, specs, raws, names, [None] * len(specs) + ([etag_view(etag)] if etag else []), marks)
+            if reset:
+                self.endResetModel()
             return
-        if not same_shape or old_marks != marks:
-            self.beginResetModel()
-            self._fields = new_fields
-            self._rows = {f.json_name: i for i, f in enumerate(new_fields)}
-            self._changes = marks
-            self.endResetModel()
+        old_fields, old_marks = self._fields, self._changes
+        kept = [same_value(old, new) for old, new in zip(self._raws, raws, strict=True)]
+        fields: list[FieldView | None] = [old_fields[row] if keep else None for row, keep in enumerate(kept)]
+        if etag:
+            old_etag = old_fields[-1]
+            kept.append(old_etag is not None and old_etag.value == etag)
+            fields.append(old_etag if kept[-1] else etag_view(etag))
+        # Row by row, role by role, only for views that listen (a table view, QAbstractItemModelTester): the form
+        # follows rowsChanged alone, and working out a payment's roles and signals costs ~0.2 ms a click.
+        per_role = self.receivers(_DATA_CHANGED) > 0
+        olds = [self._view(row) for row in range(len(old_fields))] if per_role else []
+        self._adopt(record, specs, raws, names, fields, marks)
+        rows: list[int] = []
+        for row, name in enumerate(names):
+            marks_changed = old_marks.get(name) != marks.get(name)
+            if not per_role:
+                if marks_changed or not kept[row]:
+                    rows.append(row)
+                continue
+            roles = [] if kept[row] else _changed_roles(olds[row], self._view(row))
+            if marks_changed:
+                roles += CHANGE_ROLES
+            if roles:
+                # Only the roles that changed; the label column only when its change mark did.
+                # (createIndex: these rows exist; index() would ask rowCount and columnCount each time)
+                self.dataChanged.emit(self.createIndex(row, 0 if marks_changed else 1), self.createIndex(row, 1),
+                                      roles)
+                rows.append(row)
+        if rows:
+            self.rowsChanged.emit(rows)
+
+    def _adopt(self, record: Record | None, specs: list[FieldSpec], raws: list[Any], names: list[str],
+               fields: list[FieldView | None], marks: dict[str, FieldChange]) -> None:
+        self.record = record
+        self._specs, self._raws, self._fields, self._changes = specs, raws, fields, marks
+        if names != self._names:
+            self._names = names
+            self._rows = {name: row for row, name in enumerate(names)}
 
     # ---- change marks (from the load service's ChangeSet; the form only renders them) ----------------
 
     def clear_changes(self) -> None:
         """The user acknowledged the marks."""
         before, self._changes = self._changes, {}
-        rows = [row for row, f in enumerate(self._fields) if f.json_name in before]
+        rows = [row for row, name in enumerate(self._names) if name in before]
         for row in rows:
             self.dataChanged.emit(self.index(row, 0), self.index(row, 1), CHANGE_ROLES)
         if rows:
