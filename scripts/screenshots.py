@@ -102,6 +102,12 @@ def main(out: Path) -> int:
         window.refresh_action.trigger()
         await settle(lambda: bool(controller.changes.summary))
         grab(window, f"changes-{scheme}.png")
+        window.activateWindow()  # a value with the keyboard focus shows its focus ring (ui/a11y.py FocusRing)
+        focused = form.field_edit("documentNumber")
+        assert focused is not None
+        focused.setFocus()
+        await settle(lambda: focused.hasFocus(), timeout=2)
+        grab(window.payment, f"focus-{scheme}.png")
         size = window.size()
         window.resize(640, 800)  # half a laptop screen, next to the Business Central web client
         await settle(lambda: False, timeout=0.3)

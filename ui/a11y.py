@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QPalette, Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtGui import QPaintEvent, QPalette, Qt
+from PySide6.QtWidgets import QFocusFrame, QLabel, QWidget
 
 # QAccessible, QPainter and QTextDocumentFragment are imported where they are used: PySide6 sets each class up on
 # first use (QAccessible's enums ~1.5 ms), and the first paint's status labels need none of them (ui/app.py).
@@ -118,15 +118,33 @@ def tab_chain(widgets: Iterable[QWidget | None]) -> None:
         previous = widget
 
 
-def paint_focus_frame(widget: QWidget) -> None:
-    """A 2 px frame in the highlight colour round ``widget`` while it has the focus: the focus indicator for what the
-    style draws without one (frameless read-only values, "(blank)" ones included). Call it at the end of
-    ``paintEvent``. The highlight colour reaches 3:1 against the backgrounds (ui/theme.py)."""
-    if not widget.hasFocus():
-        return
-    from PySide6.QtGui import QPainter, QPen
+class FocusRing(QFocusFrame):
+    """The focus indicator of a widget the style draws none for (a frameless read-only value, "(blank)" ones
+    included): a 2 px frame in the highlight colour over the widget while it has the focus. The highlight colour
+    reaches 3:1 against the backgrounds (ui/theme.py).
 
-    painter = QPainter(widget)
-    painter.setPen(QPen(widget.palette().color(QPalette.ColorRole.Highlight), 2))
-    painter.drawRect(widget.rect().adjusted(1, 1, -1, -1))
-    painter.end()
+    A child of the widget, shown only while it has the focus, so the widget itself keeps Qt's own paint: a Python
+    ``paintEvent`` on every value cost each repaint of the form a call into Python per value (README "Performance").
+    A focus frame is left out of the accessibility tree by Qt, and lets the mouse through."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)  # (not setWidget: that places the frame outside the widget, on its parent)
+        self.owner = widget
+        self.hide()
+
+    def follow(self, focused: bool) -> None:
+        """Shown over the whole widget while it has the focus, hidden when it loses it."""
+        if focused:
+            self.setGeometry(self.owner.rect())
+            self.raise_()
+            self.show()
+        else:
+            self.hide()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        from PySide6.QtGui import QPainter, QPen
+
+        painter = QPainter(self)
+        painter.setPen(QPen(self.owner.palette().color(QPalette.ColorRole.Highlight), 2))
+        painter.drawRect(self.rect().adjusted(1, 1, -1, -1))
+        painter.end()

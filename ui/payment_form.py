@@ -22,8 +22,8 @@ from PySide6.QtGui import (
     QFontDatabase,
     QKeyEvent,
     QKeySequence,
-    QPaintEvent,
     QPalette,
+    QResizeEvent,
     QSyntaxHighlighter,
     QTextCharFormat,
     QTextDocument,
@@ -83,6 +83,7 @@ class FieldEdit(QLineEdit):
         self.holder: QWidget | None = None  # the row's field widget in the form layout
         self.caption_text = json_name
         self.subject = ""  # whose field, in a related record ("customer"): part of the spoken name
+        self.focus_ring: a11y.FocusRing | None = None  # made the first time the value gets the focus
         # (text, placeholder, changed, previous, change kind, since) as last set by PaymentForm._show_value; None:
         # unknown, everything is set next time.
         self.shown: tuple[str, str, bool, str, str, object] | None = None
@@ -104,17 +105,22 @@ class FieldEdit(QLineEdit):
         never the same as a payment field's ("Customer No."), which a screen reader could not tell apart."""
         return f"{self.subject.capitalize()}'s {self.caption_text}" if self.subject else self.caption_text
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
-        a11y.paint_focus_frame(self)  # frameless and read-only: the style would show no focus at all
-
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.update()
+        # Frameless and read-only: the style would show no focus at all (ui/a11y.py FocusRing).
+        if self.focus_ring is None:
+            self.focus_ring = a11y.FocusRing(self)
+        self.focus_ring.follow(True)
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
-        self.update()
+        if self.focus_ring is not None:
+            self.focus_ring.follow(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.focus_ring is not None and self.focus_ring.isVisible():
+            self.focus_ring.setGeometry(self.rect())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Copy) and not self.hasSelectedText():
