@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -478,3 +479,30 @@ def test_values_out_of_sight_are_formatted_and_set_right_after_the_paint(harness
     assert all(edit.text() == (harness.model.field(name).display or "")  # type: ignore[union-attr]
                for name, edit in page.edits.items() if harness.model.field(name) is not None
                and name not in ("amount",))  # (the amount has its currency appended)
+
+
+def test_a_load_that_answers_within_a_frame_is_never_said_to_be_loading(harness: Harness, sandbox: Sandbox) -> None:
+    """With a payment on screen, the views hear LOADING only once a load has run for a frame
+    (viewer/models/payment.py ``LOADING_SAID_AFTER_MS``): a quick load goes straight to READY, and its views do no
+    work for a state nobody would see while the server is answering."""
+    from viewer.models.payment import LOADING_SAID_AFTER_MS, LoadState
+
+    demo = sandbox.store().demo
+    harness.load(harness.url())
+    others = [p for p in sandbox.store().journal_payments(demo.journal_id) if p["id"] != demo.payment_id]
+    said: list[LoadState] = []
+    harness.model.stateChanged.connect(said.append)
+    quick = harness.qloop.run_until_complete(harness.service.load(harness.url(others[0]["id"])))
+    harness.model.begin(quick.record.url)
+    assert harness.model.state == LoadState.LOADING  # at once, for anyone who asks
+    harness.qloop.run_until_complete(asyncio.sleep(0))  # Qt's next pass: still unsaid
+    harness.model.deliver(quick.record.url, quick)
+    assert said == [LoadState.READY]
+
+    slow = harness.qloop.run_until_complete(harness.service.load(harness.url(others[1]["id"])))
+    harness.model.begin(slow.record.url)
+    harness.qloop.run_until_complete(asyncio.sleep(LOADING_SAID_AFTER_MS / 1000 * 4))
+    assert said == [LoadState.READY, LoadState.LOADING]
+    assert harness.panel.title.text().startswith(f"Payment {quick.record.values['documentNumber']}")  # still shown
+    harness.model.deliver(slow.record.url, slow)
+    assert said == [LoadState.READY, LoadState.LOADING, LoadState.READY]

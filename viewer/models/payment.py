@@ -54,6 +54,10 @@ CHANGE_ROLES = [ChangedRole, PreviousRole, ChangeKindRole, SinceRole]
 _DATA_CHANGED = SIGNAL("dataChanged(QModelIndex,QModelIndex,QList<int>)")  # for asking whether any view listens
 
 
+# How long a load runs before the views hear it is loading, when a record is on screen (one 60 Hz frame).
+LOADING_SAID_AFTER_MS = 16
+
+
 class LoadState(Enum):
     EMPTY = "empty"
     LOADING = "loading"
@@ -235,12 +239,16 @@ class RecordModel(QAbstractTableModel):
         self.url = url
         self.error = None
         if self.state != LoadState.LOADING:
-            # LOADING at once, said on Qt's next pass: a load's first steps run ahead of it (ui/loop.py), so the views'
-            # reactions (the slow-load timer, the title, the checks) no longer hold up the request (~0.13 ms a
-            # click, README "Performance"). Any later state replaces it unsaid.
+            # LOADING at once, said later: with nothing on screen on Qt's next pass, after the load's first steps
+            # (ui/loop.py) have sent the request, so the views can show that something is coming; with a record on
+            # screen one frame later, which a load that answers within a frame never reaches (its READY replaces it
+            # unsaid). The views' reactions to LOADING (the slow-load timer, the title, the checks) change nothing
+            # visible for a young load, and run while the server works, which on a busy machine delays the answer's
+            # handling (README "Performance").
             self.state = LoadState.LOADING
             self._loading_unsaid = True
-            QTimer.singleShot(0, self, self._say_loading)  # (self: nothing is said by a model already gone)
+            # (self: nothing is said by a model already gone)
+            QTimer.singleShot(0 if self.record is None else LOADING_SAID_AFTER_MS, self, self._say_loading)
 
     def _say_loading(self) -> None:
         if self._loading_unsaid:  # (any state set since has cleared it: _set_state)
