@@ -66,7 +66,8 @@ if TYPE_CHECKING:
 CopyHandler = Callable[["Clip"], None]
 
 # A load that takes longer than this is "slow": only then do the views show that something is loading. Faster loads
-# (most, on a LAN) go straight from the old values to the new, without a flash in between.
+# (most, on a LAN) go straight from the old values to the new, without a flash in between. Counted from when the form
+# hears LOADING: with a payment on screen, a frame after the load began (viewer/models/payment.py).
 SLOW_MS = 150
 
 
