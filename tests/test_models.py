@@ -698,23 +698,39 @@ def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_cha
     assert named[False] == named[True] and len(named[False][0]) > 3
 
 
-def test_field_views_reused_for_unchanged_values_are_the_views_a_fresh_load_builds(qapp: Any) -> None:
-    # A payment after another keeps the views of the values they share (viewer/fields.py): what it shows must be
-    # exactly what formatting it from scratch shows, and a value that merely compares equal is formatted again.
+def test_a_load_keeps_the_views_of_unchanged_values_and_they_are_what_a_fresh_load_builds(qapp: Any) -> None:
+    # A payment after another keeps the views of the values they share (viewer/models/payment.py, same_value in
+    # viewer/fields.py): what it shows must be exactly what formatting it from scratch shows, and a value that merely
+    # compares equal in Python is formatted again.
+    from datetime import UTC, datetime
+
+    from viewer.client import ResponseFacts
     from viewer.fields import field_views, same_value
+    from viewer.loading import ChangeKind, Loaded, Record
+    from viewer.snapshots import ChangeSet
+
+    def loaded(values: dict[str, Any]) -> Loaded:
+        facts = ResponseFacts("GET", "https://bc.example/p", 200, 1.0, datetime.now(UTC), 1, 1, "r")
+        return Loaded(Record("https://bc.example/p", values, None, facts, "v2.0"), ChangeSet(), ChangeKind.FIRST)
 
     locale = QLocale(QLocale.Language.German, QLocale.Country.Germany)
     first = {"id": "A", "lineNumber": 10000, "amount": Decimal("1.0"), "description": "x", "comment": True,
              "postingDate": "2026-01-02", "lastModifiedDateTime": "2026-01-02T10:00:00Z", "dimensions": [],
              "unknownField": 1}
     second = {**first, "id": "B", "amount": Decimal("1.00"), "comment": 1, "unknownField": True}
-    shown = field_views(first, "v2.0", locale)
-    reused = field_views(second, "v2.0", locale, shown=shown)
-    assert reused == field_views(second, "v2.0", locale)
-    kept = {view.json_name for view in reused if any(view is old for old in shown)}
+    model = PaymentModel(locale=locale)
+    model.apply(loaded(first))
+    before = {view.json_name: view for view in model.fields()}
+    rows: list[list[int]] = []
+    model.rowsChanged.connect(rows.append)
+    model.apply(loaded(second))
+    after = model.fields()
+    assert after == field_views(second, "v2.0", locale)
+    kept = {view.json_name for view in after if view is before[view.json_name]}
     # Same value, same types: kept (lists and objects too). 1.0 and 1.00, true and 1 compare equal in Python but
     # show differently.
     assert kept == {"lineNumber", "description", "postingDate", "lastModifiedDateTime", "dimensions"}
+    assert rows == [sorted(row for row, view in enumerate(after) if view.json_name not in kept)]
+    assert model.field("amount").display == "1,00"  # type: ignore[union-attr]
     assert not same_value({"a": 1, "b": 2}, {"b": 2, "a": 1})  # the same object, written in another order
     assert not same_value([1], [True]) and same_value([{"a": Decimal("1.0")}], [{"a": Decimal("1.0")}])
-    assert reused[[v.json_name for v in reused].index("amount")].display == "1,00"

@@ -5,7 +5,6 @@ The model rows are these immutable values: comparing two of them tells the model
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -40,20 +39,13 @@ class FieldView(NamedTuple):
 
 def field_views(
     values: dict[str, Any], api_version: str, locale: QLocale, *, etag: str | None = None,
-    entity: str = "customerPayment", shown: Sequence[FieldView] = (),
+    entity: str = "customerPayment",
 ) -> list[FieldView]:
-    """One view per field, grouped and ordered by the schema; unknown fields pass through under "Other".
+    """One view per field, grouped and ordered by the schema; unknown fields pass through under "Other": a whole
+    record's rows at once (a model builds each row's view when first asked for, viewer/models/payment.py).
 
-    ``values``: a loaded record's values, already without annotations (viewer/loading.py strips them once).
-    ``shown``: the views on screen now, of the same entity and API version in the same locale. A field whose value
-    is the same keeps its view: a payment after another in the same journal shares some of its values (journal,
-    contact, comment…), and formatting them again would only give the same texts (README "Performance")."""
-    before = {view.json_name: view for view in shown}
-    out: list[FieldView] = []
-    for spec in schema.specs_of(entity, api_version, values):
-        raw = values[spec.name]
-        old = before.get(spec.name)
-        out.append(old if old is not None and same_value(old.value, raw) else field_view(spec, raw, locale))
+    ``values``: a loaded record's values, already without annotations (viewer/loading.py strips them once)."""
+    out = [field_view(spec, values[spec.name], locale) for spec in schema.specs_of(entity, api_version, values)]
     if etag:
         out.append(etag_view(etag))
     return out
