@@ -699,13 +699,14 @@ def test_with_no_view_listening_to_datachanged_rowschanged_still_names_every_cha
 
 
 def test_a_load_keeps_the_views_of_unchanged_values_and_they_are_what_a_fresh_load_builds(qapp: Any) -> None:
-    # A payment after another keeps the views of the values they share (viewer/models/payment.py, same_value in
-    # viewer/fields.py): what it shows must be exactly what formatting it from scratch shows, and a value that merely
+    # A payment after another keeps the views of the values they share (viewer/models/payment.py, same_json in
+    # viewer/jsondata.py): what it shows must be exactly what formatting it from scratch shows, and a value that merely
     # compares equal in Python is formatted again.
     from datetime import UTC, datetime
 
     from viewer.client import ResponseFacts
-    from viewer.fields import field_views, same_value
+    from viewer.fields import field_views
+    from viewer.jsondata import same_json
     from viewer.loading import ChangeKind, Loaded, Record
     from viewer.snapshots import ChangeSet
 
@@ -732,5 +733,5 @@ def test_a_load_keeps_the_views_of_unchanged_values_and_they_are_what_a_fresh_lo
     assert kept == {"lineNumber", "description", "postingDate", "lastModifiedDateTime", "dimensions"}
     assert rows == [sorted(row for row, view in enumerate(after) if view.json_name not in kept)]
     assert model.field("amount").display == "1,00"  # type: ignore[union-attr]
-    assert not same_value({"a": 1, "b": 2}, {"b": 2, "a": 1})  # the same object, written in another order
-    assert not same_value([1], [True]) and same_value([{"a": Decimal("1.0")}], [{"a": Decimal("1.0")}])
+    assert not same_json({"a": 1, "b": 2}, {"b": 2, "a": 1})  # the same object, written in another order
+    assert not same_json([1], [True]) and same_json([{"a": Decimal("1.0")}], [{"a": Decimal("1.0")}])

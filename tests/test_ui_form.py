@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 import qasync
@@ -18,7 +19,7 @@ from tests.conftest import until
 from ui.payment_panel import PaymentPanel
 from viewer import jsondata
 from viewer.client import BcClient
-from viewer.loading import PaymentService
+from viewer.loading import Loaded, PaymentService
 from viewer.models.payment import LoadState, PaymentModel
 from viewer.related import Related, related_urls
 from viewer.sandbox import Sandbox
@@ -87,6 +88,32 @@ def harness(sandbox: Sandbox, qloop: qasync.QEventLoop, qapp: QApplication) -> I
     h = Harness(sandbox, qloop)
     yield h
     h.close()
+
+
+T = TypeVar("T")
+
+
+def _deliver_noting_first_paint(harness: Harness, loaded: Loaded, edit: QLineEdit, note: Callable[[], T]) -> T | None:
+    """Apply ``loaded`` to the harness's model with no event pass in between (as the payment slot does), and return
+    what ``note()`` gave when ``edit`` was first painted (None if it was not)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    noted: list[T] = []
+
+    class Spy(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not noted:
+                noted.append(note())
+            return False
+
+    spy = Spy()
+    edit.installEventFilter(spy)
+    try:
+        harness.model.begin(loaded.record.url)
+        harness.model.deliver(loaded.record.url, loaded)
+    finally:
+        edit.removeEventFilter(spy)
+    return noted[0] if noted else None
 
 
 def clipboard_text() -> str:
@@ -280,8 +307,6 @@ def test_a_load_paints_its_values_first_and_is_spoken_before_the_loop_runs_again
                                                                                  sandbox: Sandbox) -> None:
     """The tooltips and accessible texts of a load wait for its paint (ui/payment_form.py, _show_value), but are
     current by the time the load's delivery returns: no event pass is needed, nobody can query the old ones."""
-    from PySide6.QtCore import QEvent, QObject
-
     demo = sandbox.store().demo
     harness.load(harness.url())
     other = next(p for p in sandbox.store().journal_payments(demo.journal_id)
@@ -289,20 +314,8 @@ def test_a_load_paints_its_values_first_and_is_spoken_before_the_loop_runs_again
     loaded = harness.qloop.run_until_complete(harness.service.load(harness.url(other["id"])))
     edit = harness.edit("documentNumber")
     before = edit.accessibleName()
-    at_paint: list[tuple[str, str]] = []
-
-    class Spy(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and not at_paint:
-                at_paint.append((edit.text(), edit.accessibleName()))
-            return False
-
-    spy = Spy()
-    edit.installEventFilter(spy)
-    harness.model.begin(loaded.record.url)
-    harness.model.deliver(loaded.record.url, loaded)  # no event pass from here to the asserts
-    edit.removeEventFilter(spy)
-    assert at_paint and at_paint[0] == (other["documentNumber"], before)  # painted first, still the old name
+    at_paint = _deliver_noting_first_paint(harness, loaded, edit, lambda: (edit.text(), edit.accessibleName()))
+    assert at_paint == (other["documentNumber"], before)  # painted first, still the old name
     assert edit.accessibleName() == f"Document No.: {other['documentNumber']}"
     assert edit.toolTip() == other["documentNumber"] and edit.accessibleDescription() == other["documentNumber"]
     amount = harness.edit("amount")
@@ -419,7 +432,6 @@ def test_values_out_of_sight_are_formatted_and_set_right_after_the_paint(harness
     (ui/payment_form.py, _on_screen; the model builds a row's view when first asked, viewer/models/payment.py).
     By the time the load's delivery returns, every value is the new one."""
     import shiboken6
-    from PySide6.QtCore import QEvent, QObject
 
     import viewer.models.payment as payment_model
     from viewer.fields import FieldView
@@ -453,21 +465,9 @@ def test_values_out_of_sight_are_formatted_and_set_right_after_the_paint(harness
         return build(spec, raw, locale)
 
     monkeypatch.setattr(payment_model, "field_view", counted)
-    at_paint: list[tuple[str, str, list[str]]] = []
-
-    class Spy(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint and not at_paint:
-                at_paint.append((near.text(), far.text(), list(formatted)))
-            return False
-
-    spy = Spy()
-    near.installEventFilter(spy)
-    harness.model.begin(loaded.record.url)
-    harness.model.deliver(loaded.record.url, loaded)  # no event pass from here to the asserts
-    near.removeEventFilter(spy)
-    assert at_paint and at_paint[0][:2] == (others[0]["documentNumber"], before)
-    assert "documentNumber" in at_paint[0][2] and out_of_sight not in at_paint[0][2]
+    at_paint = _deliver_noting_first_paint(harness, loaded, near, lambda: (near.text(), far.text(), list(formatted)))
+    assert at_paint is not None and at_paint[:2] == (others[0]["documentNumber"], before)
+    assert "documentNumber" in at_paint[2] and out_of_sight not in at_paint[2]
     assert far.text() != before and out_of_sight in formatted
     assert far.text() == harness.model.field(out_of_sight).display  # type: ignore[union-attr]
 

@@ -5,7 +5,6 @@ The model rows are these immutable values: comparing two of them tells the model
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from PySide6.QtCore import QLocale
@@ -64,20 +63,3 @@ ETAG_NAME = "@odata.etag"
 def etag_view(etag: str) -> FieldView:
     """The ETag's row: the record's version as the server named it, shown under "System"."""
     return FieldView(ETAG_NAME, "ETag", "text", "Text", "System", etag, etag, etag, False, None, f"ETag: {etag}")
-
-
-def same_value(old: Any, new: Any) -> bool:
-    """The same JSON value, shown the same way: of the same types all the way down (``True == 1``), a decimal with
-    the same digits (``Decimal("1.0") == Decimal("1.00")``, but the form shows the digits the server sent) and an
-    object's keys in the same order (its text follows that order). Stricter than the comparison of
-    viewer/snapshots.py, which asks whether a value *changed*; this asks whether its view can be kept."""
-    kind = type(new)
-    if kind is not type(old):
-        return False
-    if kind is dict:
-        return list(old) == list(new) and all(same_value(value, new[key]) for key, value in old.items())
-    if kind is list:
-        return len(old) == len(new) and all(map(same_value, old, new))
-    if kind is Decimal:
-        return str(old) == str(new)
-    return bool(old == new)

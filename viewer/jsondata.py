@@ -21,7 +21,7 @@ from decimal import Decimal
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "BadJson", "dumps", "loads", "loads_object", "nesting_depth"]
+__all__ = ["MAX_DEPTH", "BadJson", "dumps", "loads", "loads_object", "nesting_depth", "same_json"]
 
 # Business Central answers nest a few levels ($expand of lines: about 5). 64 is far above that and far below
 # Python's recursion limit (1000), which the C parser would otherwise hit as a RecursionError.
@@ -185,3 +185,20 @@ def _container(open_: str, close: str, items: list[tuple[str | None, Any]], out:
         _write(item, out, indent, level + 1, default)
     out.append("" if indent is None else "\n" + " " * (indent * level))
     out.append(close)
+
+
+def same_json(old: Any, new: Any) -> bool:
+    """The same JSON value, written the same way: of the same types all the way down (``True == 1`` in Python, not
+    here), decimals with the same digits (``Decimal("1.0") == Decimal("1.00")`` in Python, not here) and objects'
+    keys in the same order. What is the same by this test shows the same everywhere: the form keeps such a value's
+    view (viewer/models/payment.py), and a comparison needs no rules of its own for it (viewer/snapshots.py)."""
+    kind = type(new)
+    if kind is not type(old):
+        return False
+    if kind is dict:
+        return list(old) == list(new) and all(same_json(value, new[key]) for key, value in old.items())
+    if kind is list:
+        return len(old) == len(new) and all(map(same_json, old, new))
+    if kind is Decimal:
+        return str(old) == str(new)
+    return bool(old == new)

@@ -570,14 +570,12 @@ def ordered_fields(entity: str, api_version: str) -> tuple[FieldSpec, ...]:
 
 
 def describe(
-    entity: str, api_version: str, record: Mapping[str, object], locale: QLocale, *, tz: QTimeZone | None = None,
-    stripped: bool = False,
+    entity: str, api_version: str, record: Mapping[str, object], locale: QLocale, *, tz: QTimeZone | None = None
 ) -> list[DisplayField]:
     """Display fields of ``record``: known fields grouped in GROUPS order (schema order within a group), then fields
     the schema does not know, in record order, under "Other". Schema fields missing from the record are left out,
-    so the form shows what this server version actually returned. ``stripped``: ``record`` has no annotations
-    already (a loaded record's values, viewer/loading.py), so it is not stripped again."""
-    data = record if stripped else normalize(entity, api_version, record)
+    so the form shows what this server version actually returned."""
+    data = normalize(entity, api_version, record)
     return [format_value(spec, data[spec.name], locale, tz=tz) for spec in specs_of(entity, api_version, data)]
 
 

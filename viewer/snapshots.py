@@ -227,26 +227,9 @@ def diff(
     return ChangeSet(tuple(changes), since)
 
 
-_SCALARS = (str, int, bool, Decimal)  # equal values of one of these types are the same under every rule below
-
-
-def _identical(a: Any, b: Any) -> bool:
-    """The same JSON value: equal, and of the same types all the way down (``1`` and ``true`` are not)."""
-    if a is b:
-        return True
-    kind = type(a)
-    if kind is not type(b):
-        return False
-    if kind is dict:
-        return bool(a.keys() == b.keys()) and all(_identical(value, b[key]) for key, value in a.items())
-    if kind is list:
-        return len(a) == len(b) and all(map(_identical, a, b))
-    return kind in _SCALARS and bool(a == b)
-
-
 def _same(kind: str, a: Any, b: Any, is_blank: Callable[[Any, object], bool]) -> bool:
     """Whether two raw values of one field show the same thing to the user."""
-    if _identical(a, b):
+    if jsondata.same_json(a, b):
         return True  # the same value (most fields of a refresh): the rules below would say so, several times slower
     blank_a, blank_b = is_blank(kind, a), is_blank(kind, b)
     if blank_a or blank_b:

@@ -29,7 +29,8 @@ from PySide6.QtCore import (
 
 from viewer import odata, schema
 from viewer.errors import NotFound, ViewerError
-from viewer.fields import ETAG_NAME, FieldView, etag_view, field_view, same_value
+from viewer.fields import ETAG_NAME, FieldView, etag_view, field_view
+from viewer.jsondata import same_json
 from viewer.loading import ChangeKind, Loaded, PaymentRecord, PaymentService, Record, api_version_of
 from viewer.schema import FieldSpec
 from viewer.snapshots import ChangeSet
@@ -344,7 +345,7 @@ class RecordModel(QAbstractTableModel):
                 self.endResetModel()
             return
         old_fields, old_marks = self._fields, self._changes
-        kept = [same_value(old, new) for old, new in zip(self._raws, raws, strict=True)]
+        kept = [same_json(old, new) for old, new in zip(self._raws, raws, strict=True)]
         fields: list[FieldView | None] = [old_fields[row] if keep else None for row, keep in enumerate(kept)]
         if etag:
             old_etag = old_fields[-1]
